@@ -1,0 +1,14 @@
+from .dependencies import Authenticated, authenticate, require_any_role
+from .principal import Principal, Role
+from .tokens import InvalidToken, TokenVerifier, mint_token
+
+__all__ = [
+    "Authenticated",
+    "InvalidToken",
+    "Principal",
+    "Role",
+    "TokenVerifier",
+    "authenticate",
+    "mint_token",
+    "require_any_role",
+]

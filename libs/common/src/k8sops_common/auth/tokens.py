@@ -1,0 +1,89 @@
+"""JWT bearer validation: HS256 with a shared secret by default, RS256 with a JWKS when configured."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Any
+
+import jwt
+
+from ..settings import ServiceSettings
+from .principal import Principal, Role
+
+
+class InvalidToken(Exception):
+    pass
+
+
+class TokenVerifier:
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.settings = settings
+        self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+
+    async def _key_for(self, token: str) -> Any:
+        if self.settings.jwt_algorithm == "HS256":
+            return self.settings.jwt_secret
+        if self._jwks is None:
+            raise InvalidToken("RS256 tokens need K8SOPS_JWT_JWKS_URL to be configured")
+        jwks = self._jwks
+        signing_key = await asyncio.to_thread(jwks.get_signing_key_from_jwt, token)  # urllib inside
+        return signing_key.key
+
+    async def verify(self, token: str) -> Principal:
+        try:
+            claims = jwt.decode(
+                token,
+                await self._key_for(token),
+                algorithms=[self.settings.jwt_algorithm],
+                audience=self.settings.jwt_audience,
+                issuer=self.settings.jwt_issuer,
+                options={"require": ["sub", "exp"], "verify_aud": self.settings.jwt_audience is not None},
+            )
+        except jwt.PyJWTError as error:
+            raise InvalidToken(str(error)) from error
+        return principal_from_claims(claims)
+
+
+def principal_from_claims(claims: dict[str, Any]) -> Principal:
+    raw_roles = claims.get("roles", [])
+    raw_engagements = claims.get("engagements", [])
+    if not isinstance(raw_roles, list) or not isinstance(raw_engagements, list):
+        raise InvalidToken("claims 'roles' and 'engagements' must be lists of strings")
+    known = {role.value for role in Role}
+    unknown = [role for role in raw_roles if role not in known]
+    if unknown:
+        raise InvalidToken(f"unknown roles {unknown}; known roles are {sorted(known)}")
+    return Principal(
+        sub=str(claims["sub"]),
+        roles=frozenset(Role(role) for role in raw_roles),
+        engagements=frozenset(str(engagement) for engagement in raw_engagements),
+    )
+
+
+def mint_token(
+    secret: str,
+    *,
+    sub: str,
+    roles: list[str],
+    engagements: list[str],
+    ttl_s: int = 3600,
+    audience: str | None = None,
+    issuer: str | None = None,
+) -> str:
+    """HS256 token for local use and tests; production tokens come from the identity provider."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "sub": sub,
+        "roles": roles,
+        "engagements": engagements,
+        "iat": now,
+        "exp": now + ttl_s,
+        "jti": str(uuid.uuid4()),
+    }
+    if audience:
+        claims["aud"] = audience
+    if issuer:
+        claims["iss"] = issuer
+    return jwt.encode(claims, secret, algorithm="HS256")

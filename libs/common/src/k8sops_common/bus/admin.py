@@ -1,0 +1,42 @@
+"""Topic administration and broker reachability."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import TopicAlreadyExistsError
+
+from ..events.catalog import TOPICS, dlq_topic
+
+
+def all_topic_names(prefix: str = "") -> list[str]:
+    names = [f"{prefix}{topic}" for topic in TOPICS]
+    return names + [dlq_topic(name) for name in names]
+
+
+async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int = 3) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in names if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(name=name, num_partitions=partitions, replication_factor=1) for name in missing]
+                )
+            except TopicAlreadyExistsError:
+                pass  # another process created it first
+    finally:
+        await admin.close()
+
+
+async def ping_broker(bootstrap_servers: str, *, timeout_s: float = 2.0) -> None:
+    """Raises unless a broker answers a metadata request within the timeout."""
+    client = AIOKafkaClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout_s * 1000))
+    try:
+        await asyncio.wait_for(client.bootstrap(), timeout=timeout_s)
+    finally:
+        await client.close()

@@ -1,0 +1,321 @@
+"""Idempotent consumer: the handled event id is stored in the same transaction as the effects.
+
+Offsets are committed only after the transaction commits, so a crash replays events and the inbox
+turns the replay into a no-op. A message that cannot be parsed, or keeps failing after bounded
+retries, goes to `<topic>.dlq` with the error, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from prometheus_client import Counter, Gauge
+from pydantic import ValidationError
+from sqlalchemy import MetaData
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import Database
+from ..events.catalog import EVENT_TYPES_BY_NAME, EventData, dlq_topic
+from ..events.envelope import CloudEvent, RawCloudEvent
+from ..settings import ServiceSettings
+from .outbox import new_producer
+from .tables import inbox_table
+from .tracing import context_from_headers
+
+log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
+
+INBOX = inbox_table(MetaData())
+HANDLED = Counter("k8sops_events_handled_total", "Events handled", ["service", "topic"])
+DEAD_LETTERED = Counter("k8sops_events_dead_lettered_total", "Events sent to a DLQ", ["service", "topic"])
+CONSUMER_LAG = Gauge(
+    "k8sops_consumer_lag", "Messages behind the end of the partition", ["service", "topic", "partition"]
+)
+
+
+@dataclass(frozen=True)
+class ReceivedEvent:
+    """A validated event together with where it came from and its trace context."""
+
+    envelope: CloudEvent[EventData]
+    record: ConsumerRecord[bytes, bytes]
+    trace_context: otel_context.Context
+
+    @property
+    def id(self) -> str:
+        return self.envelope.id
+
+    @property
+    def data(self) -> EventData:
+        return self.envelope.data
+
+    @property
+    def traceparent(self) -> str | None:
+        for name, value in self.record.headers or ():
+            if name == "traceparent":
+                return value.decode("latin-1")
+        return None
+
+
+EventHandler = Callable[[AsyncSession, ReceivedEvent], Awaitable[None]]
+BatchHandler = Callable[[AsyncSession, list[ReceivedEvent]], Awaitable[None]]
+
+
+@dataclass
+class Subscriptions:
+    """Which handler takes which event type; a batch handler sees many events in one transaction."""
+
+    per_event: dict[str, EventHandler] = field(default_factory=dict)
+    per_batch: dict[str, BatchHandler] = field(default_factory=dict)
+
+    def on(self, data_model: type[EventData], handler: EventHandler) -> Subscriptions:
+        self.per_event[_type_name(data_model)] = handler
+        return self
+
+    def on_batch(self, data_model: type[EventData], handler: BatchHandler) -> Subscriptions:
+        self.per_batch[_type_name(data_model)] = handler
+        return self
+
+    @property
+    def topics(self) -> list[str]:
+        names = [*self.per_event, *self.per_batch]
+        return sorted({EVENT_TYPES_BY_NAME[name].topic for name in names})
+
+    async def dispatch(self, session: AsyncSession, events: list[ReceivedEvent]) -> None:
+        for event in events:
+            handler = self.per_event.get(event.envelope.type)
+            if handler is not None:
+                with tracer.start_as_current_span(f"handle {event.envelope.type}", context=event.trace_context):
+                    await handler(session, event)
+        by_type: dict[str, list[ReceivedEvent]] = {}
+        for event in events:
+            if event.envelope.type in self.per_batch:
+                by_type.setdefault(event.envelope.type, []).append(event)
+        for type_name, batch in by_type.items():
+            await self.per_batch[type_name](session, batch)
+
+
+def _type_name(data_model: type[EventData]) -> str:
+    from ..events.catalog import EVENT_TYPES_BY_MODEL
+
+    return EVENT_TYPES_BY_MODEL[data_model].name
+
+
+def is_infrastructure_error(error: BaseException) -> bool:
+    """Database or broker unreachable: retry the whole batch later, never dead-letter for it."""
+    if isinstance(error, OperationalError | InterfaceError | OSError | KafkaError):
+        return True
+    return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
+
+
+class UnprocessableMessage(Exception):
+    """The message is not an event this consumer accepts; retrying cannot help."""
+
+
+def parse_record(record: ConsumerRecord[bytes, bytes], topic_prefix: str, accepted: set[str]) -> ReceivedEvent:
+    try:
+        raw = RawCloudEvent.model_validate(json.loads(record.value or b""))
+    except (ValueError, ValidationError) as error:
+        raise UnprocessableMessage(f"not a CloudEvents 1.0 JSON envelope: {error}") from error
+    event_type = EVENT_TYPES_BY_NAME.get(raw.type)
+    if event_type is None or raw.type not in accepted:
+        raise UnprocessableMessage(f"event type {raw.type!r} is not accepted on this topic")
+    if topic_prefix + event_type.topic != record.topic:
+        raise UnprocessableMessage(f"event type {raw.type!r} does not belong on topic {record.topic!r}")
+    try:
+        data = event_type.data_model.model_validate(raw.data)
+    except ValidationError as error:
+        raise UnprocessableMessage(f"data does not match {raw.type}: {error}") from error
+    envelope = CloudEvent[EventData].model_construct(**{**dict(raw), "data": data})
+    return ReceivedEvent(envelope=envelope, record=record, trace_context=context_from_headers(record.headers))
+
+
+class EventConsumer:
+    """Consumes the subscribed topics as one consumer-group member, exactly once in effect."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        database: Database,
+        subscriptions: Subscriptions,
+        *,
+        max_records: int = 500,
+        retry_delay_s: float = 0.2,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.subscriptions = subscriptions
+        self.max_records = max_records
+        self.retry_delay_s = retry_delay_s
+        self.topics = [settings.topic(name) for name in subscriptions.topics]
+        self._accepted = {*subscriptions.per_event, *subscriptions.per_batch}
+        self._stopping = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dlq_producer: Any = None
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self.topics,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=self.settings.consumer_group,
+            client_id=f"{self.settings.service_name}-consumer",
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=self.max_records,
+        )
+
+    async def run(self) -> None:
+        backoff = 0.2
+        while not self._stopping.is_set():
+            try:
+                await self._consume()
+                backoff = 0.2
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                # Broker or database away: uncommitted messages are redelivered after reconnecting.
+                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, error, backoff)
+                await self._close()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        await self._close()
+
+    async def _consume(self) -> None:
+        if self._consumer is None:
+            consumer = self._new_consumer()
+            try:
+                await consumer.start()
+            except BaseException:
+                await consumer.stop()
+                raise
+            self._consumer = consumer
+        consumer = self._consumer
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            if not batches:
+                continue
+            offsets: dict[TopicPartition, int] = {}
+            for partition, records in batches.items():
+                await self.process(records)
+                offsets[partition] = records[-1].offset + 1
+            await consumer.commit(offsets)
+            self._record_lag(consumer, offsets)
+
+    def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
+        for partition, position in offsets.items():
+            highwater = consumer.highwater(partition)
+            if highwater is not None:
+                CONSUMER_LAG.labels(self.settings.service_name, partition.topic, partition.partition).set(
+                    max(highwater - position, 0)
+                )
+
+    async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handles one partition's records: all in one transaction, or one by one if that fails."""
+        events: list[ReceivedEvent] = []
+        for record in records:
+            try:
+                events.append(parse_record(record, self.settings.topic_prefix, self._accepted))
+            except UnprocessableMessage as error:
+                await self._dead_letter(record, str(error), attempts=0)
+        if not events:
+            return
+        try:
+            await self._handle_in_one_transaction(events)
+            return
+        except Exception as error:
+            if is_infrastructure_error(error):
+                raise
+            if len(events) == 1:
+                log.info("event %s failed; retrying it alone", events[0].id, exc_info=True)
+            else:
+                log.info("batch of %d failed; handling one by one to isolate the bad event", len(events), exc_info=True)
+        for event in events:
+            await self._handle_with_retries(event)
+
+    async def _handle_in_one_transaction(self, events: list[ReceivedEvent]) -> None:
+        async with self.database.unit_of_work() as session:
+            fresh_ids = set(
+                (
+                    await session.execute(
+                        insert(INBOX)
+                        .values([{"event_id": event.id, "topic": event.record.topic} for event in events])
+                        .on_conflict_do_nothing()
+                        .returning(INBOX.c.event_id)
+                    )
+                ).scalars()
+            )
+            fresh: list[ReceivedEvent] = []
+            for event in events:
+                # A redelivered event, or the same id twice in one batch, is handled once.
+                if event.id in fresh_ids:
+                    fresh.append(event)
+                    fresh_ids.discard(event.id)
+            await self.subscriptions.dispatch(session, fresh)
+        for event in fresh:
+            HANDLED.labels(self.settings.service_name, event.record.topic).inc()
+
+    async def _handle_with_retries(self, event: ReceivedEvent) -> None:
+        last_error = ""
+        for attempt in range(1, self.settings.consumer_max_attempts + 1):
+            try:
+                await self._handle_in_one_transaction([event])
+                return
+            except Exception as error:
+                if is_infrastructure_error(error):
+                    raise
+                last_error = f"{type(error).__name__}: {error}"
+                log.warning("event %s attempt %d failed: %s", event.id, attempt, last_error)
+                if attempt < self.settings.consumer_max_attempts:
+                    await asyncio.sleep(self.retry_delay_s * attempt)
+        await self._dead_letter(event.record, last_error, attempts=self.settings.consumer_max_attempts)
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], error: str, *, attempts: int) -> None:
+        if self._dlq_producer is None:
+            producer = new_producer(self.settings, client_id=f"{self.settings.service_name}-dlq")
+            await producer.start()
+            self._dlq_producer = producer
+        headers = [
+            *(record.headers or ()),
+            ("dlq-error", error[:4000].encode()),
+            ("dlq-source-topic", record.topic.encode()),
+            ("dlq-source-partition", str(record.partition).encode()),
+            ("dlq-source-offset", str(record.offset).encode()),
+            ("dlq-consumer-group", self.settings.consumer_group.encode()),
+            ("dlq-attempts", str(attempts).encode()),
+        ]
+        await self._dlq_producer.send_and_wait(
+            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
+        )
+        DEAD_LETTERED.labels(self.settings.service_name, record.topic).inc()
+        log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
+
+    async def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        producer, self._dlq_producer = self._dlq_producer, None
+        for client in (consumer, producer):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception:
+                    log.debug("closing kafka client failed", exc_info=True)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    def stop(self) -> None:
+        """Finishes the batch in hand, commits its offsets, then leaves the group."""
+        self._stopping.set()

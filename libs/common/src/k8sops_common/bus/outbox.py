@@ -1,0 +1,199 @@
+"""Transactional outbox: events are rows written in the same transaction as the state change.
+
+`Outbox.add` only inserts a row; `OutboxRelay` publishes committed rows to Kafka in id order and
+marks them sent. One relay per service works at a time (a transaction-scoped advisory lock), which
+keeps every key's events in order even with several replicas; the others stand by.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from prometheus_client import Counter, Gauge
+from sqlalchemy import MetaData, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..db import Database
+from ..events.catalog import EventData, event_type_of
+from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
+from ..settings import ServiceSettings
+from .tables import outbox_table
+from .tracing import current_trace_headers
+
+log = logging.getLogger(__name__)
+
+OUTBOX = outbox_table(MetaData())
+OUTBOX_PUBLISHED = Counter("k8sops_outbox_published_total", "Outbox rows published to Kafka", ["service"])
+OUTBOX_BACKLOG = Gauge("k8sops_outbox_backlog", "Outbox rows not yet published", ["service"])
+
+
+class Outbox:
+    """Writes events into the current unit of work; nothing reaches Kafka before it commits."""
+
+    def __init__(self, settings: ServiceSettings) -> None:
+        self.source = SOURCE_PREFIX + settings.service_name
+        self._topic = settings.topic
+
+    def envelope(self, data: EventData, *, event_id: str | None = None) -> CloudEvent[EventData]:
+        event_type = event_type_of(data)
+        key = getattr(data, event_type.key_field) or "none"
+        # Parametrised on the concrete type: pydantic serialises `data` by its declared type.
+        return CloudEvent[type(data)](  # type: ignore[misc]
+            id=event_id or new_event_id(),
+            source=self.source,
+            type=event_type.name,
+            subject=str(key),
+            time=utc_now(),
+            data=data,
+        )
+
+    async def add(self, session: AsyncSession, data: EventData, *, event_id: str | None = None) -> str:
+        event = self.envelope(data, event_id=event_id)
+        trace_headers = current_trace_headers()
+        await session.execute(
+            OUTBOX.insert().values(
+                event_id=event.id,
+                topic=self._topic(event_type_of(data).topic),
+                key=event.subject,
+                payload=event.model_dump_json(),
+                traceparent=trace_headers.get("traceparent"),
+                tracestate=trace_headers.get("tracestate"),
+            )
+        )
+        return event.id
+
+
+def new_producer(settings: ServiceSettings, **overrides: Any) -> AIOKafkaProducer:
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "client_id": f"{settings.service_name}-producer",
+        "acks": "all",
+        "linger_ms": 5,
+        "request_timeout_ms": 10_000,
+        # The embedded broker has no idempotent producer; exactly-once comes from outbox + inbox.
+        "enable_idempotence": False,
+    }
+    options.update(overrides)
+    return AIOKafkaProducer(**options)
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in order, retrying while the broker is away."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        database: Database,
+        producer_factory: Callable[[], AIOKafkaProducer] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self._producer_factory = producer_factory or (lambda: new_producer(settings))
+        self._producer: AIOKafkaProducer | None = None
+        self._stopping = asyncio.Event()
+        # Same lock id for every replica of one service, distinct between services and test schemas.
+        digest = hashlib.sha256(f"outbox:{settings.schema}".encode()).digest()
+        self._lock_id = int.from_bytes(digest[:8], "big", signed=True)
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            producer = self._producer_factory()
+            try:
+                await producer.start()
+            except BaseException:
+                await producer.stop()
+                raise
+            self._producer = producer
+        return self._producer
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception:  # the broker is gone; nothing left to flush
+                log.debug("producer stop failed", exc_info=True)
+
+    async def publish_batch(self) -> int:
+        """Publishes up to one batch; returns how many rows were sent (0 if idle or not leader)."""
+        producer = await self._ensure_producer()
+        async with self.database.unit_of_work() as session:
+            is_leader = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id)))
+            if not is_leader:
+                return 0
+            rows = (
+                await session.execute(
+                    select(
+                        OUTBOX.c.id,
+                        OUTBOX.c.topic,
+                        OUTBOX.c.key,
+                        OUTBOX.c.payload,
+                        OUTBOX.c.traceparent,
+                        OUTBOX.c.tracestate,
+                    )
+                    .where(OUTBOX.c.sent_at.is_(None))
+                    .order_by(OUTBOX.c.id)
+                    .limit(self.settings.outbox_batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            deliveries: list[Awaitable[Any]] = []
+            for row in rows:
+                headers = [
+                    (name, value.encode())
+                    for name, value in (("traceparent", row.traceparent), ("tracestate", row.tracestate))
+                    if value
+                ]
+                deliveries.append(
+                    await producer.send(row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers)
+                )
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows])).values(sent_at=func.now())
+            )
+        OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(rows))
+        return len(rows)
+
+    async def backlog(self) -> int:
+        async with self.database.sessions() as session:
+            count = await session.scalar(select(func.count()).select_from(OUTBOX).where(OUTBOX.c.sent_at.is_(None)))
+        return int(count or 0)
+
+    async def run(self) -> None:
+        backoff = 0.1
+        loop = asyncio.get_running_loop()
+        backlog_measured_at = 0.0
+        while not self._stopping.is_set():
+            try:
+                if loop.time() - backlog_measured_at > 5:
+                    backlog_measured_at = loop.time()
+                    OUTBOX_BACKLOG.labels(self.settings.service_name).set(await self.backlog())
+                sent = await self.publish_batch()
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                # Broker or database away: nothing was marked sent, so the rows go out later.
+                log.warning("outbox relay: %s; retrying in %.1fs", error, backoff)
+                await self._drop_producer()
+                await self._sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if sent == 0:
+                await self._sleep(self.settings.outbox_poll_interval_s)
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            pass
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        await self._drop_producer()

@@ -1,0 +1,70 @@
+"""Database engine and unit of work (SQLAlchemy 2 async + asyncpg).
+
+Each service connects as its own role with `search_path` pinned to its own schema, so tables are
+declared without a schema and migrations, queries and the bus tables all land in that schema.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .settings import ServiceSettings
+
+
+def _split_socket_host(url: str) -> tuple[str, dict[str, str]]:
+    """asyncpg takes a unix-socket folder as `host=`; SQLAlchemy wants it as a connect arg."""
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    connect_args: dict[str, str] = {}
+    if "host" in query:
+        connect_args["host"] = query.pop("host")
+    return urlunsplit(parts._replace(query=urlencode(query))), connect_args
+
+
+def create_engine(database_url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
+    url, connect_args = _split_socket_host(database_url)
+    return create_async_engine(
+        url,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={**connect_args, "server_settings": {"search_path": schema}},
+    )
+
+
+def engine_from_settings(settings: ServiceSettings) -> AsyncEngine:
+    return create_engine(settings.database_url, settings.schema, pool_size=settings.db_pool_size)
+
+
+class Database:
+    """The engine plus a session factory; one `unit_of_work()` per command or event."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """Commits everything done in the block at once, or nothing if it raises."""
+        async with self.sessions() as session, session.begin():
+            yield session
+
+    async def ping(self, required_table: str) -> None:
+        """Raises unless the database answers and the service's schema is migrated."""
+        async with self.engine.connect() as connection:
+            found = await connection.scalar(text("SELECT to_regclass(:name) IS NOT NULL"), {"name": required_table})
+            if not found:
+                raise RuntimeError(f"table {required_table!r} missing: run the service's migrations")
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()

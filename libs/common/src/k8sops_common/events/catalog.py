@@ -1,0 +1,227 @@
+"""Every event type on the bus: topic, versioned data model, and the aggregate id used as key.
+
+A breaking change to a payload is a new model with the next version; consumers accept every
+version they list here, so producers and consumers can be upgraded one at a time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Priority = Literal["P1", "P2", "P3", "P4"]
+Tier = Literal["k8s-business", "k8s-247", "k8s-247-cluster-admin"]
+RequestCategory = Literal[
+    "cluster-upgrade", "workload-issue", "cost-optimization", "security-hardening", "incident", "migration"
+]
+RequestStatus = Literal[
+    "opened",
+    "acknowledged",
+    "in_progress",
+    "waiting_on_customer",
+    "resolved",
+    "closed",
+    "declined",
+    "cancelled",
+]
+
+
+class EventData(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MaintenanceWindowV1(EventData):
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    start_local: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    duration_minutes: int = Field(gt=0, le=24 * 60)
+
+
+class ClusterV1(EventData):
+    cluster_id: str
+    name: str
+    environment: Literal["prod", "non-prod"]
+    paired_cluster_id: str | None = None
+    api_endpoint: str
+    size_band: Literal["S", "M", "L", "XL"]
+    workload_band: str
+    monthly_retainer_bdt: Decimal
+
+
+class EngagementChangedV1(EventData):
+    """The whole engagement as it is now, so other services keep their own copy (no credentials)."""
+
+    engagement_id: str
+    change: Literal["created", "updated", "deleted"]
+    name: str
+    tier: Tier
+    timezone: str
+    working_days: list[int] = Field(description="0 = Monday … 6 = Sunday")
+    holiday_country: str | None = None
+    extra_holidays: list[date] = Field(default_factory=list)
+    maintenance_window: MaintenanceWindowV1 | None = None
+    on_call: str | None = None
+    cluster_admin: str | None = None
+    clusters: list[ClusterV1] = Field(default_factory=list)
+    changed_at: datetime
+
+
+class RequestOpenedV1(EventData):
+    request_id: str
+    engagement_id: str
+    cluster_id: str | None = None
+    category: RequestCategory
+    priority: Priority
+    title: str
+    opened_at: datetime
+    opened_by: str
+    origin: Literal["api", "partner"] = "api"
+
+
+class RequestUpdatedV1(EventData):
+    request_id: str
+    engagement_id: str
+    cluster_id: str | None = None
+    change: Literal["acknowledged", "status_changed", "priority_changed", "commented"]
+    status: RequestStatus
+    previous_status: RequestStatus | None = None
+    priority: Priority
+    previous_priority: Priority | None = None
+    changed_at: datetime
+    changed_by: str
+
+
+class ActorV1(EventData):
+    sub: str
+    roles: list[str] = Field(default_factory=list)
+
+
+class AuditTargetV1(EventData):
+    kind: str
+    name: str
+    namespace: str | None = None
+    cluster: str | None = None
+
+
+class AuditEventV1(EventData):
+    actor: ActorV1
+    action: str = Field(min_length=1, description="verb in dotted form, e.g. request.create")
+    target: AuditTargetV1
+    engagement_id: str | None = None
+    outcome: Literal["success", "denied", "failure"]
+    authorization_ref: str | None = None
+    trace_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    source_service: str
+    occurred_at: datetime
+    details: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class SlaWarningV1(EventData):
+    timer_id: str
+    request_id: str
+    engagement_id: str
+    cluster_id: str | None = None
+    priority: Priority
+    deadline: datetime
+    warned_at: datetime
+
+
+class SlaBreachedV1(EventData):
+    breach_id: str
+    request_id: str
+    engagement_id: str
+    cluster_id: str | None = None
+    tier: Tier
+    priority: Priority
+    deadline: datetime
+    breached_at: datetime
+
+
+class SlaEscalatedV1(EventData):
+    """Three or more breaches for one engagement within 30 days: the senior on-call takes over."""
+
+    escalation_id: str
+    engagement_id: str
+    breach_ids: list[str]
+    senior_on_call: str | None = None
+    escalated_at: datetime
+
+
+class CreditIssuedV1(EventData):
+    """For billing: exactly one per SLA breach."""
+
+    credit_id: str
+    engagement_id: str
+    cluster_id: str | None = None
+    request_id: str
+    breach_id: str
+    amount_bdt: Decimal = Field(ge=0, decimal_places=2)
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="billing period YYYY-MM")
+    reason: str
+
+
+class UpgradeStepV1(EventData):
+    plan_id: str
+    engagement_id: str
+    cluster_id: str
+    request_id: str | None = None
+    step: Literal["pre-check", "stage", "production", "post-check", "report", "rollback"]
+    status: Literal["pending", "running", "succeeded", "failed", "rolled_back", "waiting"]
+    from_version: str
+    to_version: str
+    at: datetime
+    detail: str = ""
+
+
+class CostReportV1(EventData):
+    analysis_id: str
+    engagement_id: str
+    cluster_id: str
+    kind: Literal["cost-analysis", "onboarding-assessment", "health-review"]
+    findings: int = Field(ge=0)
+    monthly_savings_bdt: Decimal = Field(ge=0)
+    generated_at: datetime
+
+
+@dataclass(frozen=True)
+class EventType:
+    topic: str
+    version: int
+    data_model: type[EventData]
+    key_field: str
+    description: str
+
+    @property
+    def name(self) -> str:
+        return f"k8sops.{self.topic}.v{self.version}"
+
+
+EVENT_TYPES: tuple[EventType, ...] = (
+    EventType("engagement.changed", 1, EngagementChangedV1, "engagement_id", "An engagement or its clusters changed."),
+    EventType("request.opened", 1, RequestOpenedV1, "request_id", "A request was opened (API or partner ticket)."),
+    EventType(
+        "request.updated", 1, RequestUpdatedV1, "request_id", "A request changed status, priority or got a comment."
+    ),
+    EventType("audit.event", 1, AuditEventV1, "engagement_id", "A state change or operator action to record."),
+    EventType("sla.warning", 1, SlaWarningV1, "request_id", "80 % of a response budget has elapsed."),
+    EventType("sla.breached", 1, SlaBreachedV1, "request_id", "A response deadline passed unacknowledged."),
+    EventType("sla.escalated", 1, SlaEscalatedV1, "engagement_id", "A breach pattern needs the senior on-call."),
+    EventType("credit.issued", 1, CreditIssuedV1, "engagement_id", "A service credit for billing."),
+    EventType("upgrade.step", 1, UpgradeStepV1, "cluster_id", "An upgrade plan step changed state."),
+    EventType("cost.report", 1, CostReportV1, "cluster_id", "A cost analysis, assessment or health review is ready."),
+)
+
+EVENT_TYPES_BY_NAME: dict[str, EventType] = {event_type.name: event_type for event_type in EVENT_TYPES}
+EVENT_TYPES_BY_MODEL: dict[type[EventData], EventType] = {et.data_model: et for et in EVENT_TYPES}
+TOPICS: tuple[str, ...] = tuple(dict.fromkeys(event_type.topic for event_type in EVENT_TYPES))
+
+
+def dlq_topic(topic: str) -> str:
+    return f"{topic}.dlq"
+
+
+def event_type_of(data: EventData) -> EventType:
+    return EVENT_TYPES_BY_MODEL[type(data)]

@@ -1,0 +1,156 @@
+"""What every service's FastAPI app has: lifespan with db, outbox relay, consumer and background
+loops; `/healthz`, `/readyz`, `/metrics`; problem+json errors; tracing and JSON logs."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .auth.tokens import TokenVerifier
+from .bus.admin import ping_broker
+from .bus.consumer import EventConsumer, Subscriptions
+from .bus.outbox import Outbox, OutboxRelay
+from .db import Database, engine_from_settings
+from .errors import install_problem_handlers, problem_response
+from .metrics import install_metrics
+from .migrations import migrate
+from .settings import ServiceSettings
+from .telemetry import instrument, setup_logging, setup_tracing
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ServiceContext:
+    """Everything a service's endpoints and handlers share, built once per process."""
+
+    settings: ServiceSettings
+    database: Database
+    outbox: Outbox
+    relay: OutboxRelay
+    consumer: EventConsumer | None = None
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+BackgroundLoop = Callable[[ServiceContext, asyncio.Event], Awaitable[None]]
+
+
+@dataclass
+class ServiceDefinition:
+    name: str
+    title: str
+    description: str
+    migrations_package: str
+    routers: Sequence[APIRouter] = ()
+    subscriptions: Callable[[ServiceContext], Subscriptions] | None = None
+    background_loops: Sequence[BackgroundLoop] = ()
+    default_port: int = 8000
+
+
+def get_context(request: Request) -> ServiceContext:
+    context: ServiceContext = request.app.state.context
+    return context
+
+
+Context = Annotated[ServiceContext, Depends(get_context)]
+
+
+async def unit_of_work(context: Context) -> AsyncIterator[AsyncSession]:
+    """One transaction per command: the state change and its outbox rows commit together."""
+    async with context.database.unit_of_work() as session:
+        yield session
+
+
+UnitOfWork = Annotated[AsyncSession, Depends(unit_of_work)]
+
+
+def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
+    settings = settings or ServiceSettings(service_name=definition.name)
+    setup_logging(settings.service_name, settings.log_level)
+    setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
+    database = Database(engine_from_settings(settings))
+    context = ServiceContext(
+        settings=settings,
+        database=database,
+        outbox=Outbox(settings),
+        relay=OutboxRelay(settings, database),
+    )
+    if definition.subscriptions is not None:
+        context.consumer = EventConsumer(settings, database, definition.subscriptions(context))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stopping = asyncio.Event()
+        tasks = [asyncio.create_task(context.relay.run(), name="outbox-relay")]
+        if context.consumer is not None:
+            tasks.append(asyncio.create_task(context.consumer.run(), name="consumer"))
+        tasks += [
+            asyncio.create_task(loop(context, stopping), name=loop.__name__) for loop in definition.background_loops
+        ]
+        try:
+            yield
+        finally:
+            stopping.set()
+            if context.consumer is not None:
+                context.consumer.stop()
+            await context.relay.stop()
+            _, pending = await asyncio.wait(tasks, timeout=5)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+            await database.dispose()
+
+    app = FastAPI(title=definition.title, description=definition.description, version="0.1.0", lifespan=lifespan)
+    app.state.context = context
+    app.state.token_verifier = TokenVerifier(settings)
+    install_problem_handlers(app)
+    install_metrics(app, settings.service_name)
+    _install_health(app, context)
+    for router in definition.routers:
+        app.include_router(router)
+    instrument(app, database.engine)
+    return app
+
+
+def _install_health(app: FastAPI, context: ServiceContext) -> None:
+    @app.get("/healthz", tags=["health"], summary="The process is alive")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["health"], summary="Database schema and broker reachable", response_model=None)
+    async def readyz() -> dict[str, Any] | JSONResponse:
+        reasons: list[str] = []
+        try:
+            await asyncio.wait_for(context.database.ping(f"{context.settings.schema}.outbox"), timeout=3)
+        except Exception as error:
+            reasons.append(f"database: {error or type(error).__name__}")
+        try:
+            await ping_broker(context.settings.kafka_bootstrap_servers)
+        except Exception as error:
+            reasons.append(f"broker {context.settings.kafka_bootstrap_servers}: {error or type(error).__name__}")
+        if reasons:
+            return problem_response(503, "Not ready", "; ".join(reasons), problem_type="not-ready", checks=reasons)
+        return {"status": "ready"}
+
+
+def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
+    """`python -m k8sops_<service> migrate|serve`."""
+    parser = argparse.ArgumentParser(prog=f"k8sops_{definition.name.replace('-', '_')}")
+    parser.add_argument("command", choices=["migrate", "serve"])
+    args = parser.parse_args(argv)
+    settings = ServiceSettings(service_name=definition.name)
+    if args.command == "migrate":
+        migrate(definition.migrations_package, settings.database_url, settings.schema)
+        return
+    port = settings.http_port or definition.default_port
+    uvicorn.run(create_app(definition, settings), host=settings.http_host, port=port, log_config=None)

@@ -1,0 +1,71 @@
+"""Service settings from environment variables.
+
+Every variable uses the `K8SOPS_` prefix, except the three conventional ones that deployment
+tools already know: `DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `OTEL_EXPORTER_OTLP_ENDPOINT`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "K8SOPS_"
+DEV_JWT_SECRET = "k8sops-dev-secret-change-me-in-production"
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
+
+    service_name: str = "k8sops"
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, description="Defaults to the service's documented port.")
+
+    database_url: str = Field(
+        default="postgresql+asyncpg://postgres@localhost:5432/postgres",
+        validation_alias=AliasChoices("DATABASE_URL", "K8SOPS_DATABASE_URL"),
+        description="The service's own role; its search_path is set to db_schema.",
+    )
+    db_schema: str = Field(default="", description="Postgres schema; defaults to the service name.")
+    db_pool_size: int = 10
+
+    kafka_bootstrap_servers: str = Field(
+        default="localhost:9092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "K8SOPS_KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    topic_prefix: str = Field(default="", description="Prepended to every topic and group name.")
+    consumer_max_attempts: int = 3
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = 0.05
+
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("OTEL_EXPORTER_OTLP_ENDPOINT", "K8SOPS_OTEL_EXPORTER_OTLP_ENDPOINT"),
+    )
+    log_level: str = "INFO"
+
+    jwt_algorithm: Literal["HS256", "RS256"] = "HS256"
+    jwt_secret: str = DEV_JWT_SECRET
+    jwt_jwks_url: str | None = None
+    jwt_audience: str | None = None
+    jwt_issuer: str | None = None
+
+    @field_validator("database_url")
+    @classmethod
+    def _use_asyncpg_driver(cls, url: str) -> str:
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+asyncpg://" + url[len(plain) :]
+        return url
+
+    @property
+    def schema(self) -> str:
+        return self.db_schema or self.service_name.replace("-", "_")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @property
+    def consumer_group(self) -> str:
+        return f"{self.topic_prefix}{self.service_name}"

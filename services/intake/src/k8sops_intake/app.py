@@ -1,0 +1,21 @@
+"""Intake: the front door for API clients and partner ticketing systems."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from k8sops_common.service import ServiceDefinition, create_app
+
+from .endpoints import router
+
+DEFINITION = ServiceDefinition(
+    name="intake",
+    title="K8s Ops intake",
+    description="Engagements, clusters, requests and partner webhooks.",
+    migrations_package="k8sops_intake.migrations",
+    routers=[router],
+    default_port=8001,
+)
+
+
+def build_app() -> FastAPI:
+    return create_app(DEFINITION)
