@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -17,7 +19,6 @@ from typing import TypeVar
 
 import asyncpg
 import pytest
-
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.migrations import migrate
 from k8sops_common.settings import ServiceSettings
@@ -32,10 +33,14 @@ def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     if configured:
         yield configured
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    # Not under pytest's 0700 temp folder: the server runs as its own user and must reach the data.
+    parent = Path(tempfile.mkdtemp(prefix="k8sops-test-pg-"))
+    parent.chmod(0o755)
+    server = EmbeddedPostgres(parent / "data")
     url = server.start()
     yield url
     server.stop()
+    shutil.rmtree(parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -70,7 +75,9 @@ class Isolation:
     def schema_for(self, service: str) -> str:
         return f"t{self.token}_{service.replace('-', '_')}"
 
-    async def settings(self, service: str, migrations_package: str | None = None, **overrides: object) -> ServiceSettings:
+    async def settings(
+        self, service: str, migrations_package: str | None = None, **overrides: object
+    ) -> ServiceSettings:
         """Settings of `service` inside this test's schema and topics, migrated if a package is given."""
         settings = ServiceSettings(
             service_name=service,

@@ -9,13 +9,12 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 Eventually = Callable[..., Awaitable[object]]
 
@@ -93,9 +92,8 @@ async def test_events_flow_in_order_and_are_marked_sent(service, eventually: Eve
     await relay.stop()
     assert await relay.backlog() == 0
 
-    consumer = AIOKafkaConsumer(
-        settings.topic("request.opened"), bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest"
-    )
+    bootstrap = settings.kafka_bootstrap_servers
+    consumer = AIOKafkaConsumer(settings.topic("request.opened"), bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await consumer.start()
     try:
         titles: list[str] = []
@@ -163,7 +161,8 @@ async def test_malformed_and_failing_messages_go_to_the_dlq_and_the_consumer_mov
 
     await run_until(EventConsumer(settings, database, subscriptions, retry_delay_s=0.01), both_good_ones_handled)
 
-    dlq = AIOKafkaConsumer(f"{topic}.dlq", bootstrap_servers=settings.kafka_bootstrap_servers, auto_offset_reset="earliest")
+    bootstrap = settings.kafka_bootstrap_servers
+    dlq = AIOKafkaConsumer(f"{topic}.dlq", bootstrap_servers=bootstrap, auto_offset_reset="earliest")
     await dlq.start()
     try:
         dead: list[dict[str, str]] = []

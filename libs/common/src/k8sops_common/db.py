@@ -21,6 +21,14 @@ from sqlalchemy.ext.asyncio import (
 from .settings import ServiceSettings
 
 
+def asyncpg_url(url: str) -> str:
+    """Accepts the usual postgresql:// spelling and selects the asyncpg driver."""
+    for plain in ("postgresql://", "postgres://"):
+        if url.startswith(plain):
+            return "postgresql+asyncpg://" + url[len(plain) :]
+    return url
+
+
 def _split_socket_host(url: str) -> tuple[str, dict[str, str]]:
     """asyncpg takes a unix-socket folder as `host=`; SQLAlchemy wants it as a connect arg."""
     parts = urlsplit(url)
@@ -32,7 +40,7 @@ def _split_socket_host(url: str) -> tuple[str, dict[str, str]]:
 
 
 def create_engine(database_url: str, schema: str, *, pool_size: int = 10) -> AsyncEngine:
-    url, connect_args = _split_socket_host(database_url)
+    url, connect_args = _split_socket_host(asyncpg_url(database_url))
     return create_async_engine(
         url,
         pool_size=pool_size,

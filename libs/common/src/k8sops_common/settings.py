@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "K8SOPS_"
@@ -36,7 +36,7 @@ class ServiceSettings(BaseSettings):
     )
     topic_prefix: str = Field(default="", description="Prepended to every topic and group name.")
     consumer_max_attempts: int = 3
-    outbox_batch_size: int = 500
+    outbox_batch_size: int = 2000
     outbox_poll_interval_s: float = 0.05
 
     otel_exporter_otlp_endpoint: str | None = Field(
@@ -50,14 +50,6 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
-
-    @field_validator("database_url")
-    @classmethod
-    def _use_asyncpg_driver(cls, url: str) -> str:
-        for plain in ("postgresql://", "postgres://"):
-            if url.startswith(plain):
-                return "postgresql+asyncpg://" + url[len(plain) :]
-        return url
 
     @property
     def schema(self) -> str:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import TopicAlreadyExistsError
 
 from ..events.catalog import TOPICS, dlq_topic
+
+log = logging.getLogger(__name__)
 
 
 def all_topic_names(prefix: str = "") -> list[str]:
@@ -31,6 +35,21 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
                 pass  # another process created it first
     finally:
         await admin.close()
+
+
+async def ensure_topics_exist(producer: AIOKafkaProducer, topics: set[str], bootstrap_servers: str) -> None:
+    """Creates missing topics before a producer publishes into them.
+
+    A restarted in-memory Tansu has forgotten its topics yet acknowledges produce requests for
+    them and drops the records (Kafka would refuse them). One metadata round trip per batch keeps
+    "acknowledged" meaning "stored" on both.
+    """
+    metadata = await producer.client.fetch_all_metadata()
+    missing = topics - metadata.topics()
+    if missing:
+        log.warning("creating missing topics %s", sorted(missing))
+        await ensure_topics(bootstrap_servers, sorted(missing))
+        await producer.client.force_metadata_update()
 
 
 async def ping_broker(bootstrap_servers: str, *, timeout_s: float = 2.0) -> None:

@@ -29,6 +29,7 @@ from ..db import Database
 from ..events.catalog import EVENT_TYPES_BY_NAME, EventData, dlq_topic
 from ..events.envelope import CloudEvent, RawCloudEvent
 from ..settings import ServiceSettings
+from .admin import ensure_topics_exist
 from .outbox import new_producer
 from .tables import inbox_table
 from .tracing import context_from_headers
@@ -173,6 +174,9 @@ class EventConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.max_records,
+            # Notice new partitions within seconds, not the default five minutes: a restarted
+            # in-memory broker re-creates topics with its own partition count.
+            metadata_max_age_ms=5_000,
         )
 
     async def run(self) -> None:
@@ -294,9 +298,9 @@ class EventConsumer:
             ("dlq-consumer-group", self.settings.consumer_group.encode()),
             ("dlq-attempts", str(attempts).encode()),
         ]
-        await self._dlq_producer.send_and_wait(
-            dlq_topic(record.topic), value=record.value, key=record.key, headers=headers
-        )
+        topic = dlq_topic(record.topic)
+        await ensure_topics_exist(self._dlq_producer, {topic}, self.settings.kafka_bootstrap_servers)
+        await self._dlq_producer.send_and_wait(topic, value=record.value, key=record.key, headers=headers)
         DEAD_LETTERED.labels(self.settings.service_name, record.topic).inc()
         log.error("dead-lettered %s[%d]@%d: %s", record.topic, record.partition, record.offset, error)
 

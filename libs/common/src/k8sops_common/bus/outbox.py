@@ -15,13 +15,14 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from prometheus_client import Counter, Gauge
-from sqlalchemy import MetaData, func, select, update
+from sqlalchemy import ARRAY, BigInteger, MetaData, any_, cast, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
 from ..events.catalog import EventData, event_type_of
 from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
 from ..settings import ServiceSettings
+from .admin import ensure_topics_exist
 from .tables import outbox_table
 from .tracing import current_trace_headers
 
@@ -93,7 +94,9 @@ class OutboxRelay:
     ) -> None:
         self.settings = settings
         self.database = database
-        self._producer_factory = producer_factory or (lambda: new_producer(settings))
+        # The relay always has a burst in hand: lingering would only delay the last partial Kafka
+        # batch, whose acknowledgement it waits for before reading the next outbox batch.
+        self._producer_factory = producer_factory or (lambda: new_producer(settings, linger_ms=0))
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         # Same lock id for every replica of one service, distinct between services and test schemas.
@@ -126,6 +129,8 @@ class OutboxRelay:
             is_leader = await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_id)))
             if not is_leader:
                 return 0
+            # Losing a "sent" mark in a crash only re-publishes rows, which consumers' inboxes absorb.
+            await session.execute(text("SET LOCAL synchronous_commit = off"))
             rows = (
                 await session.execute(
                     select(
@@ -143,6 +148,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
+            await ensure_topics_exist(producer, {row.topic for row in rows}, self.settings.kafka_bootstrap_servers)
             deliveries: list[Awaitable[Any]] = []
             for row in rows:
                 headers = [
@@ -154,9 +160,8 @@ class OutboxRelay:
                     await producer.send(row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers)
                 )
             await asyncio.gather(*deliveries)
-            await session.execute(
-                update(OUTBOX).where(OUTBOX.c.id.in_([row.id for row in rows])).values(sent_at=func.now())
-            )
+            sent_ids = cast([row.id for row in rows], ARRAY(BigInteger))
+            await session.execute(update(OUTBOX).where(OUTBOX.c.id == any_(sent_ids)).values(sent_at=func.now()))
         OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(rows))
         return len(rows)
 
