@@ -1,0 +1,541 @@
+"""The control loop that makes the cluster live: workload controllers, a scheduler and kubelets.
+
+It reconciles only when something changed or a timer (a node coming back, a container starting)
+is due, so a 10,000-pod cluster sits idle between changes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import itertools
+import json
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from .cluster import NODES, PDBS, PODS, ClusterState
+from .objects import controller_of, make_pod, owner_reference, short_hash
+from .quantity import parse_quantity
+from .store import Obj, WatchEvent
+
+DEPLOYMENTS, REPLICASETS = "apps/deployments", "apps/replicasets"
+STATEFULSETS, DAEMONSETS = "apps/statefulsets", "apps/daemonsets"
+HPAS = "autoscaling/horizontalpodautoscalers"
+CRASHLOOP_RESTART_SECONDS = 5.0
+
+
+class Controller:
+    def __init__(self, cluster: ClusterState) -> None:
+        self.cluster = cluster
+        self.store = cluster.store
+        self.dirty = True
+        self._cursor = 0
+        self._sequence: dict[str, itertools.count[int]] = defaultdict(itertools.count)
+        self._crashlooping: dict[tuple[str, str], float] = {}
+        self._events = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        # Per pass: requested cpu, memory and pod count per node, and the nodes taking new pods.
+        self._node_usage: dict[str, list[float]] = {}
+        self._schedulable: list[Obj] = []
+        self.store.listeners.append(self._on_change)
+        cluster.faults.listeners.append(self.mark_dirty)
+
+    def _on_change(self, event: WatchEvent) -> None:
+        self.dirty = True
+
+    def mark_dirty(self) -> None:
+        self.dirty = True
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=f"controller-{self.cluster.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.cluster.scenario.timing.controller_interval_seconds)
+            if self.dirty or self.cluster.node_ready_at or self.cluster.pod_start_at or self._crashlooping:
+                self.reconcile()
+
+    # --- one pass --------------------------------------------------------------------------
+    def reconcile(self, instant: bool = False) -> None:
+        """One pass over the cluster; `instant` starts everything at once (used when seeding)."""
+        self.dirty = False
+        now = time.monotonic()
+        self._nodes_coming_back(now, instant)
+        nodes = list(self.store.items(NODES))
+        pods = list(self.store.items(PODS))
+        self._node_usage = self._usage(nodes, pods)
+        self._schedulable = [n for n in nodes if not n["spec"].get("unschedulable") and self.cluster.node_ready(n)]
+        self._deployments()
+        pods_by_owner: dict[str, list[Obj]] = defaultdict(list)
+        for pod in self.store.items(PODS):
+            owner = controller_of(pod)
+            if owner is not None:
+                pods_by_owner[owner["uid"]].append(pod)
+        self._replicasets(pods_by_owner, instant)
+        self._statefulsets(pods_by_owner, instant)
+        self._daemonsets(pods_by_owner, nodes, instant)
+        self._collect_orphans()
+        self._schedule_pending(instant)
+        self._start_containers(now, instant)
+        self._crashloop_restarts(now)
+        self._budgets()
+
+    def _nodes_coming_back(self, now: float, instant: bool) -> None:
+        for name, ready_at in list(self.cluster.node_ready_at.items()):
+            if ready_at <= now or instant:
+                del self.cluster.node_ready_at[name]
+                if self.store.find(NODES, "", name) is not None:
+                    self.cluster.set_node_ready(name, True)
+
+    @staticmethod
+    def _usage(nodes: list[Obj], pods: list[Obj]) -> dict[str, list[float]]:
+        usage = {n["metadata"]["name"]: [0.0, 0.0, 0.0] for n in nodes}
+        for pod in pods:
+            node = pod["spec"].get("nodeName")
+            if node in usage and pod["status"].get("phase") not in ("Succeeded", "Failed"):
+                cpu, memory = ClusterState.pod_requests(pod)
+                entry = usage[node]
+                entry[0] += cpu
+                entry[1] += memory
+                entry[2] += 1
+        return usage
+
+    # --- workload controllers --------------------------------------------------------------
+    def _deployments(self) -> None:
+        replicasets_by_owner: dict[str, list[Obj]] = defaultdict(list)
+        for rs in self.store.items(REPLICASETS):
+            owner = controller_of(rs)
+            if owner is not None:
+                replicasets_by_owner[owner["uid"]].append(rs)
+        for deployment in list(self.store.items(DEPLOYMENTS)):
+            meta, spec = deployment["metadata"], deployment["spec"]
+            template_hash = short_hash(json.dumps(spec["template"], sort_keys=True), 10)
+            rs_name = f"{meta['name']}-{template_hash}"
+            replicas = int(spec.get("replicas", 1))
+            current = None
+            for rs in replicasets_by_owner.get(meta["uid"], []):
+                if rs["metadata"]["name"] == rs_name:
+                    current = rs
+                else:
+                    self.store.delete(REPLICASETS, meta["namespace"], rs["metadata"]["name"])
+            if current is None:
+                template = copy.deepcopy(spec["template"])
+                template["metadata"].setdefault("labels", {})["pod-template-hash"] = template_hash
+                selector = copy.deepcopy(spec["selector"])
+                selector.setdefault("matchLabels", {})["pod-template-hash"] = template_hash
+                current = self.store.create(
+                    REPLICASETS,
+                    {
+                        "apiVersion": "apps/v1",
+                        "kind": "ReplicaSet",
+                        "metadata": {
+                            "name": rs_name,
+                            "namespace": meta["namespace"],
+                            "labels": dict(template["metadata"]["labels"]),
+                            "annotations": {"deployment.kubernetes.io/revision": "1"},
+                            "ownerReferences": [owner_reference(deployment)],
+                        },
+                        "spec": {"replicas": replicas, "selector": selector, "template": template},
+                    },
+                )
+            elif int(current["spec"].get("replicas", 0)) != replicas:
+                current = self.store.mutate(
+                    REPLICASETS,
+                    meta["namespace"],
+                    rs_name,
+                    _set_replicas(replicas),
+                )
+            rs_status = current.get("status", {})
+            ready = int(rs_status.get("readyReplicas", 0))
+            self._set_status(
+                DEPLOYMENTS,
+                deployment,
+                {
+                    "observedGeneration": meta.get("generation", 1),
+                    "replicas": int(rs_status.get("replicas", 0)),
+                    "updatedReplicas": int(rs_status.get("replicas", 0)),
+                    "readyReplicas": ready,
+                    "availableReplicas": ready,
+                    "unavailableReplicas": max(0, replicas - ready),
+                    "conditions": [
+                        {
+                            "type": "Available",
+                            "status": "True" if ready >= replicas else "False",
+                            "reason": "MinimumReplicasAvailable" if ready >= replicas else "MinimumReplicasUnavailable",
+                        }
+                    ],
+                },
+            )
+
+    def _replicasets(self, pods_by_owner: dict[str, list[Obj]], instant: bool) -> None:
+        for rs in list(self.store.items(REPLICASETS)):
+            meta = rs["metadata"]
+            owned = [p for p in pods_by_owner.get(meta["uid"], []) if _alive(p)]
+            desired = int(rs["spec"].get("replicas", 0))
+            for _ in range(desired - len(owned)):
+                name = self._fresh_name(meta["namespace"], meta["name"], meta["uid"])
+                owned.append(self._create_pod(rs, name, rs["spec"]["template"], None, instant))
+            if len(owned) > desired:
+                # Like the ReplicaSet controller: remove unscheduled, then not-ready pods first.
+                owned.sort(key=lambda p: (bool(p["spec"].get("nodeName")), self.cluster.pod_ready(p)))
+                for pod in owned[: len(owned) - desired]:
+                    self.store.delete(PODS, pod["metadata"]["namespace"], pod["metadata"]["name"])
+                owned = owned[len(owned) - desired :]
+            self._set_replica_status(REPLICASETS, rs, owned)
+
+    def _statefulsets(self, pods_by_owner: dict[str, list[Obj]], instant: bool) -> None:
+        for sts in list(self.store.items(STATEFULSETS)):
+            meta = sts["metadata"]
+            owned = {p["metadata"]["name"]: p for p in pods_by_owner.get(meta["uid"], []) if _alive(p)}
+            desired = int(sts["spec"].get("replicas", 1))
+            for index in range(desired):
+                name = f"{meta['name']}-{index}"
+                if name not in owned and self.store.find(PODS, meta["namespace"], name) is None:
+                    template = copy.deepcopy(sts["spec"]["template"])
+                    template["metadata"]["labels"]["statefulset.kubernetes.io/pod-name"] = name
+                    owned[name] = self._create_pod(sts, name, template, None, instant)
+            for name in list(owned):
+                if int(name.rsplit("-", 1)[1]) >= desired:
+                    self.store.delete(PODS, meta["namespace"], name)
+                    del owned[name]
+            self._set_replica_status(STATEFULSETS, sts, list(owned.values()))
+
+    def _daemonsets(self, pods_by_owner: dict[str, list[Obj]], nodes: list[Obj], instant: bool) -> None:
+        node_names = {n["metadata"]["name"] for n in nodes}
+        for ds in list(self.store.items(DAEMONSETS)):
+            meta = ds["metadata"]
+            by_node = {p["spec"].get("nodeName"): p for p in pods_by_owner.get(meta["uid"], [])}
+            for node_name in sorted(node_names - set(by_node)):
+                name = f"{meta['name']}-{short_hash(node_name, 5)}"
+                if self.store.find(PODS, meta["namespace"], name) is None:
+                    by_node[node_name] = self._create_pod(ds, name, ds["spec"]["template"], node_name, instant)
+            for node_name, pod in list(by_node.items()):
+                if node_name not in node_names:
+                    self.store.delete(PODS, meta["namespace"], pod["metadata"]["name"])
+                    del by_node[node_name]
+            ready = sum(1 for p in by_node.values() if self.cluster.pod_ready(p))
+            self._set_status(
+                DAEMONSETS,
+                ds,
+                {
+                    "observedGeneration": meta.get("generation", 1),
+                    "desiredNumberScheduled": len(node_names),
+                    "currentNumberScheduled": len(by_node),
+                    "updatedNumberScheduled": len(by_node),
+                    "numberReady": ready,
+                    "numberAvailable": ready,
+                    "numberUnavailable": len(node_names) - ready,
+                    "numberMisscheduled": 0,
+                },
+            )
+
+    def _collect_orphans(self) -> None:
+        """Garbage collection: pods whose controller is gone, pods bound to a vanished node."""
+        live_uids = {
+            obj["metadata"]["uid"]
+            for key in (REPLICASETS, STATEFULSETS, DAEMONSETS, DEPLOYMENTS)
+            for obj in self.store.items(key)
+        }
+        for key in (REPLICASETS, PODS):
+            for obj in list(self.store.items(key)):
+                owner = controller_of(obj)
+                node = obj.get("spec", {}).get("nodeName") if key == PODS else None
+                gone_node = node is not None and node not in self._node_usage
+                if (owner is not None and owner["uid"] not in live_uids) or gone_node:
+                    self.store.delete(key, obj["metadata"]["namespace"], obj["metadata"]["name"])
+
+    # --- scheduler and kubelet -------------------------------------------------------------
+    def _fresh_name(self, namespace: str, prefix: str, uid: str) -> str:
+        while True:
+            name = f"{prefix}-{short_hash(f'{prefix}/{next(self._sequence[uid])}', 5)}"
+            if self.store.find(PODS, namespace, name) is None:
+                return name
+
+    def _pick_node(self, pod: Obj) -> str | None:
+        """First fit from a rotating start: spreads pods and stays O(1) for large clusters."""
+        cpu, memory = ClusterState.pod_requests(pod)
+        candidates = self._schedulable
+        for offset in range(len(candidates)):
+            index = (self._cursor + offset) % len(candidates)
+            node = candidates[index]
+            used = self._node_usage[node["metadata"]["name"]]
+            allocatable = node["status"]["allocatable"]
+            if (
+                used[0] + cpu <= parse_quantity(allocatable["cpu"]) + 1e-9
+                and used[1] + memory <= parse_quantity(allocatable["memory"])
+                and used[2] + 1 <= int(allocatable.get("pods", 110))
+            ):
+                self._cursor = index + 1
+                used[0] += cpu
+                used[1] += memory
+                used[2] += 1
+                return str(node["metadata"]["name"])
+        return None
+
+    def _create_pod(self, owner: Obj, name: str, template: dict[str, Any], node: str | None, instant: bool) -> Obj:
+        pod = make_pod(owner, name, template, node)
+        if node is None:
+            node = self._pick_node(pod)
+            if node is not None:
+                pod["spec"]["nodeName"] = node
+        elif node in self._node_usage:
+            # DaemonSet pods are bound directly, but still take their share of the node.
+            cpu, memory = ClusterState.pod_requests(pod)
+            usage = self._node_usage[node]
+            usage[0], usage[1], usage[2] = usage[0] + cpu, usage[1] + memory, usage[2] + 1
+        now = self.cluster.now_iso()
+        if node is not None:
+            pod["status"]["conditions"] = [_condition("PodScheduled", "True", now)]
+            pod["status"]["hostIP"] = self._host_ip(node)
+            if instant:
+                # Seeding: the pod is created already running, without a second write.
+                self._run_containers(pod)
+                return self.store.create(PODS, pod)
+        pod = self.store.create(PODS, pod)
+        if node is not None:
+            self._queue_start(pod)
+        return pod
+
+    def _host_ip(self, node_name: str) -> str:
+        node = self.store.find(NODES, "", node_name)
+        addresses = node["status"]["addresses"] if node else []
+        return next((a["address"] for a in addresses if a["type"] == "InternalIP"), "")
+
+    def _queue_start(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        delay = self.cluster.scenario.timing.pod_start_seconds
+        self.cluster.pod_start_at[f"{meta['namespace']}/{meta['name']}"] = time.monotonic() + delay
+
+    def _schedule_pending(self, instant: bool) -> None:
+        for pod in list(self.store.items(PODS)):
+            if pod["spec"].get("nodeName") or pod["status"].get("phase") != "Pending":
+                continue
+            node = self._pick_node(pod)
+            meta = pod["metadata"]
+            now = self.cluster.now_iso()
+            if node is not None:
+                host_ip = self._host_ip(node)
+
+                def bind(p: Obj, node: str = node, host_ip: str = host_ip, now: str = now) -> None:
+                    p["spec"]["nodeName"] = node
+                    p["status"]["conditions"] = [_condition("PodScheduled", "True", now)]
+                    p["status"]["hostIP"] = host_ip
+
+                pod = self.store.mutate(PODS, meta["namespace"], meta["name"], bind)
+                if instant:
+                    self.store.mutate(PODS, meta["namespace"], meta["name"], self._run_containers)
+                else:
+                    self._queue_start(pod)
+                continue
+            if any(c.get("reason") == "Unschedulable" for c in pod["status"].get("conditions", [])):
+                continue
+            total = len(self._node_usage)
+            message = (
+                f"0/{total} nodes are available: {total - len(self._schedulable)} node(s) were "
+                f"unschedulable or not ready, {len(self._schedulable)} Insufficient cpu or memory."
+            )
+
+            def unschedulable(p: Obj, message: str = message, now: str = now) -> None:
+                p["status"]["conditions"] = [
+                    {**_condition("PodScheduled", "False", now), "reason": "Unschedulable", "message": message}
+                ]
+
+            self.store.mutate(PODS, meta["namespace"], meta["name"], unschedulable)
+            self._event(pod, "Warning", "FailedScheduling", message)
+
+    def _start_containers(self, now: float, instant: bool) -> None:
+        for key, start_at in list(self.cluster.pod_start_at.items()):
+            if start_at > now and not instant:
+                continue
+            namespace, name = key.split("/", 1)
+            pod = self.store.find(PODS, namespace, name)
+            if pod is None:
+                del self.cluster.pod_start_at[key]
+                continue
+            node = self.store.find(NODES, "", pod["spec"].get("nodeName", ""))
+            if node is None or not self.cluster.node_ready(node):
+                continue  # the kubelet starts it once the node is back
+            del self.cluster.pod_start_at[key]
+            if pod["status"].get("phase") == "Pending":
+                self.store.mutate(PODS, namespace, name, self._run_containers)
+
+    def _run_containers(self, pod: Obj) -> None:
+        """What the kubelet reports once a pod's containers start (or crash, under the fault)."""
+        meta = pod["metadata"]
+        workload = self.cluster.workload_of(pod)
+        crashloop = (
+            workload is not None
+            and pod["spec"].get("nodeName") in self.cluster.upgraded_nodes
+            and self.cluster.faults.crashloops(self.cluster.name, f"{meta['namespace']}/{workload[1]}")
+        )
+        now = self.cluster.now_iso()
+        octets = hashlib_octets(f"{meta['namespace']}/{meta['name']}")
+        pod_ip = f"10.244.{octets[0]}.{octets[1]}"
+        statuses = []
+        for container in pod["spec"]["containers"]:
+            state: dict[str, Any]
+            if crashloop:
+                state = {
+                    "waiting": {
+                        "reason": "CrashLoopBackOff",
+                        "message": f"back-off 10s restarting failed container={container['name']}",
+                    }
+                }
+            else:
+                state = {"running": {"startedAt": now}}
+            statuses.append(
+                {
+                    "name": container["name"],
+                    "image": container["image"],
+                    "imageID": f"{container['image']}@sha256:{short_hash(container['image'], 12)}",
+                    "containerID": f"containerd://{short_hash(meta['name'] + container['name'], 20)}",
+                    "ready": not crashloop,
+                    "started": not crashloop,
+                    "restartCount": 1 if crashloop else 0,
+                    "state": state,
+                }
+            )
+        ready = "False" if crashloop else "True"
+        pod["status"].update(
+            {
+                "phase": "Running",
+                "podIP": pod_ip,
+                "podIPs": [{"ip": pod_ip}],
+                "startTime": now,
+                "containerStatuses": statuses,
+                "conditions": [
+                    _condition("Initialized", "True", now),
+                    _condition("Ready", ready, now),
+                    _condition("ContainersReady", ready, now),
+                    _condition("PodScheduled", "True", now),
+                ],
+            }
+        )
+        if crashloop:
+            self._crashlooping[(meta["namespace"], meta["name"])] = time.monotonic()
+
+    def _crashloop_restarts(self, now: float) -> None:
+        for (namespace, name), last in list(self._crashlooping.items()):
+            if self.store.find(PODS, namespace, name) is None:
+                del self._crashlooping[(namespace, name)]
+            elif now - last >= CRASHLOOP_RESTART_SECONDS:
+                self._crashlooping[(namespace, name)] = now
+
+                def restart(p: Obj) -> None:
+                    for status in p["status"].get("containerStatuses", []):
+                        status["restartCount"] += 1
+
+                self.store.mutate(PODS, namespace, name, restart)
+
+    # --- statuses --------------------------------------------------------------------------
+    def _set_replica_status(self, key: str, obj: Obj, pods: list[Obj]) -> None:
+        ready = sum(1 for p in pods if self.cluster.pod_ready(p))
+        status: dict[str, Any] = {
+            "observedGeneration": obj["metadata"].get("generation", 1),
+            "replicas": len(pods),
+            "readyReplicas": ready,
+            "availableReplicas": ready,
+        }
+        if key == REPLICASETS:
+            status["fullyLabeledReplicas"] = len(pods)
+        else:
+            status["currentReplicas"] = status["updatedReplicas"] = len(pods)
+        self._set_status(key, obj, status)
+
+    def _budgets(self) -> None:
+        for pdb in list(self.store.items(PDBS)):
+            status = self.cluster.pdb_status(pdb)
+            allowed = status["disruptionsAllowed"] > 0
+            self._set_status(
+                PDBS,
+                pdb,
+                {
+                    "observedGeneration": pdb["metadata"].get("generation", 1),
+                    **status,
+                    "conditions": [
+                        {
+                            "type": "DisruptionAllowed",
+                            "status": "True" if allowed else "False",
+                            "reason": "SufficientPods" if allowed else "InsufficientPods",
+                            "message": "",
+                            "observedGeneration": pdb["metadata"].get("generation", 1),
+                            "lastTransitionTime": self.cluster.now_iso(),
+                        }
+                    ],
+                },
+            )
+        for hpa in list(self.store.items(HPAS)):
+            target = hpa["spec"]["scaleTargetRef"]
+            workload = self.store.find(f"apps/{target['kind'].lower()}s", hpa["metadata"]["namespace"], target["name"])
+            replicas = int(workload["spec"].get("replicas", 0)) if workload else 0
+            self._set_status(HPAS, hpa, {"currentReplicas": replicas, "desiredReplicas": replicas})
+
+    def _set_status(self, key: str, obj: Obj, status: dict[str, Any]) -> None:
+        """Write a status only when it changed (ignoring timestamps), so idle clusters stay idle."""
+        current = obj.get("status") or {}
+        if _without_times(current) == _without_times(status):
+            return
+        meta = obj["metadata"]
+        self.store.mutate(key, meta.get("namespace", ""), meta["name"], lambda o: o.__setitem__("status", status))
+
+    def _event(self, obj: Obj, kind: str, reason: str, message: str) -> None:
+        meta = obj["metadata"]
+        now = self.cluster.now_iso()
+        self.store.create(
+            "events",
+            {
+                "apiVersion": "v1",
+                "kind": "Event",
+                "metadata": {"name": f"{meta['name']}.{next(self._events):016x}", "namespace": meta["namespace"]},
+                "involvedObject": {
+                    "apiVersion": obj["apiVersion"],
+                    "kind": obj["kind"],
+                    "name": meta["name"],
+                    "namespace": meta["namespace"],
+                    "uid": meta["uid"],
+                },
+                "type": kind,
+                "reason": reason,
+                "message": message,
+                "source": {"component": "default-scheduler"},
+                "firstTimestamp": now,
+                "lastTimestamp": now,
+                "count": 1,
+            },
+        )
+
+
+def _set_replicas(replicas: int) -> Callable[[Obj], None]:
+    def change(obj: Obj) -> None:
+        obj["spec"]["replicas"] = replicas
+
+    return change
+
+
+def hashlib_octets(text: str) -> tuple[int, int]:
+    digest = hashlib.sha256(text.encode()).digest()
+    return digest[0], digest[1] % 254 + 1
+
+
+def _alive(pod: Obj) -> bool:
+    return pod["status"].get("phase") not in ("Succeeded", "Failed")
+
+
+def _condition(kind: str, status: str, now: str) -> dict[str, Any]:
+    return {"type": kind, "status": status, "lastProbeTime": None, "lastTransitionTime": now}
+
+
+def _without_times(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_times(v) for k, v in value.items() if k != "lastTransitionTime"}
+    if isinstance(value, list):
+        return [_without_times(v) for v in value]
+    return value

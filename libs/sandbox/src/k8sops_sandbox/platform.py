@@ -1,0 +1,443 @@
+"""The provider side of a managed cluster: control-plane and node-pool upgrades as long-running
+operations, surge quota, rollback. The HTTP layer is platform_api.py."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from .cluster import NODES, ClusterState, EvictionRefused, PoolState
+from .objects import controller_of
+from .scenario import Scenario, format_version, parse_version
+from .store import iso
+
+MAX_KUBELET_SKEW = 3  # minors a kubelet may trail the control plane (since 1.28)
+
+
+class PlatformError(Exception):
+    """A refused request, reported as problem+json."""
+
+    def __init__(self, status: int, kind: str, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.kind, self.title, self.detail = status, kind, title, detail
+
+
+class OperationFailed(Exception):
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+@dataclass
+class Operation:
+    id: str
+    type: str
+    cluster: str
+    target: str
+    node_pool: str | None = None
+    node: str | None = None
+    status: str = "PENDING"  # PENDING, RUNNING, DONE, FAILED
+    created_at: str = field(default_factory=lambda: iso(datetime.now(UTC)))
+    updated_at: str = field(default_factory=lambda: iso(datetime.now(UTC)))
+    progress: dict[str, int] = field(default_factory=dict)
+    steps: list[dict[str, str]] = field(default_factory=list)
+    error: dict[str, str] | None = None
+
+    def step(self, message: str) -> None:
+        now = iso(datetime.now(UTC))
+        self.steps.append({"at": now, "message": message})
+        self.updated_at = now
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "type": self.type,
+            "cluster": self.cluster,
+            "target_version": self.target,
+            "node_pool": self.node_pool,
+            "node": self.node,
+            "status": self.status,
+            "done": self.status in ("DONE", "FAILED"),
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "progress": self.progress,
+            "steps": self.steps,
+            "error": self.error,
+        }
+
+
+def minor_of(version: tuple[int, int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+class PlatformService:
+    def __init__(self, clusters: dict[str, ClusterState], scenario: Scenario) -> None:
+        self.clusters = clusters
+        self.scenario = scenario
+        self.operations: dict[str, Operation] = {}
+        self._ids = itertools.count(1)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- reads -----------------------------------------------------------------------------
+    def cluster(self, name: str) -> ClusterState:
+        if name not in self.clusters:
+            raise PlatformError(
+                404,
+                "cluster-not-found",
+                "Cluster not found",
+                f"no cluster {name!r}; known clusters: {', '.join(self.clusters)}",
+            )
+        return self.clusters[name]
+
+    def pool(self, cluster: ClusterState, name: str) -> PoolState:
+        if name not in cluster.pools:
+            raise PlatformError(
+                404,
+                "node-pool-not-found",
+                "Node pool not found",
+                f"cluster {cluster.name} has no node pool {name!r}; it has {', '.join(cluster.pools)}",
+            )
+        return cluster.pools[name]
+
+    def describe_cluster(self, cluster: ClusterState) -> dict[str, Any]:
+        return {
+            "name": cluster.name,
+            "environment": cluster.spec.environment,
+            "paired_cluster": cluster.spec.paired_with,
+            "region": cluster.spec.region,
+            "control_plane": {"version": format_version(cluster.version), "minor": minor_of(cluster.version)},
+            "kubernetes_api_url": cluster.kube_url,
+            "status": "RECONCILING" if cluster.busy_operation else "RUNNING",
+            "current_operation": cluster.busy_operation,
+            "node_pools": [self.describe_pool(cluster, pool) for pool in cluster.pools.values()],
+            "surge_quota": self.quota(cluster),
+        }
+
+    def describe_pool(self, cluster: ClusterState, pool: PoolState) -> dict[str, Any]:
+        instance = self.scenario.instance_types[pool.instance_type]
+        nodes = cluster.pool_nodes(pool.name)
+        return {
+            "name": pool.name,
+            "version": format_version(pool.version),
+            "previous_version": format_version(pool.previous_version) if pool.previous_version else None,
+            "instance_type": pool.instance_type,
+            "capacity_type": pool.capacity_type,
+            "instance": {
+                "cpu": instance.cpu,
+                "memory": instance.memory,
+                "price_bdt_per_hour": instance.price_bdt_hour_spot
+                if pool.capacity_type == "spot"
+                else instance.price_bdt_hour_on_demand,
+                "price_bdt_per_hour_on_demand": instance.price_bdt_hour_on_demand,
+                "price_bdt_per_hour_spot": instance.price_bdt_hour_spot,
+            },
+            "status": pool.status,
+            "node_count": len(nodes),
+            "nodes": [
+                {
+                    "name": n["metadata"]["name"],
+                    "version": cluster.node_version(n).lstrip("v"),
+                    "ready": cluster.node_ready(n),
+                    "unschedulable": bool(n["spec"].get("unschedulable")),
+                }
+                for n in nodes
+            ],
+        }
+
+    def quota(self, cluster: ClusterState) -> dict[str, int]:
+        return {
+            "limit": cluster.surge_quota,
+            "in_use": cluster.surge_nodes_in_use,
+            "available": cluster.surge_quota - cluster.surge_nodes_in_use,
+        }
+
+    def operation(self, operation_id: str) -> Operation:
+        if operation_id not in self.operations:
+            raise PlatformError(404, "operation-not-found", "Operation not found", f"no operation {operation_id!r}")
+        return self.operations[operation_id]
+
+    # --- commands --------------------------------------------------------------------------
+    def upgrade_control_plane(self, cluster_name: str, version: str) -> Operation:
+        cluster = self.cluster(cluster_name)
+        self._ensure_idle(cluster)
+        target = self._parse(version)
+        current = cluster.version
+        if target[:2] == current[:2]:
+            raise PlatformError(
+                409,
+                "already-at-version",
+                "Control plane already at this version",
+                f"the control plane of {cluster.name} already runs {minor_of(current)}",
+            )
+        if target[0] != current[0] or target[1] != current[1] + 1:
+            raise PlatformError(
+                422,
+                "version-skip",
+                "Control plane upgrades go one minor version at a time",
+                f"{cluster.name} runs {minor_of(current)}: the only allowed target is "
+                f"{current[0]}.{current[1] + 1}, not {minor_of(target)}; upgrade step by step",
+            )
+        oldest = min(pool.version[1] for pool in cluster.pools.values())
+        if target[1] - oldest > MAX_KUBELET_SKEW:
+            raise PlatformError(
+                422,
+                "node-skew",
+                "Node pools too old for this control plane",
+                f"a node pool runs 1.{oldest}; a {minor_of(target)} control plane supports kubelets "
+                f"down to 1.{target[1] - MAX_KUBELET_SKEW}: upgrade the node pools first",
+            )
+        operation = self._start(cluster, "UPGRADE_CONTROL_PLANE", target, None)
+
+        async def run() -> None:
+            operation.step(f"upgrading control plane {format_version(current)} -> {format_version(target)}")
+            await asyncio.sleep(self.scenario.timing.control_plane_upgrade_seconds)
+            cluster.version = (target[0], target[1], target[2] if len(version.split(".")) == 3 else 0)
+            operation.step("control plane upgraded")
+
+        self._spawn(cluster, operation, run)
+        return operation
+
+    def upgrade_node_pool(
+        self, cluster_name: str, pool_name: str, version: str, max_surge: int = 1, rollback: bool = False
+    ) -> Operation:
+        cluster = self.cluster(cluster_name)
+        pool = self.pool(cluster, pool_name)
+        self._ensure_idle(cluster)
+        if rollback:
+            if pool.previous_version is None:
+                raise PlatformError(
+                    409,
+                    "no-previous-version",
+                    "Nothing to roll back to",
+                    f"node pool {pool_name} has not been upgraded, so it has no previous version",
+                )
+            target = pool.previous_version
+        else:
+            target = self._parse(version)
+            if target[:2] > cluster.version[:2]:
+                raise PlatformError(
+                    422,
+                    "version-above-control-plane",
+                    "Node pool cannot be newer than the control plane",
+                    f"the control plane runs {minor_of(cluster.version)}; upgrade it before moving "
+                    f"node pool {pool_name} to {minor_of(target)}",
+                )
+            if target < pool.version:
+                raise PlatformError(
+                    422,
+                    "downgrade",
+                    "Use rollback to go back",
+                    f"node pool {pool_name} runs {format_version(pool.version)}; "
+                    "downgrades go through the rollback endpoint",
+                )
+            if target[1] - pool.version[1] > 1:
+                raise PlatformError(
+                    422,
+                    "version-skip",
+                    "Node pools upgrade one minor at a time",
+                    f"node pool {pool_name} runs {minor_of(pool.version)}; next allowed is 1.{pool.version[1] + 1}",
+                )
+        if max_surge < 0:
+            raise PlatformError(422, "invalid-surge", "max_surge must be 0 or more", "max_surge must be >= 0")
+        available = cluster.surge_quota - cluster.surge_nodes_in_use
+        if max_surge > available:
+            raise PlatformError(
+                409,
+                "surge-quota-exceeded",
+                "Not enough surge quota",
+                f"the upgrade needs {max_surge} surge node(s) but only {available} of "
+                f"{cluster.surge_quota} are available; lower max_surge or raise the quota",
+            )
+        kind = "ROLLBACK_NODE_POOL" if rollback else "UPGRADE_NODE_POOL"
+        operation = self._start(cluster, kind, target, pool_name)
+        operation.progress = {"nodes_total": len(cluster.pool_nodes(pool_name)), "nodes_done": 0}
+
+        async def run() -> None:
+            await self._roll_pool(cluster, pool, target, max_surge, operation)
+
+        self._spawn(cluster, operation, run)
+        return operation
+
+    def upgrade_node(self, cluster_name: str, pool_name: str, node_name: str, version: str) -> Operation:
+        """Replace one node at a version (the caller has cordoned and drained it)."""
+        cluster = self.cluster(cluster_name)
+        pool = self.pool(cluster, pool_name)
+        node = cluster.store.find(NODES, "", node_name)
+        if node is None or node["metadata"]["labels"].get("sandbox.k8sops.dev/node-pool") != pool_name:
+            raise PlatformError(
+                404, "node-not-found", "Node not found", f"node pool {pool_name} has no node {node_name!r}"
+            )
+        target = self._parse(version)
+        if target[:2] > cluster.version[:2]:
+            raise PlatformError(
+                422,
+                "version-above-control-plane",
+                "Node cannot be newer than the control plane",
+                f"the control plane runs {minor_of(cluster.version)}",
+            )
+        operation = self._start(cluster, "UPGRADE_NODE", target, pool_name, exclusive=False)
+        operation.node = node_name
+
+        async def run() -> None:
+            if pool.previous_version is None or pool.previous_version[:2] != target[:2]:
+                pool.previous_version = pool.version if pool.version != target else pool.previous_version
+            operation.step(f"replacing {node_name} at {format_version(target)}")
+            cluster.begin_node_upgrade(node_name, target)
+            await self._wait_ready(cluster, node_name, operation)
+            if all(cluster.node_version(n) == f"v{format_version(target)}" for n in cluster.pool_nodes(pool_name)):
+                pool.version = target
+            operation.step(f"{node_name} Ready at {format_version(target)}")
+
+        self._spawn(cluster, operation, run, exclusive=False)
+        return operation
+
+    # --- the rolling upgrade ---------------------------------------------------------------
+    async def _roll_pool(
+        self, cluster: ClusterState, pool: PoolState, target: tuple[int, int, int], max_surge: int, operation: Operation
+    ) -> None:
+        """Surge nodes at the target version first, then each old node: cordon, drain by evictions
+        (PDBs respected, bounded wait), replace at the new version, wait Ready, uncordon."""
+        source = pool.version
+        pool.status = "UPGRADING"
+        surge_names: list[str] = []
+        try:
+            for index in range(max_surge):
+                name = f"{cluster.name}-{pool.name}-surge-{operation.id.split('-')[-1]}-{index}"
+                cluster.add_node(pool, name, target, ready=False)
+                cluster.node_ready_at[name] = time.monotonic() + self.scenario.timing.node_ready_seconds
+                cluster.surge_nodes_in_use += 1
+                surge_names.append(name)
+                operation.step(f"surge node {name} created at {format_version(target)}")
+            for name in surge_names:
+                await self._wait_ready(cluster, name, operation)
+            old_nodes = [
+                n["metadata"]["name"] for n in cluster.pool_nodes(pool.name) if n["metadata"]["name"] not in surge_names
+            ]
+            batch = max(1, max_surge)
+            for start in range(0, len(old_nodes), batch):
+                await asyncio.gather(
+                    *(self._replace_node(cluster, name, target, operation) for name in old_nodes[start : start + batch])
+                )
+            pool.previous_version, pool.version = source, target
+            pool.status = "RUNNING"
+        except OperationFailed:
+            pool.status = "DEGRADED"
+            raise
+        finally:
+            for name in surge_names:
+                if cluster.store.find(NODES, "", name) is not None:
+                    cluster.set_unschedulable(name, True)
+                    await self._drain(cluster, name, operation, strict=False)
+                    cluster.delete_node(name)
+                    operation.step(f"surge node {name} removed")
+                cluster.surge_nodes_in_use -= 1
+
+    async def _replace_node(
+        self, cluster: ClusterState, name: str, target: tuple[int, int, int], operation: Operation
+    ) -> None:
+        operation.step(f"cordon {name}")
+        cluster.set_unschedulable(name, True)
+        await self._drain(cluster, name, operation, strict=True)
+        operation.step(f"replace {name} at {format_version(target)}")
+        cluster.begin_node_upgrade(name, target)
+        await self._wait_ready(cluster, name, operation)
+        cluster.set_unschedulable(name, False)
+        operation.step(f"{name} Ready at {format_version(target)}, uncordoned")
+        operation.progress["nodes_done"] = operation.progress.get("nodes_done", 0) + 1
+
+    async def _drain(self, cluster: ClusterState, name: str, operation: Operation, strict: bool) -> None:
+        deadline = time.monotonic() + self.scenario.timing.drain_timeout_seconds
+        while True:
+            blocked: list[str] = []
+            for pod in cluster.pods_on_node(name):
+                owner = controller_of(pod)
+                if owner is not None and owner["kind"] == "DaemonSet":
+                    continue
+                try:
+                    cluster.evict(pod["metadata"]["namespace"], pod["metadata"]["name"])
+                except EvictionRefused as refused:
+                    cause = refused.causes[0]["message"] if refused.causes else refused.message
+                    blocked.append(f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: {cause}")
+            if not blocked:
+                return
+            if time.monotonic() >= deadline:
+                if not strict:
+                    return
+                raise OperationFailed(
+                    "DRAIN_TIMEOUT",
+                    f"draining {name} did not finish within {self.scenario.timing.drain_timeout_seconds:g}s: "
+                    + "; ".join(blocked),
+                )
+            await asyncio.sleep(0.5)
+
+    async def _wait_ready(self, cluster: ClusterState, name: str, operation: Operation) -> None:
+        # A node that never comes back fails the operation instead of hanging it.
+        limit = self.scenario.timing.node_ready_timeout_seconds
+        deadline = time.monotonic() + limit
+        while time.monotonic() < deadline:
+            node = cluster.store.find(NODES, "", name)
+            if node is not None and cluster.node_ready(node):
+                return
+            await asyncio.sleep(0.1)
+        raise OperationFailed("NODE_NOT_READY", f"node {name} did not become Ready within {limit:g}s")
+
+    # --- plumbing --------------------------------------------------------------------------
+    def _parse(self, version: str) -> tuple[int, int, int]:
+        try:
+            return parse_version(version)
+        except ValueError as error:
+            raise PlatformError(422, "invalid-version", "Invalid version", str(error)) from None
+
+    @staticmethod
+    def _ensure_idle(cluster: ClusterState) -> None:
+        if cluster.busy_operation is not None:
+            raise PlatformError(
+                409,
+                "operation-in-progress",
+                "Another operation is running",
+                f"operation {cluster.busy_operation} is still running on {cluster.name}; "
+                "poll it and retry when it is done",
+            )
+
+    def _start(
+        self, cluster: ClusterState, kind: str, target: tuple[int, int, int], pool: str | None, exclusive: bool = True
+    ) -> Operation:
+        if exclusive:
+            self._ensure_idle(cluster)
+        operation = Operation(f"op-{next(self._ids):05d}", kind, cluster.name, format_version(target), pool)
+        self.operations[operation.id] = operation
+        return operation
+
+    def _spawn(
+        self, cluster: ClusterState, operation: Operation, body: Callable[[], Awaitable[None]], exclusive: bool = True
+    ) -> None:
+        if exclusive:
+            cluster.busy_operation = operation.id
+
+        async def wrapper() -> None:
+            operation.status = "RUNNING"
+            try:
+                await body()
+                operation.status = "DONE"
+            except OperationFailed as failure:
+                operation.error = {"code": failure.code, "message": failure.message}
+                operation.status = "FAILED"
+                operation.step(f"failed: {failure.message}")
+            finally:
+                operation.updated_at = iso(datetime.now(UTC))
+                if exclusive and cluster.busy_operation == operation.id:
+                    cluster.busy_operation = None
+
+        task = asyncio.create_task(wrapper(), name=operation.id)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)

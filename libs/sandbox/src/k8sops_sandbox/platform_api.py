@@ -1,0 +1,155 @@
+"""HTTP routes of the platform API and the sandbox admin endpoints (faults, timing)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from .platform import PlatformError
+from .scenario import Fault
+
+if TYPE_CHECKING:
+    from .server import Sandbox
+
+PROBLEM_BASE = "https://k8sops.dev/problems/sandbox/"
+
+
+class UpgradeControlPlane(BaseModel):
+    version: str = Field(description="Target version, e.g. '1.30' or '1.30.2'; one minor above the current")
+
+
+class UpgradeNodePool(BaseModel):
+    version: str
+    max_surge: int = Field(1, ge=0, description="Extra nodes created at the new version during the upgrade")
+
+
+class RollbackNodePool(BaseModel):
+    max_surge: int = Field(1, ge=0)
+
+
+class UpgradeNode(BaseModel):
+    version: str
+
+
+class QuotaUpdate(BaseModel):
+    surge_nodes: int = Field(ge=0)
+
+
+class TimingUpdate(BaseModel):
+    node_ready_seconds: float | None = None
+    pod_start_seconds: float | None = None
+    control_plane_upgrade_seconds: float | None = None
+    drain_timeout_seconds: float | None = None
+    node_ready_timeout_seconds: float | None = None
+
+
+def problem(status: int, kind: str, title: str, detail: str, instance: str) -> JSONResponse:
+    return JSONResponse(
+        {"type": PROBLEM_BASE + kind, "title": title, "status": status, "detail": detail, "instance": instance},
+        status_code=status,
+        media_type="application/problem+json",
+    )
+
+
+def build_platform_app(sandbox: Sandbox) -> FastAPI:
+    service = sandbox.platform
+    app = FastAPI(title="Sandbox platform API", version="1")
+
+    @app.exception_handler(PlatformError)
+    async def _platform_error(request: Request, error: PlatformError) -> JSONResponse:
+        return problem(error.status, error.kind, error.title, error.detail, request.url.path)
+
+    @app.exception_handler(ValidationError)
+    async def _invalid(request: Request, error: ValidationError) -> JSONResponse:
+        return problem(422, "invalid-request", "Invalid request", str(error), request.url.path)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/v1/clusters")
+    async def list_clusters() -> dict[str, Any]:
+        return {"clusters": [service.describe_cluster(c) for c in service.clusters.values()]}
+
+    @app.get("/v1/clusters/{cluster}")
+    async def get_cluster(cluster: str) -> dict[str, Any]:
+        return service.describe_cluster(service.cluster(cluster))
+
+    @app.get("/v1/clusters/{cluster}/node-pools")
+    async def list_pools(cluster: str) -> dict[str, Any]:
+        state = service.cluster(cluster)
+        return {"node_pools": [service.describe_pool(state, p) for p in state.pools.values()]}
+
+    @app.get("/v1/clusters/{cluster}/node-pools/{pool}")
+    async def get_pool(cluster: str, pool: str) -> dict[str, Any]:
+        state = service.cluster(cluster)
+        return service.describe_pool(state, service.pool(state, pool))
+
+    @app.get("/v1/clusters/{cluster}/quota")
+    async def get_quota(cluster: str) -> dict[str, Any]:
+        return {"surge_nodes": service.quota(service.cluster(cluster))}
+
+    @app.post("/v1/clusters/{cluster}/control-plane/upgrade", status_code=202)
+    async def upgrade_control_plane(cluster: str, body: UpgradeControlPlane) -> dict[str, Any]:
+        return service.upgrade_control_plane(cluster, body.version).as_dict()
+
+    @app.post("/v1/clusters/{cluster}/node-pools/{pool}/upgrade", status_code=202)
+    async def upgrade_pool(cluster: str, pool: str, body: UpgradeNodePool) -> dict[str, Any]:
+        return service.upgrade_node_pool(cluster, pool, body.version, body.max_surge).as_dict()
+
+    @app.post("/v1/clusters/{cluster}/node-pools/{pool}/rollback", status_code=202)
+    async def rollback_pool(cluster: str, pool: str, body: RollbackNodePool | None = None) -> dict[str, Any]:
+        surge = body.max_surge if body else 1
+        return service.upgrade_node_pool(cluster, pool, "", surge, rollback=True).as_dict()
+
+    @app.post("/v1/clusters/{cluster}/node-pools/{pool}/nodes/{node}/upgrade", status_code=202)
+    async def upgrade_node(cluster: str, pool: str, node: str, body: UpgradeNode) -> dict[str, Any]:
+        return service.upgrade_node(cluster, pool, node, body.version).as_dict()
+
+    @app.get("/v1/operations")
+    async def list_operations(cluster: str | None = None) -> dict[str, Any]:
+        return {"operations": [op.as_dict() for op in service.operations.values() if cluster in (None, op.cluster)]}
+
+    @app.get("/v1/operations/{operation_id}")
+    async def get_operation(operation_id: str) -> dict[str, Any]:
+        return service.operation(operation_id).as_dict()
+
+    # --- admin: what a test or a demo changes at runtime -----------------------------------
+    @app.get("/admin/faults")
+    async def list_faults() -> dict[str, Any]:
+        return {"faults": [f.as_dict() for f in sandbox.faults.active.values()]}
+
+    @app.post("/admin/faults", status_code=201)
+    async def add_fault(fault: Fault) -> dict[str, Any]:
+        return sandbox.faults.add(fault).as_dict()
+
+    @app.delete("/admin/faults/{fault_id}", status_code=204)
+    async def remove_fault(fault_id: str, request: Request) -> None:
+        if not sandbox.faults.remove(fault_id):
+            raise PlatformError(404, "fault-not-found", "Fault not found", f"no active fault {fault_id!r}")
+
+    @app.delete("/admin/faults", status_code=204)
+    async def clear_faults() -> None:
+        sandbox.faults.clear()
+
+    @app.patch("/admin/timing")
+    async def set_timing(body: TimingUpdate) -> dict[str, Any]:
+        timing = sandbox.scenario.timing
+        for key, value in body.model_dump(exclude_none=True).items():
+            setattr(timing, key, value)
+        return timing.model_dump()
+
+    @app.put("/admin/clusters/{cluster}/quota")
+    async def set_quota(cluster: str, body: QuotaUpdate) -> dict[str, Any]:
+        state = service.cluster(cluster)
+        state.surge_quota = body.surge_nodes
+        return {"surge_nodes": service.quota(state)}
+
+    @app.get("/admin/sandbox")
+    async def describe() -> dict[str, Any]:
+        return sandbox.describe()
+
+    return app

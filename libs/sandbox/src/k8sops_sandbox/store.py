@@ -1,0 +1,187 @@
+"""In-memory object store of one cluster: resourceVersions, a bounded event history and watchers.
+
+Everything runs on one event loop, so mutations are plain synchronous calls and need no lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+Obj = dict[str, Any]
+ObjKey = tuple[str, str]  # (namespace or "", name)
+
+HISTORY_LENGTH = 10_000
+_UID_NAMESPACE = uuid.UUID("5b0f7e52-0c2e-4d0a-9d51-7a3c1b7e0c11")
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class Conflict(Exception):
+    pass
+
+
+class NotFound(Exception):
+    pass
+
+
+class AlreadyExists(Exception):
+    pass
+
+
+class Expired(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class WatchEvent:
+    resource_version: int
+    resource_key: str
+    type: str  # ADDED, MODIFIED, DELETED
+    obj: Obj
+
+
+@dataclass(eq=False)
+class Watcher:
+    resource_key: str
+    namespace: str | None
+    accepts: Callable[[Obj], bool]
+    queue: asyncio.Queue[WatchEvent] = field(default_factory=asyncio.Queue)
+
+
+class Store:
+    def __init__(self, cluster_name: str, clock: Callable[[], datetime] | None = None) -> None:
+        self.cluster_name = cluster_name
+        self.resource_version = 1
+        self._objects: dict[str, dict[ObjKey, Obj]] = {}
+        self._history: deque[WatchEvent] = deque(maxlen=HISTORY_LENGTH)
+        self._watchers: set[Watcher] = set()
+        self._created = 0
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
+        self.listeners: list[Callable[[WatchEvent], None]] = []
+
+    # --- reads -----------------------------------------------------------------------------
+    def get(self, resource_key: str, namespace: str, name: str) -> Obj:
+        try:
+            return self._objects[resource_key][(namespace, name)]
+        except KeyError:
+            raise NotFound(name) from None
+
+    def find(self, resource_key: str, namespace: str, name: str) -> Obj | None:
+        return self._objects.get(resource_key, {}).get((namespace, name))
+
+    def items(self, resource_key: str, namespace: str | None = None) -> Iterator[Obj]:
+        """Objects in a stable order (namespace, name); callers must not mutate them."""
+        bucket = self._objects.get(resource_key, {})
+        for key in sorted(bucket):
+            if namespace is None or key[0] == namespace:
+                yield bucket[key]
+
+    def count(self, resource_key: str) -> int:
+        return len(self._objects.get(resource_key, {}))
+
+    # --- writes ----------------------------------------------------------------------------
+    def _next_version(self) -> int:
+        self.resource_version += 1
+        return self.resource_version
+
+    def create(self, resource_key: str, obj: Obj) -> Obj:
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        namespace, name = meta.get("namespace", ""), meta["name"]
+        bucket = self._objects.setdefault(resource_key, {})
+        if (namespace, name) in bucket:
+            raise AlreadyExists(name)
+        self._created += 1
+        seed = f"{self.cluster_name}/{resource_key}/{namespace}/{name}/{self._created}"
+        meta["uid"] = str(uuid.uuid5(_UID_NAMESPACE, seed))
+        meta.setdefault("creationTimestamp", iso(self.clock()))
+        meta["resourceVersion"] = str(self._next_version())
+        meta.setdefault("generation", 1)
+        if not meta.get("labels"):
+            meta.pop("labels", None)
+        bucket[(namespace, name)] = obj
+        self._publish(WatchEvent(self.resource_version, resource_key, "ADDED", obj))
+        return obj
+
+    def replace(self, resource_key: str, obj: Obj, expect_version: str | None = None) -> Obj:
+        meta = obj["metadata"]
+        namespace, name = meta.get("namespace", ""), meta["name"]
+        current = self.get(resource_key, namespace, name)
+        if expect_version and expect_version != current["metadata"]["resourceVersion"]:
+            raise Conflict(name)
+        obj = copy.deepcopy(obj)
+        for kept in ("uid", "creationTimestamp"):
+            obj["metadata"][kept] = current["metadata"][kept]
+        if obj.get("spec") != current.get("spec"):
+            obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+        obj["metadata"]["resourceVersion"] = str(self._next_version())
+        self._objects[resource_key][(namespace, name)] = obj
+        self._publish(WatchEvent(self.resource_version, resource_key, "MODIFIED", obj))
+        return obj
+
+    def mutate(self, resource_key: str, namespace: str, name: str, change: Callable[[Obj], None]) -> Obj:
+        """Apply an in-place change to a copy and store it as a new version."""
+        updated = copy.deepcopy(self.get(resource_key, namespace, name))
+        change(updated)
+        return self.replace(resource_key, updated)
+
+    def delete(self, resource_key: str, namespace: str, name: str) -> Obj:
+        bucket = self._objects.get(resource_key, {})
+        try:
+            obj = bucket.pop((namespace, name))
+        except KeyError:
+            raise NotFound(name) from None
+        obj = copy.deepcopy(obj)
+        obj["metadata"]["resourceVersion"] = str(self._next_version())
+        self._publish(WatchEvent(self.resource_version, resource_key, "DELETED", obj))
+        return obj
+
+    # --- watch -----------------------------------------------------------------------------
+    def _publish(self, event: WatchEvent) -> None:
+        self._history.append(event)
+        for watcher in self._watchers:
+            if self._wants(watcher, event):
+                watcher.queue.put_nowait(event)
+        for listener in self.listeners:
+            listener(event)
+
+    @staticmethod
+    def _wants(watcher: Watcher, event: WatchEvent) -> bool:
+        if event.resource_key != watcher.resource_key:
+            return False
+        namespace = event.obj["metadata"].get("namespace", "")
+        if watcher.namespace is not None and namespace != watcher.namespace:
+            return False
+        return watcher.accepts(event.obj)
+
+    def subscribe(
+        self,
+        resource_key: str,
+        namespace: str | None,
+        accepts: Callable[[Obj], bool],
+        since: int | None,
+    ) -> Watcher:
+        """Register a watcher. With `since`, replay the history after it (410 Gone if too old);
+        without, the caller sends the current objects as synthetic ADDED events."""
+        watcher = Watcher(resource_key, namespace, accepts)
+        if since is not None and since < self.resource_version:
+            oldest = self._history[0].resource_version if self._history else self.resource_version + 1
+            if since < oldest - 1:
+                raise Expired(f"too old resource version: {since} ({oldest - 1})")
+            for event in self._history:
+                if event.resource_version > since and self._wants(watcher, event):
+                    watcher.queue.put_nowait(event)
+        self._watchers.add(watcher)
+        return watcher
+
+    def unsubscribe(self, watcher: Watcher) -> None:
+        self._watchers.discard(watcher)
