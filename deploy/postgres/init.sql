@@ -1,0 +1,33 @@
+-- Run once by the postgres image on an empty data directory (docker-entrypoint-initdb.d), as the
+-- superuser. Each service gets a login role that owns only its own schema, the same layout
+-- k8sops_platform.provision creates for the embedded default. Passwords equal role names: local use only.
+CREATE DATABASE k8sops;
+\connect k8sops
+
+-- Nobody gets the public schema; every service works only in its own.
+REVOKE ALL ON SCHEMA public FROM PUBLIC;
+
+CREATE ROLE intake LOGIN PASSWORD 'intake';
+CREATE SCHEMA intake AUTHORIZATION intake;
+ALTER ROLE intake SET search_path = intake;
+REVOKE ALL ON SCHEMA intake FROM PUBLIC;
+
+CREATE ROLE sla_timer LOGIN PASSWORD 'sla_timer';
+CREATE SCHEMA sla_timer AUTHORIZATION sla_timer;
+ALTER ROLE sla_timer SET search_path = sla_timer;
+REVOKE ALL ON SCHEMA sla_timer FROM PUBLIC;
+
+CREATE ROLE upgrade_runner LOGIN PASSWORD 'upgrade_runner';
+CREATE SCHEMA upgrade_runner AUTHORIZATION upgrade_runner;
+ALTER ROLE upgrade_runner SET search_path = upgrade_runner;
+REVOKE ALL ON SCHEMA upgrade_runner FROM PUBLIC;
+
+CREATE ROLE cost_analyzer LOGIN PASSWORD 'cost_analyzer';
+CREATE SCHEMA cost_analyzer AUTHORIZATION cost_analyzer;
+ALTER ROLE cost_analyzer SET search_path = cost_analyzer;
+REVOKE ALL ON SCHEMA cost_analyzer FROM PUBLIC;
+
+CREATE ROLE audit LOGIN PASSWORD 'audit';
+CREATE SCHEMA audit AUTHORIZATION audit;
+ALTER ROLE audit SET search_path = audit;
+REVOKE ALL ON SCHEMA audit FROM PUBLIC;
