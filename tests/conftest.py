@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 import asyncpg
+import hypothesis  # noqa: F401 - imported early: a lazy import at report time trips a CPython 3.11.7 AST bug
 import pytest
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.migrations import migrate
@@ -89,7 +90,7 @@ class Isolation:
         )
         if migrations_package:
             # Alembic runs its own event loop, so it gets a thread of its own.
-            await asyncio.to_thread(migrate, migrations_package, settings.database_url, settings.schema)
+            await asyncio.to_thread(migrate, migrations_package, settings.database_url, settings.schema_name)
         return settings
 
     def service_env(self, service: str) -> dict[str, str]:

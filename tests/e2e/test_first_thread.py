@@ -160,5 +160,3 @@ async def test_broker_outage_turns_readyz_503_and_the_outbox_drains_after(
         assert sorted(row["target_name"] for row in rows) == sorted(set(row["target_name"] for row in rows))  # type: ignore[type-var]
     finally:
         broker.stop()
-
-

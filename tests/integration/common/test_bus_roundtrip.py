@@ -93,7 +93,9 @@ async def test_events_flow_in_order_and_are_marked_sent(service, eventually: Eve
     assert await relay.backlog() == 0
 
     bootstrap = settings.kafka_bootstrap_servers
-    consumer = AIOKafkaConsumer(settings.topic("request.opened"), bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    consumer = AIOKafkaConsumer(
+        settings.topic("request.opened"), bootstrap_servers=bootstrap, auto_offset_reset="earliest"
+    )
     await consumer.start()
     try:
         titles: list[str] = []

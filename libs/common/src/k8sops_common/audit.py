@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth.principal import Principal
@@ -21,7 +23,7 @@ async def record_audit(
     action: str,
     target: AuditTargetV1,
     engagement_id: str | None,
-    outcome: str = "success",
+    outcome: Literal["success", "denied", "failure"] = "success",
     authorization_ref: str | None = None,
     details: dict[str, str | int | bool | None] | None = None,
 ) -> str:
@@ -32,7 +34,7 @@ async def record_audit(
         action=action,
         target=target,
         engagement_id=engagement_id,
-        outcome=outcome,  # type: ignore[arg-type]
+        outcome=outcome,
         authorization_ref=authorization_ref,
         trace_id=current_trace_id(),
         source_service=outbox.source.rsplit("/", 1)[-1],

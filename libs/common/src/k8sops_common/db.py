@@ -51,7 +51,7 @@ def create_engine(database_url: str, schema: str, *, pool_size: int = 10) -> Asy
 
 
 def engine_from_settings(settings: ServiceSettings) -> AsyncEngine:
-    return create_engine(settings.database_url, settings.schema, pool_size=settings.db_pool_size)
+    return create_engine(settings.database_url, settings.schema_name, pool_size=settings.db_pool_size)
 
 
 class Database:

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -42,7 +42,7 @@ class ServiceContext:
     extras: dict[str, Any] = field(default_factory=dict)
 
 
-BackgroundLoop = Callable[[ServiceContext, asyncio.Event], Awaitable[None]]
+BackgroundLoop = Callable[[ServiceContext, asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @dataclass
@@ -131,7 +131,7 @@ def _install_health(app: FastAPI, context: ServiceContext) -> None:
     async def readyz() -> dict[str, Any] | JSONResponse:
         reasons: list[str] = []
         try:
-            await asyncio.wait_for(context.database.ping(f"{context.settings.schema}.outbox"), timeout=3)
+            await asyncio.wait_for(context.database.ping(f"{context.settings.schema_name}.outbox"), timeout=3)
         except Exception as error:
             reasons.append(f"database: {error or type(error).__name__}")
         try:
@@ -150,7 +150,7 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
     args = parser.parse_args(argv)
     settings = ServiceSettings(service_name=definition.name)
     if args.command == "migrate":
-        migrate(definition.migrations_package, settings.database_url, settings.schema)
+        migrate(definition.migrations_package, settings.database_url, settings.schema_name)
         return
     port = settings.http_port or definition.default_port
     uvicorn.run(create_app(definition, settings), host=settings.http_host, port=port, log_config=None)

@@ -52,7 +52,7 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str | None = None
 
     @property
-    def schema(self) -> str:
+    def schema_name(self) -> str:
         return self.db_schema or self.service_name.replace("-", "_")
 
     def topic(self, name: str) -> str:

@@ -85,7 +85,7 @@ class TansuBroker:
         url = f"tcp://{self.host}:{self.port}"
         # Tansu reads OTEL_EXPORTER_OTLP_ENDPOINT and friends; give it only what it needs.
         env = {"PATH": os.environ.get("PATH", ""), "RUST_LOG": "warn"}
-        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self._process = subprocess.Popen(
             [str(binary), "broker", "--listener-url", url, "--advertised-listener-url", url],
             stdout=log,

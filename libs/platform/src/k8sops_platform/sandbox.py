@@ -35,7 +35,7 @@ class SandboxProcess:
             if variable in os.environ:
                 args += [option, os.environ[variable]]
         self._process = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=open(self.log_path, "ab"), text=True, start_new_session=True  # noqa: SIM115
+            args, stdout=subprocess.PIPE, stderr=open(self.log_path, "ab"), text=True, start_new_session=True
         )
         assert self._process.stdout is not None
         deadline = time.monotonic() + timeout_s

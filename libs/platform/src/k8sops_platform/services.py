@@ -57,7 +57,7 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")  # noqa: SIM115 - the child owns it from here
+        log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.spec.module, "serve"],
             env={**os.environ, **self.env, "K8SOPS_HTTP_PORT": str(self.port), "K8SOPS_SERVICE_NAME": self.spec.name},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Response, status
 from k8sops_common.auth import Principal, Role, require_any_role
@@ -20,7 +20,7 @@ Requester = Annotated[Principal, Depends(require_any_role(Role.REQUESTER, Role.O
 Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
 IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)]
 
-NOT_FOUND = {404: {"description": "No such request in the caller's engagements"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"description": "No such request in the caller's engagements"}}
 
 
 def _not_found(kind: str, identifier: str) -> ProblemError:

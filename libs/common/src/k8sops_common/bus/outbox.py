@@ -44,7 +44,7 @@ class Outbox:
         event_type = event_type_of(data)
         key = getattr(data, event_type.key_field) or "none"
         # Parametrised on the concrete type: pydantic serialises `data` by its declared type.
-        return CloudEvent[type(data)](  # type: ignore[misc]
+        return CloudEvent[type(data)](  # type: ignore[misc,operator]
             id=event_id or new_event_id(),
             source=self.source,
             type=event_type.name,
@@ -100,7 +100,7 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._stopping = asyncio.Event()
         # Same lock id for every replica of one service, distinct between services and test schemas.
-        digest = hashlib.sha256(f"outbox:{settings.schema}".encode()).digest()
+        digest = hashlib.sha256(f"outbox:{settings.schema_name}".encode()).digest()
         self._lock_id = int.from_bytes(digest[:8], "big", signed=True)
 
     async def _ensure_producer(self) -> AIOKafkaProducer:

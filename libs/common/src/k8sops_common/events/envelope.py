@@ -29,7 +29,7 @@ class CloudEvent(BaseModel, Generic[DataT]):
     data: DataT
 
 
-class RawCloudEvent(CloudEvent[Any]):  # type: ignore[type-var]
+class RawCloudEvent(CloudEvent[Any]):
     """An envelope whose `data` is not yet validated against its event type."""
 
     data: dict[str, Any]

@@ -1,0 +1,63 @@
+"""Bearer tokens into principals, and what each role may see."""
+
+from __future__ import annotations
+
+import time
+
+import jwt
+import pytest
+from k8sops_common.auth import InvalidToken, Principal, Role, TokenVerifier, mint_token
+from k8sops_common.settings import ServiceSettings
+
+SECRET = "unit-test-secret-unit-test-secret"
+IN_A_DAY = int(time.time()) + 86_400
+
+
+def verifier(**overrides: object) -> TokenVerifier:
+    return TokenVerifier(ServiceSettings(jwt_secret=SECRET, **overrides))  # type: ignore[arg-type]
+
+
+async def test_a_minted_token_becomes_a_typed_principal() -> None:
+    token = mint_token(SECRET, sub="alice", roles=["k8s-ops.requester"], engagements=["eng-1", "eng-2"])
+    principal = await verifier().verify(token)
+    assert principal == Principal("alice", frozenset({Role.REQUESTER}), frozenset({"eng-1", "eng-2"}))
+
+
+@pytest.mark.parametrize(
+    "token, reason",
+    [
+        (mint_token("another-secret-another-secret-xx", sub="a", roles=[], engagements=[]), "Signature"),
+        (mint_token(SECRET, sub="a", roles=[], engagements=[], ttl_s=-10), "expired"),
+        (mint_token(SECRET, sub="a", roles=["k8s-ops.god"], engagements=[]), "unknown roles"),
+        (jwt.encode({"sub": "a", "roles": "k8s-ops.viewer", "exp": IN_A_DAY}, SECRET), "must be lists"),
+        (jwt.encode({"roles": [], "exp": IN_A_DAY}, SECRET), "sub"),
+        ("not-a-jwt", "segments"),
+    ],
+)
+async def test_bad_tokens_are_refused_with_the_reason(token: str, reason: str) -> None:
+    with pytest.raises(InvalidToken, match=reason):
+        await verifier().verify(token)
+
+
+async def test_audience_is_checked_when_configured() -> None:
+    token = mint_token(SECRET, sub="a", roles=[], engagements=[], audience="k8s-ops")
+    assert (await verifier(jwt_audience="k8s-ops").verify(token)).sub == "a"
+    with pytest.raises(InvalidToken, match=r"(?i)audience"):
+        await verifier(jwt_audience="someone-else").verify(token)
+
+
+def test_roles_include_the_lesser_ones_of_their_side_only() -> None:
+    admin = Principal("a", frozenset({Role.ADMIN}), frozenset({"eng-1"}))
+    assert admin.has_role(Role.VIEWER) and admin.has_role(Role.REQUESTER)
+    assert not admin.has_role(Role.OPERATOR)
+    senior = Principal("s", frozenset({Role.SENIOR}), frozenset({"eng-1"}))
+    assert senior.has_role(Role.OPERATOR) and not senior.has_role(Role.ADMIN) and senior.is_provider
+
+
+def test_engagement_scope() -> None:
+    viewer = Principal("v", frozenset({Role.VIEWER}), frozenset({"eng-1"}))
+    assert viewer.can_see_engagement("eng-1")
+    assert not viewer.can_see_engagement("eng-2")
+    assert not viewer.can_see_engagement(None)
+    auditor = Principal("x", frozenset({Role.AUDITOR}), frozenset())
+    assert auditor.can_see_engagement("eng-2")
