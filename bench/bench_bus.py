@@ -23,15 +23,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
-from k8sops_common.bus.admin import ensure_topics
-from k8sops_common.bus.consumer import HANDLED
-from k8sops_common.bus.outbox import OUTBOX_PUBLISHED
-from k8sops_common.bus.tables import inbox_table, outbox_table
-from k8sops_common.db import Database, engine_from_settings
-from k8sops_common.events.catalog import EVENT_TYPES_BY_MODEL, RequestOpenedV1
-from k8sops_common.migrations import migrate
-from k8sops_common.settings import ServiceSettings
 from prometheus_client import Counter
 from sqlalchemy import MetaData, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -46,6 +37,16 @@ from support import (
     report,
     wait_until,
 )
+
+from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
+from k8sops_common.bus.admin import ensure_topics
+from k8sops_common.bus.consumer import HANDLED
+from k8sops_common.bus.outbox import OUTBOX_PUBLISHED
+from k8sops_common.bus.tables import inbox_table, outbox_table
+from k8sops_common.db import Database, engine_from_settings
+from k8sops_common.events.catalog import EVENT_TYPES_BY_MODEL, RequestOpenedV1
+from k8sops_common.migrations import migrate
+from k8sops_common.settings import ServiceSettings
 
 TOPIC = EVENT_TYPES_BY_MODEL[RequestOpenedV1].topic
 MIGRATIONS = "k8sops_intake.migrations"

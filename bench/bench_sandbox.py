@@ -10,6 +10,7 @@ import json
 import time
 
 import httpx
+
 from k8sops_sandbox.server import run_sandbox
 
 KRR_CPU = (

@@ -20,6 +20,7 @@ from typing import TypeVar
 import asyncpg
 import hypothesis  # noqa: F401 - imported early: a lazy import at report time trips a CPython 3.11.7 AST bug
 import pytest
+
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.migrations import migrate
 from k8sops_common.settings import ServiceSettings

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from k8sops_common.auth import mint_token
 from k8sops_common.settings import DEV_JWT_SECRET
 from k8sops_platform.embedded import free_port
@@ -18,10 +19,12 @@ StartService = Callable[..., Awaitable[ServiceProcess]]
 def start_service(isolation, tmp_path: Path) -> Iterator[StartService]:  # type: ignore[no-untyped-def]
     started: list[ServiceProcess] = []
 
-    async def start(name: str, *, bootstrap: str | None = None, wait: bool = True) -> ServiceProcess:
+    async def start(
+        name: str, *, bootstrap: str | None = None, wait: bool = True, env: dict[str, str] | None = None
+    ) -> ServiceProcess:
         spec = SERVICES_BY_NAME[name]
         await isolation.settings(name, spec.migrations_package)
-        env = isolation.service_env(name)
+        env = {**isolation.service_env(name), **(env or {})}
         if bootstrap:
             env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         process = ServiceProcess(spec, free_port(), env, tmp_path / f"{name}.log")

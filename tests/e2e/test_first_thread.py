@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
 from k8sops_platform.embedded import TansuBroker, free_port
 
 Eventually = Callable[..., Awaitable[object]]

@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession
 
 Eventually = Callable[..., Awaitable[object]]
 

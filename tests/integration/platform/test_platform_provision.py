@@ -7,6 +7,7 @@ import uuid
 
 import asyncpg
 import pytest
+
 from k8sops_common.migrations import migrate
 from k8sops_platform.provision import ensure_database, provision_service
 
@@ -20,8 +21,10 @@ async def test_a_service_role_sees_only_its_own_schema(postgres_admin_url: str) 
     database = f"prov_{suffix}"
     await ensure_database(postgres_admin_url, database)
     await ensure_database(postgres_admin_url, database)  # a second run changes nothing
-    intake_url = await provision_service(postgres_admin_url, database, f"intake_{suffix}", f"intake_{suffix}", "pw")
-    audit_url = await provision_service(postgres_admin_url, database, f"audit_{suffix}", f"audit_{suffix}", "pw")
+    intake = await provision_service(postgres_admin_url, database, f"intake_{suffix}", f"intake_{suffix}", "pw")
+    audit = await provision_service(postgres_admin_url, database, f"audit_{suffix}", f"audit_{suffix}", "pw")
+    assert intake.runtime_url == intake.migration_url
+    intake_url, audit_url = intake.migration_url, audit.migration_url
     await provision_service(postgres_admin_url, database, f"intake_{suffix}", f"intake_{suffix}", "pw")
 
     # Migrations run as the service's own role, and the version table lands in its schema.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from k8sops_sandbox.server import Sandbox, run_sandbox
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import yaml
+
 from k8sops_sandbox.server import run_sandbox
 
 from .conftest import kubectl

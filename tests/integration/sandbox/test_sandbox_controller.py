@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
+
 from k8sops_sandbox.server import Sandbox
 
 

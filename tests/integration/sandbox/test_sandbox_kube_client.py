@@ -8,9 +8,10 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from k8sops_sandbox.server import Sandbox
 from kubernetes_asyncio import client, config, watch
 from kubernetes_asyncio.client.exceptions import ApiException
+
+from k8sops_sandbox.server import Sandbox
 
 
 @pytest.fixture

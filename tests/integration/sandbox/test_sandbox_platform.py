@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import httpx
+
 from k8sops_sandbox.server import Sandbox
 
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import httpx
+
 from k8sops_sandbox.server import Sandbox, run_sandbox
 
 from .conftest import kubectl

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+
 from k8sops_audit.domain.chain import GENESIS, ChainedEntry, chain_entries
 from k8sops_audit.domain.entry import Actor, AuditEntry, Outcome, Target
 

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from k8sops_audit.domain.canonical_json import (
     NotCanonicalisableError,
     canonical_json,

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+
 from k8sops_audit.domain.entry import Actor, AuditEntry, InvalidAuditEntryError, Outcome, Target
 
 EntryFactory = Callable[..., AuditEntry]

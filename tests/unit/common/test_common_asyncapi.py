@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+
 from k8sops_common.events.asyncapi import build_asyncapi, render
 from k8sops_common.events.catalog import EVENT_TYPES, TOPICS, dlq_topic
 

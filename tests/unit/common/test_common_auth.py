@@ -6,6 +6,7 @@ import time
 
 import jwt
 import pytest
+
 from k8sops_common.auth import InvalidToken, Principal, Role, TokenVerifier, mint_token
 from k8sops_common.settings import ServiceSettings
 

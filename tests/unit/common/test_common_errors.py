@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from k8sops_common.errors import ProblemError, install_problem_handlers
 from pydantic import BaseModel, ConfigDict
+
+from k8sops_common.errors import ProblemError, install_problem_handlers
 
 
 class Body(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from k8sops_common.db import asyncpg_url
 from k8sops_common.settings import ServiceSettings
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from k8sops_common.settings import ENV_PREFIX, ServiceSettings
 from pydantic import AliasChoices
+
+from k8sops_common.settings import ENV_PREFIX, ServiceSettings
 
 SERVICE_PORTS = {
     "intake": 8001,

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import yaml
+
 from k8sops_common.bus.admin import all_topic_names
 
 Compose = dict[str, Any]

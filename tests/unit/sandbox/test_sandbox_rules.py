@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
+
 from k8sops_sandbox.cluster import ClusterState
 from k8sops_sandbox.faults import FaultRegistry
 from k8sops_sandbox.patch import PatchError, json_patch, merge_patch
@@ -20,7 +22,6 @@ from k8sops_sandbox.scenario import Scenario, load_scenario
 from k8sops_sandbox.selectors import SelectorError, match_label_selector, parse_field_selector, parse_label_selector
 from k8sops_sandbox.server import build_sandbox
 from k8sops_sandbox.usage import ContainerProfile
-from pydantic import ValidationError
 
 
 def test_label_selectors() -> None:

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -55,6 +55,8 @@ class ServiceDefinition:
     subscriptions: Callable[[ServiceContext], Subscriptions] | None = None
     background_loops: Sequence[BackgroundLoop] = ()
     default_port: int = 8000
+    # Extra `python -m k8sops_<service> <command> [args]` commands besides migrate and serve.
+    commands: Mapping[str, Callable[[ServiceSettings, list[str]], int]] = field(default_factory=dict)
 
 
 def get_context(request: Request) -> ServiceContext:
@@ -144,11 +146,15 @@ def _install_health(app: FastAPI, context: ServiceContext) -> None:
 
 
 def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
-    """`python -m k8sops_<service> migrate|serve`."""
+    """`python -m k8sops_<service> migrate|serve|<extra command> [args]`."""
     parser = argparse.ArgumentParser(prog=f"k8sops_{definition.name.replace('-', '_')}")
-    parser.add_argument("command", choices=["migrate", "serve"])
-    args = parser.parse_args(argv)
+    parser.add_argument("command", choices=["migrate", "serve", *definition.commands])
+    args, rest = parser.parse_known_args(argv)
     settings = ServiceSettings(service_name=definition.name)
+    if args.command in definition.commands:
+        raise SystemExit(definition.commands[args.command](settings, rest))
+    if rest:
+        parser.error(f"unexpected arguments {rest}")
     if args.command == "migrate":
         migrate(definition.migrations_package, settings.database_url, settings.schema_name)
         return

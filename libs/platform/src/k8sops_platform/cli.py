@@ -22,7 +22,7 @@ from k8sops_common.settings import DEV_JWT_SECRET
 
 from .demo import load_demo_data
 from .embedded import EmbeddedPostgres, TansuBroker
-from .provision import ensure_database, provision_service
+from .provision import ServiceDatabase, ensure_database, provision_service
 from .sandbox import SandboxProcess
 from .services import SERVICES, ServiceProcess
 
@@ -62,10 +62,10 @@ class Platform:
             bootstrap = self.broker.start()
             _say(f"Kafka-protocol broker (Tansu, memory storage) at {bootstrap}")
 
-        service_urls = asyncio.run(self._prepare(admin_url, bootstrap))
+        databases = asyncio.run(self._prepare(admin_url, bootstrap))
         for spec in SERVICES:
             # Alembic drives its own event loop, so migrations run outside asyncio.run above.
-            migrate(spec.migrations_package, service_urls[spec.name], spec.schema)
+            migrate(spec.migrations_package, databases[spec.name].migration_url, spec.schema)
         _say("schemas migrated")
 
         extra_env: dict[str, str] = {}
@@ -78,10 +78,11 @@ class Platform:
         jwt_secret = os.environ.get("K8SOPS_JWT_SECRET", DEV_JWT_SECRET)
         for spec in SERVICES:
             env = {
-                "DATABASE_URL": service_urls[spec.name],
+                "DATABASE_URL": databases[spec.name].runtime_url,
                 "K8SOPS_DB_SCHEMA": spec.schema,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "K8SOPS_JWT_SECRET": jwt_secret,
+                "K8SOPS_AUDIT_SIGNING_KEY_FILE": str(self.data_dir / "audit" / "signing-key.pem"),
                 **extra_env,
             }
             port = int(os.environ.get(f"K8SOPS_{spec.schema.upper()}_PORT", spec.port))
@@ -95,11 +96,13 @@ class Platform:
             summary = load_demo_data(self.services[0].url, jwt_secret)
             _say(summary)
 
-    async def _prepare(self, admin_url: str, bootstrap: str) -> dict[str, str]:
+    async def _prepare(self, admin_url: str, bootstrap: str) -> dict[str, ServiceDatabase]:
         await ensure_topics(bootstrap, all_topic_names())
         await ensure_database(admin_url, DATABASE)
         return {
-            spec.name: await provision_service(admin_url, DATABASE, spec.schema, spec.schema, spec.schema)
+            spec.name: await provision_service(
+                admin_url, DATABASE, spec.schema, spec.schema, spec.schema, append_only=spec.append_only
+            )
             for spec in SERVICES
         }
 

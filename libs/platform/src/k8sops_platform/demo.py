@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from k8sops_common.auth import mint_token
 
 DEMO_ENGAGEMENT = "eng-demo"

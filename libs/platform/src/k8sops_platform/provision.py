@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import asyncpg
 
 from .embedded import role_url, with_database
@@ -20,17 +22,48 @@ async def ensure_database(admin_url: str, database: str) -> None:
         await connection.close()
 
 
-async def provision_service(admin_url: str, database: str, role: str, schema: str, password: str) -> str:
-    """Creates role and schema if missing; returns the role's URL. Safe to run again."""
+@dataclass(frozen=True)
+class ServiceDatabase:
+    migration_url: str  # the schema's owner: runs the migrations
+    runtime_url: str  # what the service connects as (the owner, or an insert-only writer)
+
+
+async def _ensure_login_role(connection: asyncpg.Connection, role: str, password: str) -> None:
+    if not await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
+        await connection.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+
+
+async def provision_service(
+    admin_url: str, database: str, role: str, schema: str, password: str, *, append_only: bool = False
+) -> ServiceDatabase:
+    """Creates role and schema if missing. Safe to run again.
+
+    With `append_only`, the service runs as `<role>_writer`, which may only SELECT and INSERT in
+    the schema (the audit log): the owner role only migrates.
+    """
     connection = await _connect(with_database(admin_url, database))
     try:
-        if not await connection.fetchval("SELECT 1 FROM pg_roles WHERE rolname = $1", role):
-            await connection.execute(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{password}'")
+        await _ensure_login_role(connection, role, password)
         await connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}" AUTHORIZATION "{role}"')
         await connection.execute(f'ALTER ROLE "{role}" SET search_path = "{schema}"')
         # Nobody but the owner sees into the schema; the public schema is closed to everyone.
         await connection.execute(f'REVOKE ALL ON SCHEMA "{schema}" FROM PUBLIC')
         await connection.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        runtime_role = role
+        if append_only:
+            runtime_role = f"{role}_writer"
+            await _ensure_login_role(connection, runtime_role, password)
+            await connection.execute(f'ALTER ROLE "{runtime_role}" SET search_path = "{schema}"')
+            await connection.execute(f'GRANT USAGE ON SCHEMA "{schema}" TO "{runtime_role}"')
+            # Tables the owner creates later (migrations) are readable and appendable, nothing more.
+            await connection.execute(
+                f'ALTER DEFAULT PRIVILEGES FOR ROLE "{role}" IN SCHEMA "{schema}" '
+                f'GRANT SELECT, INSERT ON TABLES TO "{runtime_role}"'
+            )
+            await connection.execute(f'GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA "{schema}" TO "{runtime_role}"')
     finally:
         await connection.close()
-    return role_url(admin_url, role, password, database)
+    return ServiceDatabase(
+        migration_url=role_url(admin_url, role, password, database),
+        runtime_url=role_url(admin_url, runtime_role, password, database),
+    )

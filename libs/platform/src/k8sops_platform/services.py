@@ -18,6 +18,8 @@ import httpx
 class ServiceSpec:
     name: str
     port: int
+    # Runs as a role that may only SELECT and INSERT in its schema (SPEC section 8).
+    append_only: bool = False
 
     @property
     def module(self) -> str:
@@ -37,7 +39,7 @@ SERVICES: tuple[ServiceSpec, ...] = (
     ServiceSpec("sla-timer", 8002),
     ServiceSpec("upgrade-runner", 8003),
     ServiceSpec("cost-analyzer", 8004),
-    ServiceSpec("audit", 8005),
+    ServiceSpec("audit", 8005, append_only=True),
 )
 SERVICES_BY_NAME = {spec.name: spec for spec in SERVICES}
 

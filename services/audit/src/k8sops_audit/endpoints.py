@@ -1,52 +1,172 @@
-"""Audit's read API."""
+"""Audit's API: query and export (scoped by engagement), verification, checkpoints and keys."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+
 from k8sops_common.auth import Principal, Role, require_any_role
-from k8sops_common.service import UnitOfWork
-from pydantic import BaseModel
+from k8sops_common.errors import ProblemError
+from k8sops_common.service import Context, UnitOfWork
 
 from . import repository
+from .domain.checkpoint import UntrustedCheckpointError, load_public_key_pem, public_key_to_jwk
+from .schemas import AuditEntryOut, AuditEntryPage, CheckpointOut, MismatchOut, PublicKeyOut, VerificationOut
+from .service import UntrustedStart, verify
 
-router = APIRouter(prefix="/v1", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
 Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
+Verifier = Annotated[Principal, Depends(require_any_role(Role.OPERATOR, Role.AUDITOR))]
+ID = r"^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,199}$"
 
 
-class AuditEntryOut(BaseModel):
-    seq: int
-    event_id: str
-    occurred_at: datetime
-    recorded_at: datetime
-    source_service: str
-    actor_sub: str
-    actor_roles: list[str]
-    action: str
-    target_kind: str
-    target_name: str
-    target_namespace: str | None
-    target_cluster: str | None
-    engagement_id: str | None
-    outcome: str
-    authorization_ref: str | None
-    trace_id: str | None
-    details: dict[str, Any]
-
-
-class AuditEntryPage(BaseModel):
-    items: list[AuditEntryOut]
-
-
-@router.get("/audit/entries", response_model=AuditEntryPage)
-async def list_entries(
+def entry_filter(
     principal: Reader,
+    engagement_id: Annotated[str | None, Query(pattern=ID)] = None,
+    actor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    action: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    target_kind: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
+    target_name: Annotated[str | None, Query(min_length=1, max_length=300)] = None,
+    trace_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
+    since: Annotated[datetime | None, Query(description="occurred at or after (RFC 3339)")] = None,
+    until: Annotated[datetime | None, Query(description="occurred before (RFC 3339)")] = None,
+) -> repository.EntryFilter:
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and moment.utcoffset() is None:
+            raise ProblemError(422, "Invalid request", f"'{name}' needs a timezone, e.g. 2026-11-26T10:00:00Z.")
+    # Auditors see everything; everyone else only the engagements in their token.
+    scope = None if principal.has_role(Role.AUDITOR) else principal.engagements
+    return repository.EntryFilter(
+        engagement_ids=scope,
+        engagement_id=engagement_id,
+        actor=actor,
+        action=action,
+        target_kind=target_kind,
+        target_name=target_name,
+        trace_id=trace_id,
+        since=since,
+        until=until,
+    )
+
+
+Filter = Annotated[repository.EntryFilter, Depends(entry_filter)]
+
+
+def _after(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        return repository.decode_cursor(cursor)
+    except (ValueError, KeyError, TypeError) as error:
+        raise ProblemError(
+            422,
+            "Invalid cursor",
+            "Pass back the next_cursor of a previous page unchanged.",
+            problem_type="invalid-cursor",
+        ) from error
+
+
+@router.get("/entries", response_model=AuditEntryPage, summary="Entries in sequence order, filtered and paged")
+async def list_entries(
     session: UnitOfWork,
-    trace_id: Annotated[str, Query(pattern=r"^[0-9a-f]{32}$")],
+    entry_filter: Filter,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditEntryPage:
-    rows = await repository.entries_for_trace(session, trace_id)
-    visible = [row for row in rows if principal.can_see_engagement(row["engagement_id"])]
-    return AuditEntryPage(items=[AuditEntryOut.model_validate(row) for row in visible])
+    rows, last_seq = await repository.list_entries(session, entry_filter, _after(cursor), limit)
+    return AuditEntryPage(
+        items=[AuditEntryOut.model_validate(row) for row in rows],
+        next_cursor=repository.encode_cursor(last_seq) if last_seq is not None else None,
+    )
+
+
+@router.get(
+    "/export",
+    summary="Every matching entry as JSON Lines",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}}},
+)
+async def export_entries(context: Context, entry_filter: Filter) -> StreamingResponse:
+    async def lines() -> AsyncIterator[bytes]:
+        after = 0
+        async with context.database.sessions() as session:
+            while True:
+                rows, last_seq = await repository.list_entries(session, entry_filter, after, 1000)
+                for row in rows:
+                    yield (AuditEntryOut.model_validate(row).model_dump_json() + "\n").encode()
+                if last_seq is None:
+                    return
+                after = last_seq
+
+    return StreamingResponse(lines(), media_type="application/x-ndjson")
+
+
+@router.get("/verify", response_model=VerificationOut, summary="Re-walk the chain (whole or a range)")
+async def verify_chain(
+    _: Verifier,
+    session: UnitOfWork,
+    first_sequence: Annotated[int, Query(alias="from", ge=1)] = 1,
+    last_sequence: Annotated[int | None, Query(alias="to", ge=1)] = None,
+) -> VerificationOut:
+    if last_sequence is not None and last_sequence < first_sequence:
+        raise ProblemError(422, "Invalid range", "'to' must not be before 'from'.", problem_type="invalid-range")
+    try:
+        report = await verify(session, first_sequence, last_sequence)
+    except (UntrustedStart, UntrustedCheckpointError) as error:
+        raise ProblemError(409, "Cannot verify", str(error), problem_type="cannot-verify") from error
+    return verification_out(report.result, first_sequence, report.checkpoints_checked)
+
+
+def verification_out(result: Any, first_sequence: int, checkpoints_checked: int) -> VerificationOut:
+    mismatch = result.first_mismatch
+    return VerificationOut(
+        ok=result.ok,
+        first_sequence=first_sequence,
+        entries_verified=result.entries_verified,
+        head_sequence=result.head.sequence,
+        head_link_hash=result.head.link_hash,
+        checkpoints_checked=checkpoints_checked,
+        first_mismatch=None
+        if mismatch is None
+        else MismatchOut(
+            kind=str(mismatch.kind),
+            sequence=mismatch.sequence,
+            event_id=mismatch.event_id,
+            expected=mismatch.expected,
+            found=mismatch.found,
+            description=mismatch.describe(),
+        ),
+    )
+
+
+@router.get("/checkpoints", response_model=list[CheckpointOut], summary="Signed chain heads (public)")
+async def list_checkpoints(
+    session: UnitOfWork, after_sequence: Annotated[int, Query(alias="after", ge=0)] = 0
+) -> list[CheckpointOut]:
+    signed = await repository.checkpoints_between(session, after_sequence, None)
+    return [
+        CheckpointOut(
+            head_sequence=item.checkpoint.head_sequence,
+            head_link_hash=item.checkpoint.head_link_hash,
+            entry_count=item.checkpoint.entry_count,
+            created_at=item.checkpoint.created_at,
+            key_id=item.key_id,
+            signature=item.signature,
+            signed_bytes=item.checkpoint.canonical_bytes().decode(),
+        )
+        for item in signed
+    ]
+
+
+@router.get("/public-keys", response_model=list[PublicKeyOut], summary="Every key that signed a checkpoint (public)")
+async def list_public_keys(session: UnitOfWork) -> list[PublicKeyOut]:
+    keys = await repository.public_keys(session)
+    return [
+        PublicKeyOut(key_id=kid, public_key_pem=pem, jwk=public_key_to_jwk(load_public_key_pem(pem.encode())))
+        for kid, pem in keys.items()
+    ]

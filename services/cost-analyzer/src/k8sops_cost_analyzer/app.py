@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from k8sops_common.service import ServiceDefinition, create_app
 
 DEFINITION = ServiceDefinition(

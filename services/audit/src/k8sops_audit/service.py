@@ -1,0 +1,108 @@
+"""Audit's use cases: append a batch to the chain, sign checkpoints, verify the chain."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from k8sops_common.bus import ReceivedEvent
+from k8sops_common.bus.tracing import trace_id_from_traceparent
+from k8sops_common.events.catalog import AuditEventV1
+from k8sops_common.events.envelope import utc_now
+
+from . import repository
+from .domain.chain import GENESIS, ChainHead, ChainVerifier, VerificationResult, chain_entries
+from .domain.checkpoint import (
+    Checkpoint,
+    key_id,
+    load_public_key_pem,
+    public_key_to_pem,
+    sign_checkpoint,
+    trusted_head,
+)
+from .domain.entry import Actor, AuditEntry, Outcome, Target
+
+
+def entry_from_event(event: ReceivedEvent, sequence: int) -> AuditEntry:
+    data = event.data
+    assert isinstance(data, AuditEventV1)
+    return AuditEntry(
+        sequence=sequence,
+        event_id=event.id,
+        occurred_at=data.occurred_at,
+        recorded_at=utc_now(),
+        source_service=data.source_service,
+        actor=Actor(sub=data.actor.sub, roles=tuple(data.actor.roles)),
+        action=data.action,
+        target=Target(
+            kind=data.target.kind, name=data.target.name, namespace=data.target.namespace, cluster=data.target.cluster
+        ),
+        engagement_id=data.engagement_id,
+        outcome=Outcome(data.outcome),
+        authorization_ref=data.authorization_ref,
+        # The trace the action ran in; the Kafka header is the fallback for producers without it.
+        trace_id=data.trace_id or trace_id_from_traceparent(event.traceparent),
+        details=dict(data.details),
+    )
+
+
+async def append_events(session: AsyncSession, events: Sequence[ReceivedEvent]) -> ChainHead:
+    """Appends the events after the current head, in one transaction with the inbox rows."""
+    head = await repository.lock_chain_head(session)
+    entries = [entry_from_event(event, head.sequence + offset) for offset, event in enumerate(events, start=1)]
+    chained = chain_entries(head, entries)
+    await repository.append_entries(session, chained)
+    return chained[-1].head if chained else head
+
+
+async def sign_head(session: AsyncSession, private_key: Ed25519PrivateKey) -> Checkpoint | None:
+    """Signs the current head unless it is already checkpointed; None when there is nothing new."""
+    head = await repository.read_head(session)
+    if head.sequence == 0 or head.sequence <= await repository.latest_checkpoint_sequence(session):
+        return None
+    now = utc_now()
+    public_key = private_key.public_key()
+    await repository.register_signing_key(session, key_id(public_key), public_key_to_pem(public_key).decode(), now)
+    signed = sign_checkpoint(Checkpoint.of_head(head, now), private_key)
+    await repository.add_checkpoint(session, signed)
+    return signed.checkpoint
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    result: VerificationResult
+    checkpoints_checked: int
+
+
+class UntrustedStart(Exception):
+    pass
+
+
+async def verify(session: AsyncSession, first_seq: int = 1, last_seq: int | None = None) -> VerificationReport:
+    """Re-walks entries first_seq..last_seq; signed checkpoints inside the range must be passed through.
+
+    A range that does not start at 1 trusts the stored link of the entry before it; for a
+    start a third party can trust, begin right after a signed checkpoint.
+    """
+    previous = GENESIS
+    if first_seq > 1:
+        link = await repository.link_hash_at(session, first_seq - 1)
+        if link is None:
+            raise UntrustedStart(f"there is no entry {first_seq - 1} to start after")
+        previous = ChainHead(first_seq - 1, link)
+    keys = {kid: load_public_key_pem(pem.encode()) for kid, pem in (await repository.public_keys(session)).items()}
+    checkpoints = await repository.checkpoints_between(session, first_seq - 1, last_seq)
+    expected_heads = []
+    for signed in checkpoints:
+        public_key = keys.get(signed.key_id)
+        if public_key is None:
+            raise UntrustedStart(f"checkpoint at {signed.checkpoint.head_sequence} names unknown key {signed.key_id}")
+        expected_heads.append(trusted_head(signed, public_key))
+    verifier = ChainVerifier(previous, expected_heads)
+    async for page in repository.entries_in_range(session, first_seq, last_seq):
+        if not verifier.feed(page):
+            break
+    return VerificationReport(verifier.result(), len(checkpoints))

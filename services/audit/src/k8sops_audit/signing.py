@@ -1,0 +1,46 @@
+"""The service's Ed25519 key: from a PEM file (created on first use), or ephemeral if none is set.
+
+Every public key that ever signed a checkpoint is kept in `signing_keys`, so checkpoints signed
+before a key rotation (or by an ephemeral key of an earlier run) stay verifiable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from .domain.checkpoint import generate_signing_key, load_private_key_pem, private_key_to_pem
+
+log = logging.getLogger(__name__)
+
+
+class AuditSettings(BaseSettings):
+    """Settings only the audit service reads (prefix K8SOPS_AUDIT_)."""
+
+    model_config = SettingsConfigDict(env_prefix="K8SOPS_AUDIT_", extra="ignore")
+
+    signing_key_file: Path | None = None
+    checkpoint_interval_s: float = 60.0
+
+
+def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
+    if path is None:
+        log.warning(
+            "K8SOPS_AUDIT_SIGNING_KEY_FILE is not set: checkpoints are signed with an ephemeral key "
+            "(its public key is still published)"
+        )
+        return generate_signing_key()
+    if path.exists():
+        return load_private_key_pem(path.read_bytes())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = generate_signing_key()
+    # Readable by this user only, written before anything is signed with it.
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "wb") as key_file:
+        key_file.write(private_key_to_pem(key))
+    log.info("created the audit signing key at %s", path)
+    return key
