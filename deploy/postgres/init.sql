@@ -31,3 +31,8 @@ CREATE ROLE audit LOGIN PASSWORD 'audit';
 CREATE SCHEMA audit AUTHORIZATION audit;
 ALTER ROLE audit SET search_path = audit;
 REVOKE ALL ON SCHEMA audit FROM PUBLIC;
+-- The audit service itself runs as audit_writer: it may read and append, never change (SPEC 8).
+CREATE ROLE audit_writer LOGIN PASSWORD 'audit';
+ALTER ROLE audit_writer SET search_path = audit;
+GRANT USAGE ON SCHEMA audit TO audit_writer;
+ALTER DEFAULT PRIVILEGES FOR ROLE audit IN SCHEMA audit GRANT SELECT, INSERT ON TABLES TO audit_writer;

@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from k8sops_common.bus.admin import all_topic_names
+from k8sops_platform.services import SERVICES_BY_NAME
 
 Compose = dict[str, Any]
 
@@ -119,10 +120,17 @@ def test_environment_values_belong_to_the_service(compose: Compose, service: str
     assert environment["K8SOPS_DB_SCHEMA"] == schema
     database_url = urlsplit(environment["DATABASE_URL"])
     assert database_url.scheme in ("postgresql", "postgres", "postgresql+asyncpg")
-    assert database_url.username == schema, "each service connects as the role that owns its schema"
+    if SERVICES_BY_NAME[service].append_only:
+        assert database_url.username == f"{schema}_writer", "an append-only service runs as its insert-only role"
+    else:
+        assert database_url.username == schema, "each service connects as the role that owns its schema"
     assert (database_url.hostname, database_url.port, database_url.path) == ("postgres", 5432, "/k8sops")
     assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
-    assert _environment(compose, f"{service}-migrate") == environment, "migrate and serve must share one config"
+    migrate_environment = _environment(compose, f"{service}-migrate")
+    assert urlsplit(migrate_environment["DATABASE_URL"]).username == schema, "the schema's owner migrates it"
+    assert {**migrate_environment, "DATABASE_URL": ""} == {**environment, "DATABASE_URL": ""}, (
+        "migrate and serve must share one config"
+    )
 
 
 def test_services_reach_kafka_on_its_internal_listener(compose: Compose, service: str) -> None:
@@ -196,3 +204,14 @@ def test_init_sql_gives_the_service_a_role_owning_only_its_schema(
     ):
         assert expected in statements, f"init.sql lacks: {expected}"
     assert not any(re.search(rf"\bGRANT\b.*\bTO\s+{schema}\b", statement, re.I) for statement in statements)
+    if SERVICES_BY_NAME[service].append_only:
+        writer = f"{schema}_writer"
+        for expected in (
+            f"CREATE ROLE {writer} LOGIN PASSWORD '{password}';",
+            f"GRANT USAGE ON SCHEMA {schema} TO {writer};",
+            f"ALTER DEFAULT PRIVILEGES FOR ROLE {schema} IN SCHEMA {schema} "
+            f"GRANT SELECT, INSERT ON TABLES TO {writer};",
+        ):
+            assert expected in statements, f"init.sql lacks: {expected}"
+        widening = rf"\bGRANT\b[^;]*\b(UPDATE|DELETE|TRUNCATE|ALL)\b[^;]*\bTO\s+{writer}\b"
+        assert not any(re.search(widening, statement) for statement in statements)
