@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from k8sops_audit.domain.canonical_json import (
     NotCanonicalisableError,
+    _encode,
     canonical_json,
     canonical_json_bytes,
     format_number,
@@ -173,3 +174,21 @@ def test_every_finite_float_prints_digits_that_read_back_as_the_same_double(
     value: float,
 ) -> None:
     assert float(format_number(value)) == value
+
+
+_plain_keys = st.text(alphabet=st.characters(min_codepoint=1, max_codepoint=127), max_size=8)
+_plain_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53), max_value=2**53)
+    | st.text(alphabet=st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=12),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(_plain_keys, children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(_plain_values)
+def test_the_fast_path_writes_exactly_what_the_general_encoder_writes(value: object) -> None:
+    parts: list[str] = []
+    _encode(value, parts)
+    assert canonical_json(value) == "".join(parts)

@@ -87,9 +87,25 @@ def stored_entry(row: Any) -> StoredEntry:
     return ChainedEntry(entry, row.content_hash, row.link_hash)
 
 
+ENTRY_COLUMNS = tuple(column.name for column in audit_entries.columns)
+JSON_COLUMNS = frozenset({"actor_roles", "details"})
+
+
 async def append_entries(session: AsyncSession, chained: Sequence[ChainedEntry]) -> None:
-    if chained:
-        await session.execute(audit_entries.insert(), [entry_row(entry) for entry in chained])
+    """COPY into the table: a batch of thousands of entries is one round trip, not one per row."""
+    if not chained:
+        return
+    records = []
+    for item in chained:
+        row = entry_row(item)
+        records.append(
+            tuple(json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in ENTRY_COLUMNS)
+        )
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+        audit_entries.name, records=records, columns=ENTRY_COLUMNS
+    )
 
 
 async def entries_in_range(

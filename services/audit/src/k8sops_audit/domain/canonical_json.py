@@ -48,9 +48,48 @@ class NotCanonicalisableError(ValueError):
 
 def canonical_json(value: object) -> str:
     """Return the canonical JSON text of ``value`` (see the module docstring for the rules)."""
+    if _is_plain(value):
+        # Without floats and with ASCII keys (code-point order is UTF-16 order there), the C
+        # encoder writes exactly the JCS bytes, several times faster than the general path.
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     parts: list[str] = []
     _encode(value, parts)
     return "".join(parts)
+
+
+def _is_plain_text(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")  # lone surrogates cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _is_plain(value: object) -> bool:
+    """Whether ``json.dumps`` renders ``value`` canonically: no floats, no huge ints, ASCII keys."""
+    kind = type(value)
+    if kind is str:
+        return _is_plain_text(value)  # type: ignore[arg-type]
+    if value is None or kind is bool:
+        return True
+    if kind is int:
+        return -_EXACT_INTEGER_LIMIT <= value <= _EXACT_INTEGER_LIMIT  # type: ignore[operator]
+    # Plain loops: this check runs for every audit entry, and generator expressions cost more.
+    if kind is dict:
+        for key, item in value.items():  # type: ignore[attr-defined]
+            if type(key) is not str or not key.isascii() or "\x00" in key or not _is_plain(item):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        for item in value:  # type: ignore[attr-defined]
+            if not _is_plain(item):
+                return False
+        return True
+    return False
 
 
 def canonical_json_bytes(value: object) -> bytes:
