@@ -36,7 +36,7 @@ class ServiceSettings(BaseSettings):
     )
     topic_prefix: str = Field(default="", description="Prepended to every topic and group name.")
     consumer_max_attempts: int = 3
-    outbox_batch_size: int = 2000
+    outbox_batch_size: int = 5000
     outbox_poll_interval_s: float = 0.05
 
     otel_exporter_otlp_endpoint: str | None = Field(
