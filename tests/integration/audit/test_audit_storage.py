@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -162,3 +165,37 @@ async def _fetch(audit_db: AuditDatabase, query: str) -> list[asyncpg.Record]:
         return list(await connection.fetch(query))
     finally:
         await connection.close()
+
+
+async def run_verify_cli(audit_db: AuditDatabase, *args: str) -> tuple[int, dict[str, object]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "k8sops_audit",
+        "verify",
+        *args,
+        env={**os.environ, "DATABASE_URL": audit_db.writer_url, "K8SOPS_DB_SCHEMA": audit_db.schema},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    stdout, stderr = await process.communicate()
+    assert stdout, stderr.decode()
+    return int(process.returncode or 0), json.loads(stdout)
+
+
+async def test_the_verify_command_reports_and_exits_non_zero_on_tampering(audit_db: AuditDatabase) -> None:
+    await append(audit_db.writer, 12)
+    status, report = await run_verify_cli(audit_db)
+    assert status == 0 and report["ok"] is True and report["entries_verified"] == 12
+    status, report = await run_verify_cli(audit_db, "--from", "5", "--to", "8")
+    assert status == 0 and report["entries_verified"] == 4
+
+    await execute_as(
+        audit_db.admin_url,
+        audit_db.schema,
+        "UPDATE audit_entries SET actor_sub = 'mallory' WHERE seq = 9",
+        replica=True,
+    )
+    status, report = await run_verify_cli(audit_db)
+    assert status == 1 and report["ok"] is False
+    assert report["first_mismatch"]["sequence"] == 9  # type: ignore[index]
