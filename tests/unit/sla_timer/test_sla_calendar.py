@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from k8sops_sla_timer.domain.calendar import (
     SUNDAY_TO_THURSDAY,
     BusinessCalendar,

@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from k8sops_sla_timer.domain.credits import billing_period, compute_credit, is_breach_pattern
 from k8sops_sla_timer.domain.policy import CreditRule, Tier
 

@@ -7,6 +7,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
+
 from k8sops_sla_timer.domain.calendar import BusinessCalendar
 from k8sops_sla_timer.domain.policy import (
     DEFAULT_CREDIT_RULES,

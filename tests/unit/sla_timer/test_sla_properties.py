@@ -8,6 +8,7 @@ from itertools import pairwise
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
 from k8sops_sla_timer.domain.calendar import (
     MONDAY_TO_FRIDAY,
     SUNDAY_TO_THURSDAY,

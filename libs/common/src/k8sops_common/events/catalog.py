@@ -151,16 +151,29 @@ class SlaEscalatedV1(EventData):
 
 
 class CreditIssuedV1(EventData):
-    """For billing: exactly one per SLA breach."""
+    """For billing: exactly one per SLA breach (one `credit_id` per `breach_id`).
 
-    credit_id: str
+    The wire is at least once: the same event (same CloudEvents `id`, same `credit_id`) may be
+    delivered again, so billing keeps the first of each `credit_id`. The amount is the tier's share
+    of the cluster's monthly retainer (policy defaults: k8s-business 5 %, k8s-247 10 %,
+    k8s-247-cluster-admin 15 %), cut so that one cluster's credits in one period never exceed the
+    monthly cap (30 % of its retainer); a breach past the cap, or of a request that names no known
+    cluster, still has its credit, of 0.00, with the reason saying why.
+    """
+
+    credit_id: str = Field(description="unique per credit; billing's idempotency key")
     engagement_id: str
-    cluster_id: str | None = None
+    cluster_id: str | None = Field(default=None, description="the cluster whose retainer is credited")
     request_id: str
-    breach_id: str
-    amount_bdt: Decimal = Field(ge=0, decimal_places=2)
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="billing period YYYY-MM")
-    reason: str
+    breach_id: str = Field(description="the sla.breached event's breach_id; exactly one credit per breach")
+    amount_bdt: Decimal = Field(
+        ge=0, decimal_places=2, description='BDT as a decimal string with two places ("15000.00"), never negative'
+    )
+    period: str = Field(
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        description="billing period YYYY-MM: the month of the missed deadline in the engagement's timezone",
+    )
+    reason: str = Field(description="human-readable: which target was missed, the rule applied, any cap")
 
 
 class UpgradeStepV1(EventData):

@@ -1,0 +1,35 @@
+"""sla-timer's consumers: thin translations of events into use cases, one transaction per batch."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from k8sops_common.bus import ReceivedEvent, Subscriptions
+from k8sops_common.events.catalog import EngagementChangedV1, RequestOpenedV1, RequestUpdatedV1
+from k8sops_common.service import ServiceContext
+
+from . import service
+
+
+def subscriptions(context: ServiceContext) -> Subscriptions:
+    outbox = context.outbox
+
+    async def on_engagement_changed(session: AsyncSession, event: ReceivedEvent) -> None:
+        assert isinstance(event.data, EngagementChangedV1)
+        await service.apply_engagement_change(session, outbox, event.data)
+
+    async def on_requests_opened(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+        # Arming in batches: one insert and one update for the whole batch instead of per request.
+        opened = [event.data for event in events if isinstance(event.data, RequestOpenedV1)]
+        await service.open_timers(session, outbox, opened)
+
+    async def on_request_updated(session: AsyncSession, event: ReceivedEvent) -> None:
+        assert isinstance(event.data, RequestUpdatedV1)
+        await service.apply_request_update(session, outbox, event.id, event.data)
+
+    return (
+        Subscriptions()
+        .on(EngagementChangedV1, on_engagement_changed)
+        .on_batch(RequestOpenedV1, on_requests_opened)
+        .on(RequestUpdatedV1, on_request_updated)
+    )
