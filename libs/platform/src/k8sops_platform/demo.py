@@ -7,6 +7,41 @@ import httpx
 from k8sops_common.auth import mint_token
 
 DEMO_ENGAGEMENT = "eng-demo"
+DEMO_ENGAGEMENT_BODY = {
+    "id": DEMO_ENGAGEMENT,
+    "name": "Demo Bank Ltd — Managed Kubernetes Operations",
+    "tier": "k8s-247-cluster-admin",
+    "timezone": "Asia/Dhaka",
+    "working_days": [6, 0, 1, 2, 3],  # Sunday to Thursday
+    "holiday_country": "BD",
+    "maintenance_window": {"weekday": 4, "start_local": "02:00", "duration_minutes": 240},  # Friday night
+    "on_call": "oncall@customer.example",
+    "cluster_admin": "rahim@customer.example",
+}
+# The non-prod cluster first: the prod cluster names it as its staging pair.
+DEMO_CLUSTERS = (
+    {
+        "id": "staging-dhaka-1",
+        "name": "staging-dhaka-1",
+        "environment": "non-prod",
+        "api_endpoint": "https://staging-dhaka-1.k8s.example:6443",
+        "credentials_ref": "vault://k8s/staging-dhaka-1/admin",
+        "size_band": "S",
+        "workload_band": "<50",
+        "monthly_retainer_bdt": "60000.00",
+    },
+    {
+        "id": "prod-dhaka-1",
+        "name": "prod-dhaka-1",
+        "environment": "prod",
+        "paired_cluster_id": "staging-dhaka-1",
+        "api_endpoint": "https://prod-dhaka-1.k8s.example:6443",
+        "credentials_ref": "vault://k8s/prod-dhaka-1/admin",
+        "size_band": "L",
+        "workload_band": "200-1000",
+        "monthly_retainer_bdt": "250000.00",
+    },
+)
 DEMO_REQUESTS = (
     {"category": "cluster-upgrade", "priority": "P3", "title": "Upgrade prod-dhaka-1 from 1.31 to 1.32"},
     {"category": "workload-issue", "priority": "P2", "title": "payments-api pods CrashLoopBackOff after deploy"},
@@ -22,18 +57,28 @@ def load_demo_data(intake_url: str, jwt_secret: str) -> str:
         jwt_secret, sub="oncall@provider.example", roles=["k8s-ops.senior"], engagements=[DEMO_ENGAGEMENT], ttl_s=86_400
     )
     ids = []
+    # The same keys on every run: a second run finds everything instead of duplicating it.
+    with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {operator}"}, timeout=10) as client:
+        client.post(
+            "/v1/engagements", json=DEMO_ENGAGEMENT_BODY, headers={"Idempotency-Key": "demo-engagement"}
+        ).raise_for_status()
     with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {requester}"}, timeout=10) as client:
+        for cluster in DEMO_CLUSTERS:
+            client.post(
+                f"/v1/engagements/{DEMO_ENGAGEMENT}/clusters",
+                json=cluster,
+                headers={"Idempotency-Key": f"demo-cluster-{cluster['id']}"},
+            ).raise_for_status()
         for number, request in enumerate(DEMO_REQUESTS, start=1):
             response = client.post(
                 "/v1/requests",
                 json={"engagement_id": DEMO_ENGAGEMENT, "cluster_id": "prod-dhaka-1", **request},
-                # The same key on every run: a second run finds the requests instead of duplicating them.
                 headers={"Idempotency-Key": f"demo-request-{number}"},
             )
             response.raise_for_status()
             ids.append(response.json()["id"])
     return (
-        f"demo data: engagement {DEMO_ENGAGEMENT}, requests {', '.join(ids)}\n"
+        f"demo data: engagement {DEMO_ENGAGEMENT} (clusters prod-dhaka-1, staging-dhaka-1), requests {', '.join(ids)}\n"
         f"  customer admin token (24 h): {requester}\n"
         f"  provider senior token (24 h): {operator}"
     )

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+
 from k8sops_common.service import ServiceDefinition, create_app
 
 from .endpoints import router
+from .handlers import subscriptions
+from .tasks import deliver_webhooks
 
 DEFINITION = ServiceDefinition(
     name="intake",
     title="K8s Ops intake",
-    description="Engagements, clusters, requests and partner webhooks.",
+    description="Engagements, clusters, requests, scope, disputes, and partner and outbound webhooks.",
     migrations_package="k8sops_intake.migrations",
     routers=[router],
+    subscriptions=subscriptions,
+    background_loops=[deliver_webhooks],
     default_port=8001,
 )
 

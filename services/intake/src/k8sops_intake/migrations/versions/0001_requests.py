@@ -5,6 +5,7 @@ Revision ID: 0001
 
 import sqlalchemy as sa
 from alembic import op
+
 from k8sops_common.bus.tables import create_bus_tables
 
 revision = "0001"

@@ -1,0 +1,177 @@
+"""POST /v1/requests through the real intake process: sustained throughput and latency percentiles,
+beside a raw single-row asyncpg INSERT loop into the same database, measured in the same run.
+
+    .venv/bin/python bench/bench_intake.py [--requests 3000] [--concurrency 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from support import Infrastructure, infrastructure, load_average, per_second, progress, report
+
+from k8sops_common.auth import mint_token
+from k8sops_common.bus.admin import all_topic_names, ensure_topics
+from k8sops_common.migrations import migrate
+from k8sops_common.settings import DEV_JWT_SECRET
+from k8sops_platform.embedded import free_port
+
+ENGAGEMENT = "eng-bench"
+SCHEMA_PREFIX = "bench_intake"
+
+
+def percentile(samples: list[float], fraction: float) -> float:
+    ordered = sorted(samples)
+    return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 3)
+
+
+def latency_figures(prefix: str, samples: list[float]) -> dict[str, float]:
+    return {
+        f"{prefix}_p50_ms": percentile(samples, 0.50),
+        f"{prefix}_p99_ms": percentile(samples, 0.99),
+        f"{prefix}_mean_ms": round(statistics.fmean(samples) * 1000, 3),
+    }
+
+
+async def closed_loop(count: int, concurrency: int, one: Any) -> tuple[float, list[float]]:
+    """`concurrency` workers issue `count` operations back to back; returns elapsed seconds and latencies."""
+    latencies: list[float] = []
+    remaining = iter(range(count))
+
+    async def worker() -> None:
+        for index in remaining:
+            started = time.perf_counter()
+            await one(index)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - started, latencies
+
+
+def start_intake(infra: Infrastructure, schema: str, prefix: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "DATABASE_URL": infra.database_url,
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "K8SOPS_DB_SCHEMA": schema,
+        "K8SOPS_TOPIC_PREFIX": prefix,
+        "K8SOPS_HTTP_PORT": str(port),
+        "K8SOPS_LOG_LEVEL": "WARNING",
+    }
+    with log.open("wb") as sink:
+        return subprocess.Popen([sys.executable, "-m", "k8sops_intake", "serve"], env=env, stdout=sink, stderr=sink)
+
+
+async def wait_ready(url: str) -> None:
+    async with httpx.AsyncClient() as client:
+        for _ in range(600):
+            try:
+                if (await client.get(f"{url}/readyz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.1)
+    raise TimeoutError("intake did not become ready")
+
+
+async def measure_api(url: str, requests: int, concurrency: int) -> dict[str, float]:
+    def bearer(role: str) -> dict[str, str]:
+        return {
+            "Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub='bench', roles=[role], engagements=[ENGAGEMENT])}"
+        }
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
+        engagement = {"id": ENGAGEMENT, "name": "bench", "tier": "k8s-247", "timezone": "Asia/Dhaka"}
+        (await client.post("/v1/engagements", json=engagement, headers=bearer("k8s-ops.senior"))).raise_for_status()
+        requester = bearer("k8s-ops.requester")
+
+        async def open_one(index: int) -> None:
+            body = {"engagement_id": ENGAGEMENT, "category": "incident", "priority": "P2", "title": f"bench {index}"}
+            response = await client.post("/v1/requests", json=body, headers=requester)
+            if response.status_code != 201:
+                raise AssertionError(f"POST /v1/requests answered {response.status_code}: {response.text}")
+
+        await closed_loop(min(200, requests), concurrency, open_one)  # warm-up: pools, JIT caches
+        elapsed, latencies = await closed_loop(requests, concurrency, open_one)
+    return {"api_requests_per_s": per_second(requests, elapsed), **latency_figures("api", latencies)}
+
+
+async def measure_raw_insert(database_url: str, schema: str, rows: int, concurrency: int) -> dict[str, float]:
+    """The floor: one INSERT per transaction over a pool, with no HTTP, auth, outbox or audit."""
+    pool = await asyncpg.create_pool(
+        database_url.replace("postgresql+asyncpg://", "postgresql://"), min_size=concurrency, max_size=concurrency
+    )
+    try:
+        await pool.execute(
+            f"CREATE TABLE {schema}.raw_requests (id text PRIMARY KEY, title text, opened_at timestamptz)"
+        )
+
+        async def insert_one(index: int) -> None:
+            await pool.execute(
+                f"INSERT INTO {schema}.raw_requests VALUES ($1, $2, now())", f"raw-{index}", f"bench {index}"
+            )
+
+        elapsed, latencies = await closed_loop(rows, concurrency, insert_one)
+    finally:
+        await pool.close()
+    return {"raw_insert_rows_per_s": per_second(rows, elapsed), **latency_figures("raw_insert", latencies)}
+
+
+async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, Any]:
+    token = uuid.uuid4().hex[:8]
+    schema, prefix = f"{SCHEMA_PREFIX}_{token}", f"bench.{token}."
+    await ensure_topics(infra.kafka_bootstrap_servers, all_topic_names(prefix))
+    await asyncio.to_thread(migrate, "k8sops_intake.migrations", infra.database_url, schema)
+    port = free_port()
+    load_before = load_average()
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as workdir:
+        process = start_intake(infra, schema, prefix, port, Path(workdir) / "intake.log")
+        try:
+            await wait_ready(f"http://127.0.0.1:{port}")
+            progress(f"timing {args.requests} POST /v1/requests at concurrency {args.concurrency}")
+            figures = await measure_api(f"http://127.0.0.1:{port}", args.requests, args.concurrency)
+        finally:
+            process.terminate()
+            process.wait(10)
+    progress(f"timing {args.requests} raw asyncpg inserts at concurrency {args.concurrency}")
+    figures |= await measure_raw_insert(infra.database_url, schema, args.requests, args.concurrency)
+    figures["api_vs_raw_insert"] = round(figures["api_requests_per_s"] / figures["raw_insert_rows_per_s"], 3)
+    return {
+        "requests": args.requests,
+        "concurrency": args.concurrency,
+        "embedded": infra.embedded,
+        "load_avg_1m_before": load_before,
+        "load_avg_1m_after": load_average(),
+        **figures,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=3000, help="requests (and raw rows) to time (default 3000)")
+    parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
+    args = parser.parse_args()
+
+    def run() -> dict[str, Any]:
+        with infrastructure() as infra:
+            return asyncio.run(measure(infra, args))
+
+    report(run)
+
+
+if __name__ == "__main__":
+    main()

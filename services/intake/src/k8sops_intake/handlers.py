@@ -1,0 +1,71 @@
+"""Intake's consumers: SLA breaches and upgrade steps update the request and notify subscribers."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from k8sops_common.audit import SYSTEM_ACTOR
+from k8sops_common.bus import ReceivedEvent, Subscriptions
+from k8sops_common.events.catalog import AuditTargetV1, SlaBreachedV1, UpgradeStepV1
+from k8sops_common.service import ServiceContext
+
+from . import repository
+from .domain.lifecycle import Action, Side
+from .service import apply_transition, notify_subscribers, system_audit
+
+log = logging.getLogger(__name__)
+
+
+def subscriptions(context: ServiceContext) -> Subscriptions:
+    outbox = context.outbox
+
+    async def on_sla_breached(session: AsyncSession, event: ReceivedEvent) -> None:
+        breach = event.data
+        assert isinstance(breach, SlaBreachedV1)
+        request = await repository.get_request(session, breach.request_id, for_update=True)
+        if request is None:
+            log.warning("sla.breached for unknown request %s; ignored", breach.request_id)
+            return
+        if request["sla_breached_at"] is None:
+            await repository.update_request(session, breach.request_id, {"sla_breached_at": breach.breached_at})
+        await system_audit(
+            session,
+            outbox,
+            "request.record_sla_breach",
+            AuditTargetV1(kind="Request", name=breach.request_id, cluster=breach.cluster_id),
+            breach.engagement_id,
+            {"breach_id": breach.breach_id, "deadline": breach.deadline.isoformat()},
+        )
+        await notify_subscribers(session, breach.engagement_id, "sla.breached", breach.model_dump(mode="json"))
+
+    async def on_upgrade_step(session: AsyncSession, event: ReceivedEvent) -> None:
+        step = event.data
+        assert isinstance(step, UpgradeStepV1)
+        await notify_subscribers(session, step.engagement_id, "upgrade.step", step.model_dump(mode="json"))
+        if step.request_id is None:
+            return
+        request = await repository.get_request(session, step.request_id, for_update=True)
+        if request is None:
+            log.warning("upgrade.step for unknown request %s; ignored", step.request_id)
+            return
+        request = await repository.update_request(
+            session, step.request_id, {"upgrade_step": step.step, "upgrade_status": step.status}
+        )
+        # The upgrade's own progress moves the request: work has started, or the report is out.
+        if step.status == "running" and request["status"] == "acknowledged":
+            await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, Action.START, None)
+        elif step.step == "report" and step.status == "succeeded" and request["status"] == "in_progress":
+            await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, Action.RESOLVE, None)
+        else:
+            await system_audit(
+                session,
+                outbox,
+                "request.record_upgrade_step",
+                AuditTargetV1(kind="Request", name=step.request_id, cluster=step.cluster_id),
+                step.engagement_id,
+                {"plan_id": step.plan_id, "step": step.step, "status": step.status},
+            )
+
+    return Subscriptions().on(SlaBreachedV1, on_sla_breached).on(UpgradeStepV1, on_upgrade_step)

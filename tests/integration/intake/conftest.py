@@ -1,0 +1,129 @@
+"""Intake in-process against the real PostgreSQL and broker of the session, in a schema of its own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from k8sops_common.auth import mint_token
+from k8sops_common.service import create_app
+from k8sops_common.settings import DEV_JWT_SECRET
+from k8sops_intake.app import DEFINITION
+from k8sops_intake.settings import WebhookSettings
+
+OWN = "eng-own"
+OTHER = "eng-other"
+
+
+def token(roles: list[str], engagements: list[str], sub: str = "someone@example.com") -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements)}"}
+
+
+SENIOR = token(["k8s-ops.senior"], [OWN, OTHER], sub="senior@provider.example")
+OPERATOR = token(["k8s-ops.operator"], [OWN], sub="operator@provider.example")
+ADMIN = token(["k8s-ops.admin"], [OWN], sub="admin@customer.example")
+REQUESTER = token(["k8s-ops.requester"], [OWN], sub="requester@customer.example")
+VIEWER = token(["k8s-ops.viewer"], [OWN], sub="viewer@customer.example")
+OTHER_ADMIN = token(["k8s-ops.admin"], [OTHER], sub="admin@other.example")
+
+
+def engagement_body(engagement_id: str, **overrides: Any) -> dict[str, Any]:
+    return {
+        "id": engagement_id,
+        "name": f"{engagement_id} contract",
+        "tier": "k8s-247",
+        "timezone": "Asia/Dhaka",
+        "working_days": [6, 0, 1, 2, 3],
+        "holiday_country": "BD",
+        "extra_holidays": ["2025-12-31"],
+        "maintenance_window": {"weekday": 5, "start_local": "02:00", "duration_minutes": 240},
+        "on_call": "oncall@customer.example",
+        **overrides,
+    }
+
+
+def cluster_body(cluster_id: str, environment: str = "prod", **overrides: Any) -> dict[str, Any]:
+    return {
+        "id": cluster_id,
+        "name": cluster_id,
+        "environment": environment,
+        "api_endpoint": f"https://{cluster_id}.k8s.example:6443",
+        "credentials_ref": f"vault://k8s/{cluster_id}/admin",
+        "size_band": "M",
+        "workload_band": "50-200",
+        "monthly_retainer_bdt": "250000.00",
+        **overrides,
+    }
+
+
+@dataclass
+class Intake:
+    app: FastAPI
+    client: httpx.AsyncClient
+    schema: str
+    isolation: Any
+
+    async def rows(self, table: str, where: str = "TRUE", *args: object) -> list[dict[str, Any]]:
+        records = await self.isolation.fetch(f"SELECT * FROM {self.schema}.{table} WHERE {where}", *args)
+        return [dict(record) for record in records]
+
+    async def count(self, table: str) -> int:
+        return len(await self.rows(table))
+
+    async def events(self, topic_suffix: str) -> list[dict[str, Any]]:
+        rows = await self.isolation.fetch(
+            f"SELECT payload FROM {self.schema}.outbox WHERE topic = $1 ORDER BY id",
+            f"{self.isolation.topic_prefix}{topic_suffix}",
+        )
+        return [json.loads(row["payload"]) for row in rows]
+
+    async def setup_engagement(self, engagement_id: str = OWN, with_clusters: bool = True) -> None:
+        response = await self.client.post("/v1/engagements", json=engagement_body(engagement_id), headers=SENIOR)
+        assert response.status_code == 201, response.text
+        if with_clusters:
+            admin = ADMIN if engagement_id == OWN else OTHER_ADMIN
+            for body in (
+                cluster_body(f"{engagement_id}-staging", "non-prod"),
+                cluster_body(f"{engagement_id}-prod", paired_cluster_id=f"{engagement_id}-staging"),
+            ):
+                response = await self.client.post(f"/v1/engagements/{engagement_id}/clusters", json=body, headers=admin)
+                assert response.status_code == 201, response.text
+
+    async def open_request(self, headers: dict[str, str] = REQUESTER, **overrides: Any) -> dict[str, Any]:
+        body = {
+            "engagement_id": OWN,
+            "cluster_id": f"{OWN}-prod",
+            "category": "workload-issue",
+            "priority": "P2",
+            "title": "payments-api CrashLoopBackOff",
+            **overrides,
+        }
+        response = await self.client.post("/v1/requests", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        result: dict[str, Any] = response.json()
+        return result
+
+
+async def build_intake(isolation: Any, webhook_settings: WebhookSettings | None = None) -> Intake:
+    settings = await isolation.settings("intake", "k8sops_intake.migrations")
+    app = create_app(DEFINITION, settings)
+    app.state.context.extras["webhook_settings"] = webhook_settings or WebhookSettings(allow_private_targets=True)
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test")
+    return Intake(app, client, settings.schema_name, isolation)
+
+
+@pytest.fixture
+async def intake(isolation: Any) -> AsyncIterator[Intake]:
+    """The API without background tasks: what a request changes is in the tables and the outbox."""
+    service = await build_intake(isolation)
+    try:
+        yield service
+    finally:
+        await service.client.aclose()
+        await service.app.state.context.database.dispose()
