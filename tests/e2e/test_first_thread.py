@@ -8,8 +8,12 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from k8sops_platform.embedded import TansuBroker, free_port
+
+from .conftest import bearer
 
 Eventually = Callable[..., Awaitable[object]]
 
@@ -24,26 +28,60 @@ def new_request(title: str) -> dict[str, str]:
     }
 
 
+async def set_up_engagement(intake_url: str) -> None:
+    """Requests need their engagement and cluster to exist: a senior takes it on, its admin adds the cluster."""
+    senior = bearer(["k8s-ops.senior"], ["eng-e2e"], sub="senior@provider.example")
+    admin = bearer(["k8s-ops.admin"], ["eng-e2e"], sub="admin@customer.example")
+    async with httpx.AsyncClient(base_url=intake_url, timeout=10) as client:
+        engagement = {"id": "eng-e2e", "name": "e2e", "tier": "k8s-247", "timezone": "Asia/Dhaka"}
+        response = await client.post("/v1/engagements", json=engagement, headers=senior)
+        assert response.status_code == 201, response.text
+        cluster = {
+            "id": "prod-1",
+            "name": "prod-1",
+            "environment": "prod",
+            "api_endpoint": "https://prod-1.k8s.example:6443",
+            "credentials_ref": "vault://k8s/prod-1",
+            "size_band": "M",
+            "workload_band": "50-200",
+            "monthly_retainer_bdt": "100000.00",
+        }
+        response = await client.post("/v1/engagements/eng-e2e/clusters", json=cluster, headers=admin)
+        assert response.status_code == 201, response.text
+
+
 async def audit_entries(isolation) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """The entries of opened requests (setting up the engagement is audited too)."""
     table = f"{isolation.schema_for('audit')}.audit_entries"
-    rows = await isolation.fetch(f"SELECT event_id, target_name, trace_id, action FROM {table} ORDER BY seq")
+    rows = await isolation.fetch(
+        f"SELECT event_id, target_name, trace_id, action FROM {table} WHERE action = 'request.open' ORDER BY seq"
+    )
     return [dict(row) for row in rows]
 
 
-async def test_a_request_reaches_audit_in_the_same_trace(
+async def test_a_request_is_one_trace_through_intake_sla_timer_and_audit(
     isolation, start_service, requester_headers, auditor_headers, eventually: Eventually
 ) -> None:  # type: ignore[no-untyped-def]
     intake = await start_service("intake")
+    await start_service("sla-timer")
     audit = await start_service("audit")
+    await set_up_engagement(intake.url)
+    # A request that reaches sla-timer before its engagement waits and is armed when the engagement
+    # arrives, in the engagement's trace; this test is about the usual order.
+    engagements = f"SELECT count(*) AS n FROM {isolation.schema_for('sla-timer')}.engagements"
+    await eventually(lambda: isolation.fetch(engagements), lambda rows: rows[0]["n"] == 1)
     trace_id = secrets.token_hex(16)
-    traceparent = f"00-{trace_id}-{secrets.token_hex(8)}-01"
+    caller = SpanContext(int(trace_id, 16), int(secrets.token_hex(8), 16), is_remote=True, trace_flags=TraceFlags(1))
 
     async with httpx.AsyncClient(timeout=10) as client:
-        created = await client.post(
-            f"{intake.url}/v1/requests",
-            json=new_request("etcd latency"),
-            headers={**requester_headers, "traceparent": traceparent},
-        )
+        # The caller's trace goes in the header; were httpx instrumented in this process (another
+        # test built an app in-process), its client span would carry the same trace as our parent.
+        with trace.use_span(NonRecordingSpan(caller)):
+            created = await client.post(
+                f"{intake.url}/v1/requests",
+                json=new_request("etcd latency"),
+                headers={**requester_headers, "traceparent": f"00-{trace_id}-{secrets.token_hex(8)}-01"},
+            )
         assert created.status_code == 201, created.text
         request_id = created.json()["id"]
 
@@ -55,16 +93,21 @@ async def test_a_request_reaches_audit_in_the_same_trace(
             items: list[dict[str, object]] = response.json()["items"]
             return items
 
-        items = await eventually(entries_for_trace, lambda items: len(items) == 1)
-    assert items[0]["target_name"] == request_id  # type: ignore[index]
-    assert items[0]["action"] == "request.open"  # type: ignore[index]
-    assert items[0]["trace_id"] == trace_id  # type: ignore[index]
+        # intake records the request; sla-timer, handling request.opened in the same trace, arms its timer.
+        items = await eventually(entries_for_trace, lambda items: len(items) == 2, timeout_s=60)
+    assert {(item["source_service"], item["action"]) for item in items} == {  # type: ignore[index]
+        ("intake", "request.open"),
+        ("sla-timer", "sla.timer.arm"),
+    }
+    assert {item["target_name"] for item in items} == {request_id}  # type: ignore[index]
+    assert {item["trace_id"] for item in items} == {trace_id}  # type: ignore[index]
 
 
 async def test_killing_audit_mid_stream_loses_nothing_and_duplicates_nothing(
     isolation, start_service, requester_headers, eventually: Eventually
 ) -> None:  # type: ignore[no-untyped-def]
     intake = await start_service("intake")
+    await set_up_engagement(intake.url)
     audit = await start_service("audit")
     total = 1000
     request_ids: list[str] = []
@@ -98,6 +141,7 @@ async def test_a_malformed_message_is_dead_lettered_and_audit_keeps_going(
     isolation, start_service, requester_headers, eventually: Eventually
 ) -> None:  # type: ignore[no-untyped-def]
     intake = await start_service("intake")
+    await set_up_engagement(intake.url)
     await start_service("audit")
     topic = f"{isolation.topic_prefix}audit.event"
     producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
@@ -133,6 +177,7 @@ async def test_broker_outage_turns_readyz_503_and_the_outbox_drains_after(
         isolation.bootstrap = bootstrap
         await isolation.ensure_topics()
         intake = await start_service("intake", bootstrap=bootstrap)
+        await set_up_engagement(intake.url)
         audit = await start_service("audit", bootstrap=bootstrap)
         async with httpx.AsyncClient(timeout=10, headers=requester_headers) as client:
             for number in range(5):

@@ -83,6 +83,8 @@ class Platform:
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "K8SOPS_JWT_SECRET": jwt_secret,
                 "K8SOPS_AUDIT_SIGNING_KEY_FILE": str(self.data_dir / "audit" / "signing-key.pem"),
+                # Webhook receivers on this machine are the norm locally (SPEC section 9).
+                "K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get("K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
                 **extra_env,
             }
             port = int(os.environ.get(f"K8SOPS_{spec.schema.upper()}_PORT", spec.port))

@@ -18,10 +18,11 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         assert isinstance(event.data, EngagementChangedV1)
         await service.apply_engagement_change(session, outbox, event.data)
 
-    async def on_requests_opened(session: AsyncSession, events: list[ReceivedEvent]) -> None:
-        # Arming in batches: one insert and one update for the whole batch instead of per request.
-        opened = [event.data for event in events if isinstance(event.data, RequestOpenedV1)]
-        await service.open_timers(session, outbox, opened)
+    async def on_request_opened(session: AsyncSession, event: ReceivedEvent) -> None:
+        # One event at a time (still one transaction per poll): arming then runs inside the
+        # request's own trace, so its audit event joins the trace that opened the request.
+        assert isinstance(event.data, RequestOpenedV1)
+        await service.open_timers(session, outbox, [event.data])
 
     async def on_request_updated(session: AsyncSession, event: ReceivedEvent) -> None:
         assert isinstance(event.data, RequestUpdatedV1)
@@ -30,6 +31,6 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
     return (
         Subscriptions()
         .on(EngagementChangedV1, on_engagement_changed)
-        .on_batch(RequestOpenedV1, on_requests_opened)
+        .on(RequestOpenedV1, on_request_opened)
         .on(RequestUpdatedV1, on_request_updated)
     )

@@ -236,7 +236,7 @@ async def open_timers(session: AsyncSession, outbox: Outbox, requests: list[Requ
     timer row without a deadline; the engagement's arrival arms it from the original opening
     time, so the time spent waiting counts and an overdue timer fires at once.
     """
-    rows = {
+    rows: dict[str, dict[str, Any]] = {
         data.request_id: {
             "request_id": data.request_id,
             "engagement_id": data.engagement_id,
