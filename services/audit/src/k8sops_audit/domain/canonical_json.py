@@ -161,8 +161,7 @@ def _encode(value: object, parts: list[str]) -> None:
         parts.append(_format_float(float(value)))
     else:
         raise NotCanonicalisableError(
-            f"{value_type.__name__} is not a JSON value; "
-            "use a string, number, boolean, null, list or object"
+            f"{value_type.__name__} is not a JSON value; use a string, number, boolean, null, list or object"
         )
 
 
@@ -172,9 +171,7 @@ def _encode_object(value: Mapping[Any, Any], parts: list[str]) -> None:
         all_keys = "".join(keys)
     except TypeError:
         bad_key = next(key for key in keys if not isinstance(key, str))
-        raise NotCanonicalisableError(
-            f"object key {bad_key!r} is not a string; JSON object keys are strings"
-        ) from None
+        raise NotCanonicalisableError(f"object key {bad_key!r} is not a string; JSON object keys are strings") from None
     if all_keys.isascii() and "\x00" not in all_keys:
         # The common case: code point order is UTF-16 order, and ASCII needs no checks.
         keys.sort()
@@ -215,9 +212,7 @@ def _quote_text(text: str) -> str:
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as error:
-            raise NotCanonicalisableError(
-                "string is not valid Unicode (it holds a lone surrogate)"
-            ) from error
+            raise NotCanonicalisableError("string is not valid Unicode (it holds a lone surrogate)") from error
     if "\x00" in text:
         raise NotCanonicalisableError("strings may not contain U+0000")
     quoted: str = _quote_string(text)
@@ -238,9 +233,7 @@ def _format_integer(value: int) -> str:
 
 def _format_float(value: float) -> str:
     if not math.isfinite(value):
-        raise NotCanonicalisableError(
-            f"{value!r} has no JSON form; send a finite number, null or a string"
-        )
+        raise NotCanonicalisableError(f"{value!r} has no JSON form; send a finite number, null or a string")
     return format_number(value)
 
 
