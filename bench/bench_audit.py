@@ -17,7 +17,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bench_bus import counter_value, measure_raw_consume, produce
-from support import Infrastructure, Stopwatch, infrastructure, load_average, per_second, progress, report, wait_until
+from support import (
+    Infrastructure,
+    Stopwatch,
+    load_average,
+    per_second,
+    progress,
+    report_measurement,
+    wait_until,
+)
 
 from k8sops_audit.handlers import subscriptions
 from k8sops_audit.service import verify
@@ -119,11 +127,7 @@ def main() -> None:
     parser.add_argument("--partitions", type=int, default=3, help="partitions of the topic (default 3)")
     args = parser.parse_args()
 
-    def run() -> dict[str, Any]:
-        with infrastructure() as infra:
-            return asyncio.run(measure(infra, args))
-
-    report(run)
+    report_measurement(measure, args)
 
 
 if __name__ == "__main__":

@@ -29,12 +29,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from support import (
     Infrastructure,
     Stopwatch,
-    infrastructure,
     load_average,
     median_figures,
     per_second,
     progress,
-    report,
+    report_measurement,
     wait_until,
 )
 
@@ -321,11 +320,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=1, help="repeat on fresh topics; figures are medians")
     args = parser.parse_args()
 
-    def run() -> dict[str, Any]:
-        with infrastructure() as infra:
-            return asyncio.run(measure(infra, args))
-
-    report(run)
+    report_measurement(measure, args)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from typing import Any
 
 import asyncpg
 import httpx
-from support import Infrastructure, infrastructure, load_average, per_second, progress, report
+from support import Infrastructure, load_average, per_second, progress, report_measurement
 
 from k8sops_common.auth import mint_token
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
@@ -166,11 +166,7 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=16, help="concurrent clients (default 16)")
     args = parser.parse_args()
 
-    def run() -> dict[str, Any]:
-        with infrastructure() as infra:
-            return asyncio.run(measure(infra, args))
-
-    report(run)
+    report_measurement(measure, args)
 
 
 if __name__ == "__main__":

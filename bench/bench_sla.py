@@ -29,7 +29,14 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from support import Infrastructure, Stopwatch, infrastructure, load_average, per_second, progress, report
+from support import (
+    Infrastructure,
+    Stopwatch,
+    load_average,
+    per_second,
+    progress,
+    report_measurement,
+)
 
 from k8sops_common.bus import Outbox
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
@@ -252,11 +259,7 @@ def main() -> None:
     parser.add_argument("--window-s", type=float, default=30.0, help="seconds the probe deadlines span (default 30)")
     args = parser.parse_args()
 
-    def run() -> dict[str, Any]:
-        with infrastructure() as infra:
-            return asyncio.run(measure(infra, args))
-
-    report(run)
+    report_measurement(measure, args)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ JSON object on its last stdout line. Progress goes to stderr.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -15,7 +16,7 @@ import sys
 import tempfile
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,3 +122,16 @@ def report(benchmark: Callable[[], dict[str, Any]]) -> None:
         print(json.dumps({"error": f"{type(error).__name__}: {error}"}), flush=True)
         sys.exit(1)
     print(json.dumps(figures), flush=True)
+
+
+def report_measurement(
+    measure: Callable[[Infrastructure, argparse.Namespace], Coroutine[Any, Any, dict[str, Any]]],
+    args: argparse.Namespace,
+) -> None:
+    """Starts the infrastructure, runs `measure` in an event loop and reports its figures."""
+
+    def run() -> dict[str, Any]:
+        with infrastructure() as infra:
+            return asyncio.run(measure(infra, args))
+
+    report(run)
