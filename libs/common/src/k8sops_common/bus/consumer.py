@@ -25,7 +25,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..db import Database
-from ..events.catalog import EVENT_TYPES_BY_NAME, EventData, dlq_topic
+from ..events.catalog import EVENT_TYPES_BY_MODEL, EVENT_TYPES_BY_NAME, EventData, dlq_topic
 from ..events.envelope import CloudEvent, RawCloudEvent
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist
@@ -111,8 +111,6 @@ class Subscriptions:
 
 
 def _type_name(data_model: type[EventData]) -> str:
-    from ..events.catalog import EVENT_TYPES_BY_MODEL
-
     return EVENT_TYPES_BY_MODEL[data_model].name
 
 
