@@ -18,11 +18,16 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         assert isinstance(event.data, EngagementChangedV1)
         await service.apply_engagement_change(session, outbox, event.data)
 
-    async def on_request_opened(session: AsyncSession, event: ReceivedEvent) -> None:
-        # One event at a time (still one transaction per poll): arming then runs inside the
-        # request's own trace, so its audit event joins the trace that opened the request.
-        assert isinstance(event.data, RequestOpenedV1)
-        await service.open_timers(session, outbox, [event.data])
+    async def on_requests_opened(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+        # Arming in batches: one insert and one update for the whole batch instead of per request;
+        # each request's arming is still audited inside the trace that opened it.
+        opened: list[RequestOpenedV1] = []
+        traces = {}
+        for event in events:
+            if isinstance(event.data, RequestOpenedV1):
+                opened.append(event.data)
+                traces[event.data.request_id] = event.trace_context
+        await service.open_timers(session, outbox, opened, traces)
 
     async def on_request_updated(session: AsyncSession, event: ReceivedEvent) -> None:
         assert isinstance(event.data, RequestUpdatedV1)
@@ -31,6 +36,6 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
     return (
         Subscriptions()
         .on(EngagementChangedV1, on_engagement_changed)
-        .on(RequestOpenedV1, on_request_opened)
+        .on_batch(RequestOpenedV1, on_requests_opened)
         .on(RequestUpdatedV1, on_request_updated)
     )

@@ -16,12 +16,14 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from opentelemetry import context as otel_context
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.audit import SYSTEM_ACTOR, record_audit
 from k8sops_common.auth import Principal
 from k8sops_common.bus import Outbox
+from k8sops_common.bus.tracing import within_trace
 from k8sops_common.events.catalog import (
     AuditTargetV1,
     CreditIssuedV1,
@@ -229,7 +231,12 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, data: E
 # request.opened / request.updated
 
 
-async def open_timers(session: AsyncSession, outbox: Outbox, requests: list[RequestOpenedV1]) -> None:
+async def open_timers(
+    session: AsyncSession,
+    outbox: Outbox,
+    requests: list[RequestOpenedV1],
+    traces: Mapping[str, otel_context.Context] | None = None,
+) -> None:
     """Arms the requests' response timers and starts their resolution clocks.
 
     A request whose engagement is not known yet (its engagement.changed not consumed yet) gets a
@@ -256,11 +263,15 @@ async def open_timers(session: AsyncSession, outbox: Outbox, requests: list[Requ
         if engagement is None or engagement["deleted"]:
             log.info("%d requests wait for engagement %s before arming", len(timer_rows), engagement_id)
             continue
-        await _arm_timers(session, outbox, timer_rows, engagement)
+        await _arm_timers(session, outbox, timer_rows, engagement, traces)
 
 
 async def _arm_timers(
-    session: AsyncSession, outbox: Outbox, timer_rows: Sequence[Mapping[Any, Any]], engagement: Mapping[Any, Any]
+    session: AsyncSession,
+    outbox: Outbox,
+    timer_rows: Sequence[Mapping[Any, Any]],
+    engagement: Mapping[Any, Any],
+    traces: Mapping[str, otel_context.Context] | None = None,
 ) -> None:
     if not timer_rows:
         return
@@ -280,21 +291,24 @@ async def _arm_timers(
                 **resolution_columns(resolution),
             }
         )
-        await record_audit(
-            session,
-            outbox,
-            actor=SYSTEM_ACTOR,
-            action="sla.timer.arm",
-            target=_request_target(timer_row["request_id"], timer_row["cluster_id"]),
-            engagement_id=timer_row["engagement_id"],
-            details={
-                "tier": str(tier),
-                "priority": timer_row["priority"],
-                "budget_minutes": int(target.budget.total_seconds() // 60),
-                "clock": str(target.clock),
-                "deadline": timer.due_at.isoformat(),
-            },
-        )
+        # The request's own trace, where the handler knows it (not for timers armed later, when
+        # their engagement arrives).
+        with within_trace((traces or {}).get(timer_row["request_id"])):
+            await record_audit(
+                session,
+                outbox,
+                actor=SYSTEM_ACTOR,
+                action="sla.timer.arm",
+                target=_request_target(timer_row["request_id"], timer_row["cluster_id"]),
+                engagement_id=timer_row["engagement_id"],
+                details={
+                    "tier": str(tier),
+                    "priority": timer_row["priority"],
+                    "budget_minutes": int(target.budget.total_seconds() // 60),
+                    "clock": str(target.clock),
+                    "deadline": timer.due_at.isoformat(),
+                },
+            )
     await repository.update_timers(session, changes)
     for parked in await repository.take_parked_updates(session, [row["request_id"] for row in timer_rows]):
         update = RequestUpdatedV1.model_validate(parked["payload"])

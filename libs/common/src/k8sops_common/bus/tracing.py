@@ -2,13 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.propagate import extract, inject
 
 KafkaHeaders = Sequence[tuple[str, bytes]]
+
+
+@contextmanager
+def within_trace(trace_context: otel_context.Context | None) -> Iterator[None]:
+    """Makes `trace_context` current, so events written inside join that trace (None: no change).
+
+    For batch handlers, which handle many events at once outside any one event's span.
+    """
+    if trace_context is None:
+        yield
+        return
+    token = otel_context.attach(trace_context)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
 
 
 def current_trace_headers() -> dict[str, str]:
