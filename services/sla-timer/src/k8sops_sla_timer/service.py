@@ -98,6 +98,8 @@ def response_timer_of(row: Mapping[Any, Any], calendar: BusinessCalendar) -> Res
         acknowledged_at=row["acknowledged_at"],
         warned_at=row["warned_at"],
         breached_at=row["breached_at"],
+        elapsed_before=row["response_elapsed_before"],
+        clock_since=row["response_clock_since"],
     )
 
 
@@ -111,6 +113,8 @@ def response_timer_columns(timer: ResponseTimer) -> dict[str, Any]:
         "warned_at": timer.warned_at,
         "breached_at": timer.breached_at,
         "next_alert_at": timer.next_alert_at,
+        "response_elapsed_before": timer.elapsed_before,
+        "response_clock_since": timer.clock_since,
     }
 
 
@@ -208,8 +212,8 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, data: E
     await _arm_timers(session, outbox, await repository.unarmed_timers(session, data.engagement_id), engagement)
     if previous is not None and calendar_of(previous) != new_calendar:
         for timer_row in await repository.running_timers_on_clock(session, data.engagement_id, ClockKind.BUSINESS):
-            timer = response_timer_of(timer_row, new_calendar)
-            moved = timer.retarget(timer.target, data.changed_at)
+            timer = response_timer_of(timer_row, calendar_of(previous))
+            moved = timer.on_calendar(new_calendar, data.changed_at)
             if moved.due_at == timer_row["due_at"]:
                 continue
             await repository.update_timer(session, timer_row["request_id"], response_timer_columns(moved))
