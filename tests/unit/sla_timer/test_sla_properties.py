@@ -26,7 +26,6 @@ from k8sops_sla_timer.domain.policy import (
     ResponseTarget,
     Tier,
     advance_on_clock,
-    compute_deadline,
     elapsed_on_clock,
 )
 from k8sops_sla_timer.domain.timer import ResolutionClock, ResponseTimer
