@@ -55,8 +55,9 @@ def ensure_environment() -> None:
     uv = _bin(TOOLS, "uv")
     if not uv.exists():
         print("dev.py: installing uv into .tools/", flush=True)
-        if not _install_uv_with_pip():
-            _install_uv_wheel(uv, index_url())
+        without_pip = _install_uv_with_pip()
+        if without_pip is not None:
+            _install_uv_wheel(uv, index_url(), without_pip)
     synced = subprocess.run(
         [str(uv), "sync", "--frozen", "--all-packages", "--quiet"],
         cwd=ROOT,
@@ -66,19 +67,19 @@ def ensure_environment() -> None:
         raise BootstrapError(f"dev.py: `uv sync` failed (exit {synced.returncode}); its message is above.")
 
 
-def _install_uv_with_pip() -> bool:
-    """pip in a venv of its own; False when this Python cannot make one (no ensurepip) or pip failed."""
+def _install_uv_with_pip() -> str | None:
+    """pip in a venv of its own; None when that worked, else why not."""
     try:
         import ensurepip  # noqa: F401  (Debian and Ubuntu ship it in python3.X-venv)
     except ImportError:
-        return False
+        return "this Python has no pip (ensurepip)"
     try:
         venv.create(TOOLS, with_pip=True)
         subprocess.run([str(_bin(TOOLS, "python")), "-m", "pip", "install", "-q", "uv"], check=True)
     except (OSError, subprocess.CalledProcessError):
         shutil.rmtree(TOOLS, ignore_errors=True)
-        return False
-    return True
+        return "pip could not install it"
+    return None
 
 
 def index_url() -> str:
@@ -86,7 +87,7 @@ def index_url() -> str:
     from_env = os.environ.get("PIP_INDEX_URL", "").strip()
     if from_env:
         return from_env
-    config = configparser.ConfigParser()
+    config = configparser.RawConfigParser()  # as pip reads it: a % in a URL is not interpolation
     home = Path.home()
     # pip's own order (site-wide, user, environment, PIP_CONFIG_FILE); a later file wins.
     config.read(
@@ -105,11 +106,11 @@ def index_url() -> str:
     return DEFAULT_INDEX
 
 
-def _install_uv_wheel(target: Path, index: str) -> None:
+def _install_uv_wheel(target: Path, index: str, without_pip: str) -> None:
     """The newest uv wheel for this platform from the simple index `index`, unpacked to `target`."""
     try:
         name, url, sha256 = _pick_wheel(_project_files(index, "uv"))
-        print(f"dev.py: no pip in this Python; fetching {name} from {_without_credentials(index)}", flush=True)
+        print(f"dev.py: {without_pip}; fetching {name} from {_without_credentials(index)}", flush=True)
         with tempfile.TemporaryDirectory() as scratch:
             wheel = Path(scratch) / name
             with _open(url) as response, wheel.open("wb") as out:
@@ -121,7 +122,7 @@ def _install_uv_wheel(target: Path, index: str) -> None:
         reason = getattr(error, "reason", None) or error
         package = f"python{sys.version_info.major}.{sys.version_info.minor}-venv"
         raise BootstrapError(
-            f"dev.py: cannot install uv, because this Python has no pip (ensurepip) and uv could not be fetched "
+            f"dev.py: cannot install uv, because {without_pip} and uv could not be fetched "
             f"from the package index {_without_credentials(index)} ({reason}): install the {package} package "
             f"(sudo apt install {package}) or uv itself (https://docs.astral.sh/uv/), then run dev.py again."
         ) from None
@@ -134,10 +135,11 @@ def _project_files(index: str, project: str) -> list[tuple[str, str, str | None,
     with _open(page, request_headers) as response:
         content_type = response.headers.get("Content-Type", "")
         body = response.read().decode("utf-8", "replace")
-        base = response.geturl()
+    # Relative file links resolve against the page as configured (not the response URL without the
+    # credentials), so a private mirror's credentials go with the wheel download too.
     if "json" in content_type:
         return [
-            (item["filename"], urllib.parse.urljoin(base, item["url"]), item.get("hashes", {}).get("sha256"),
+            (item["filename"], urllib.parse.urljoin(page, item["url"]), item.get("hashes", {}).get("sha256"),
              bool(item.get("yanked")))
             for item in json.loads(body)["files"]
         ]  # fmt: skip
@@ -146,7 +148,7 @@ def _project_files(index: str, project: str) -> list[tuple[str, str, str | None,
         href = re.search(r'href="([^"]+)"', anchor.group(1))
         if href is None:
             continue
-        url, _, fragment = urllib.parse.urljoin(base, href.group(1).replace("&amp;", "&")).partition("#")
+        url, _, fragment = urllib.parse.urljoin(page, href.group(1).replace("&amp;", "&")).partition("#")
         sha256 = fragment.removeprefix("sha256=") if fragment.startswith("sha256=") else None
         files.append((anchor.group(2).strip(), url, sha256, "data-yanked" in anchor.group(1)))
     return files

@@ -7,8 +7,11 @@ The stock Python is simulated exactly as Debian ships it without python3.X-venv:
 from __future__ import annotations
 
 import base64
+import http.server
+import importlib.util
 import json
 import os
+import platform
 import queue
 import re
 import shutil
@@ -20,6 +23,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -78,7 +82,7 @@ def test_bootstrap_without_pip_fetches_the_uv_wheel_and_syncs_a_working_venv(
         timeout=300,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "no pip in this Python; fetching uv-" in result.stdout
+    assert "this Python has no pip (ensurepip); fetching uv-" in result.stdout
     assert "Traceback" not in result.stderr
     uv_version = subprocess.run([str(checkout / ".tools" / "bin" / "uv"), "--version"], capture_output=True, text=True)
     assert uv_version.stdout.startswith("uv ")
@@ -108,6 +112,65 @@ def test_bootstrap_without_pip_and_without_an_index_says_in_one_sentence_what_to
     assert f"install the {minor} package" in message and closed in message
     assert message.count(". ") == 0 and message.endswith("run dev.py again.")
     assert not (checkout / ".tools" / "bin" / "uv").exists()
+
+
+def _load_dev_py() -> object:
+    spec = importlib.util.spec_from_file_location("dev_under_test", ROOT / "dev.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.skipif(
+    not sys.platform.startswith("linux") or platform.libc_ver()[0] != "glibc", reason="wheel names for glibc Linux"
+)
+def test_a_pep_503_mirror_from_pip_conf_with_credentials_gives_the_newest_fitting_wheel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    machine = platform.machine()
+    page = "".join(
+        f'<a href="../../files/{name}#sha256={digest}"{extra}>{name}</a>\n'
+        for name, digest, extra in (
+            (f"uv-0.13.9-py3-none-manylinux_2_17_{machine}.manylinux2014_{machine}.whl", "aa", ""),
+            (f"uv-0.13.12-py3-none-manylinux_2_17_{machine}.whl", "bb", ' data-yanked=""'),
+            (f"uv-0.13.10-py3-none-musllinux_1_1_{machine}.whl", "cc", ""),
+            ("uv-0.14.0-py3-none-macosx_11_0_arm64.whl", "dd", ""),
+            ("uv-0.14.0.tar.gz", "ee", ""),
+        )
+    )
+    seen: list[tuple[str, str | None]] = []
+
+    class Index(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append((self.path, self.headers.get("Authorization")))
+            body = f"<html><body>{page}</body></html>".encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Index)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        config = tmp_path / "pip.conf"
+        config.write_text(f"[global]\nindex-url = http://mirror:s%40cret@127.0.0.1:{server.server_port}/simple\n")
+        monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+        monkeypatch.setenv("PIP_CONFIG_FILE", str(config))
+        dev: Any = _load_dev_py()
+        index = dev.index_url()
+        assert index == f"http://mirror:s%40cret@127.0.0.1:{server.server_port}/simple"
+        name, url, sha256 = dev._pick_wheel(dev._project_files(index, "uv"))
+    finally:
+        server.shutdown()
+    # 0.13.12 is yanked, 0.13.10 is for musl, 0.14.0 for macOS: 0.13.9 is the newest that fits.
+    assert name.startswith("uv-0.13.9-") and sha256 == "aa"
+    assert url == f"http://mirror:s%40cret@127.0.0.1:{server.server_port}/files/{name}"
+    assert seen == [("/simple/uv/", "Basic " + base64.b64encode(b"mirror:s@cret").decode())]
+    assert "s%40cret" not in dev._without_credentials(index)
 
 
 @pytest.mark.parametrize(("argv", "code"), [(["--help"], 0), (["-h"], 0), (["deploy"], 2), ([], 2)])
