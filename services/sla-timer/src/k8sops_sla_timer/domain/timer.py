@@ -109,8 +109,8 @@ class ResponseTimer:
     def on_calendar(self, calendar: BusinessCalendar, now: datetime) -> ResponseTimer:
         """The same target on a changed calendar (holidays, working week, timezone) from `now` on.
 
-        The current stretch is measured again on the new calendar, so a holiday added for a day
-        already passed gives that day's time back.
+        The current stretch (since the last priority change) is measured again on the new
+        calendar, so a holiday added for a day already in it gives that day's time back.
         """
         return replace(self, calendar=calendar).retarget(self.target, now)
 
