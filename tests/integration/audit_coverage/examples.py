@@ -144,6 +144,17 @@ async def add_dispute_entry(world: World) -> Call:
     )
 
 
+async def upload_holiday_calendar(world: World) -> Call:
+    await with_engagement(world)
+    ics = (
+        b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nSUMMARY:Victory Day\r\n"
+        b"DTSTART;VALUE=DATE:20271216\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    )
+    path = f"/v1/engagements/{ENGAGEMENT}/holiday-calendar"
+    headers = {**world.headers(*ADMIN), "content-type": "text/calendar"}
+    return lambda: world.client.put(path, content=ics, headers=headers)
+
+
 async def change_webhook(world: World) -> Call:
     await with_engagement(world)
     created = await ok(
@@ -187,6 +198,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("intake", "PATCH", "/v1/engagements/{engagement_id}"): calling(
         "PATCH", f"/v1/engagements/{ENGAGEMENT}", ADMIN, {"on_call": "oncall@customer.example"}
     ),
+    ("intake", "PUT", "/v1/engagements/{engagement_id}/holiday-calendar"): upload_holiday_calendar,
     ("intake", "POST", "/v1/engagements/{engagement_id}/clusters"): calling(
         "POST", f"/v1/engagements/{ENGAGEMENT}/clusters", ADMIN, cluster_body("cov-new")
     ),

@@ -53,6 +53,7 @@ class Call:
     path: str
     body: dict[str, Any] | None = None
     params: dict[str, Any] | None = None
+    content: bytes | None = None  # a raw body (an .ics file) instead of JSON
 
 
 Builder = Callable[[World, str, str, str], Awaitable[Call]]  # (world, engagement, role, fresh id) -> call
@@ -96,6 +97,15 @@ def call(method: str, path: str, body: Any = None, params: Any = None) -> Builde
     return build
 
 
+HOLIDAY_ICS = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nBEGIN:VEVENT\r\nDTSTART;VALUE=DATE:20270401\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+)
+
+
+async def upload_holidays(world: World, engagement: str, role: str, fresh: str) -> Call:
+    return Call("PUT", f"/v1/engagements/{engagement}/holiday-calendar", content=HOLIDAY_ICS)
+
+
 async def delete_cluster(world: World, engagement: str, role: str, fresh: str) -> Call:
     return Call("DELETE", f"/v1/engagements/{engagement}/clusters/{await fresh_cluster(world, engagement, fresh)}")
 
@@ -125,6 +135,7 @@ MATRIX: dict[str, tuple[Builder, dict[str, Cell]]] = {
         call("PATCH", "/v1/engagements/{e}", {"on_call": "someone@customer.example"}),
         table(FORBIDDEN, admin=(200, 404), senior=(200, 404)),
     ),
+    "upload holiday calendar": (upload_holidays, managed(200)),
     "add cluster": (
         call("POST", "/v1/engagements/{e}/clusters", lambda v, r: cluster_body(f"c-{v['fresh']}", "non-prod")),
         managed(201),
@@ -214,6 +225,10 @@ def headers_for(role: str, fresh: str) -> dict[str, str]:
 
 
 async def send(world: World, request: Call, headers: dict[str, str]) -> Any:
+    if request.content is not None:
+        return await world.intake.client.request(
+            request.method, request.path, content=request.content, params=request.params, headers=headers
+        )
     return await world.intake.client.request(
         request.method, request.path, json=request.body, params=request.params, headers=headers
     )
@@ -252,7 +267,9 @@ async def test_every_endpoint_for_every_role_in_own_and_other_engagements(intake
             if scenario == "other" and response.status_code == 404:
                 absent = await send(
                     world,
-                    Call(request.method, as_missing(world, request.path), request.body, request.params),
+                    Call(
+                        request.method, as_missing(world, request.path), request.body, request.params, request.content
+                    ),
                     headers_for(role, fresh),
                 )
                 assert (absent.status_code, absent.json()["type"], absent.json()["title"]) == (

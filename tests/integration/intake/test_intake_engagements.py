@@ -115,3 +115,47 @@ async def test_calendars_are_checked_against_real_timezones_and_holiday_countrie
     no_admin_on_tier = engagement_body(OWN, tier="k8s-business", cluster_admin="someone")
     assert (await intake.client.post("/v1/engagements", json=no_admin_on_tier, headers=SENIOR)).status_code == 422
     assert await intake.count("engagements") == 0
+
+
+BD_HOLIDAYS_ICS = (
+    b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//cabinet.gov.bd//holidays//EN\r\n"
+    b"BEGIN:VEVENT\r\nUID:eid@gov.bd\r\nSUMMARY:Eid-ul-Fitr\r\n"
+    b"DTSTART;VALUE=DATE:20270308\r\nDTEND;VALUE=DATE:20270311\r\nEND:VEVENT\r\n"
+    b"END:VCALENDAR\r\n"
+)
+
+
+async def test_the_customer_admin_uploads_an_official_holiday_calendar_and_gets_its_dates_back(
+    intake: Intake,
+) -> None:
+    await intake.setup_engagement(with_clusters=False)
+    subdivision = await intake.client.patch(f"/v1/engagements/{OWN}", json={"holiday_country": "GB-ENG"}, headers=ADMIN)
+    assert subdivision.status_code == 200 and subdivision.json()["holiday_country"] == "GB-ENG"
+    unknown = await intake.client.patch(f"/v1/engagements/{OWN}", json={"holiday_country": "GB-XX"}, headers=ADMIN)
+    assert unknown.status_code == 422 and "GB-ENG" in unknown.text
+
+    path = f"/v1/engagements/{OWN}/holiday-calendar"
+    headers = {**ADMIN, "content-type": "text/calendar"}
+    uploaded = await intake.client.put(path, content=BD_HOLIDAYS_ICS, headers=headers)
+    assert uploaded.status_code == 200, uploaded.text
+    assert uploaded.json()["official_holidays"] == ["2027-03-08", "2027-03-09", "2027-03-10"]
+    shown = await intake.client.get(f"/v1/engagements/{OWN}", headers=VIEWER)
+    assert shown.json()["official_holidays"] == ["2027-03-08", "2027-03-09", "2027-03-10"]
+    latest = (await intake.events("engagement.changed"))[-1]["data"]
+    assert latest["official_holidays"] == ["2027-03-08", "2027-03-09", "2027-03-10"]
+    [audit] = [
+        json.loads(row["payload"])["data"]
+        for row in await intake.rows("outbox", "topic LIKE '%audit.event'")
+        if json.loads(row["payload"])["data"]["action"] == "engagement.holiday_calendar.upload"
+    ]
+    assert audit["actor"]["sub"] == "admin@customer.example"
+    assert audit["details"] == {"dates": "2027-03-08,2027-03-09,2027-03-10", "count": 3}
+
+    events_before = len(await intake.events("engagement.changed"))
+    timed = BD_HOLIDAYS_ICS.replace(b"DTSTART;VALUE=DATE:20270308", b"DTSTART:20270308T090000Z")
+    for bad, names in ((b"not a calendar", "not an iCalendar file"), (timed, "event 1 (Eid-ul-Fitr)")):
+        refused = await intake.client.put(path, content=bad, headers=headers)
+        assert refused.status_code == 422 and refused.headers["content-type"] == "application/problem+json"
+        assert names in refused.json()["detail"]
+    assert len(await intake.events("engagement.changed")) == events_before
+    assert (await intake.client.put(path, content=BD_HOLIDAYS_ICS, headers=VIEWER)).status_code == 403

@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -48,6 +48,7 @@ def engagement(
     *,
     working_days: list[int] | None = None,
     holiday_country: str | None = None,
+    official_holidays: list[date] | None = None,
     retainers: dict[str, str] | None = None,
     on_call: str | None = "senior@provider.example",
     changed_at: datetime = CHANGED_AT,
@@ -60,6 +61,7 @@ def engagement(
         timezone=timezone,
         working_days=working_days if working_days is not None else [0, 1, 2, 3, 4],
         holiday_country=holiday_country,
+        official_holidays=official_holidays or [],
         on_call=on_call,
         clusters=[
             ClusterV1(

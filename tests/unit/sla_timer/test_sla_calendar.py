@@ -246,3 +246,22 @@ def test_calendar_built_from_plain_lists_is_normalised_and_hashable() -> None:
 def test_invalid_calendars_are_refused_with_a_reason(arguments: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         BusinessCalendar(**arguments)  # type: ignore[arg-type]
+
+
+def test_a_subdivision_adds_its_own_holidays_to_the_country_ones() -> None:
+    # Easter Monday 29 March 2027 is a bank holiday in England, not in Scotland; Good Friday is in both.
+    england = BusinessCalendar("Europe/London", holiday_country="GB-ENG")
+    scotland = BusinessCalendar("Europe/London", holiday_country="GB-SCT")
+    assert england.is_holiday(date(2027, 3, 29)) and not scotland.is_holiday(date(2027, 3, 29))
+    assert england.is_holiday(date(2027, 3, 26)) and scotland.is_holiday(date(2027, 3, 26))
+    # Labour Day: New South Wales keeps the first Monday of October (4 October 2027), Victoria the
+    # second Monday of March (8 March 2027).
+    sydney = BusinessCalendar("Australia/Sydney", holiday_country="AU-NSW")
+    melbourne = BusinessCalendar("Australia/Melbourne", holiday_country="AU-VIC")
+    assert sydney.is_holiday(date(2027, 10, 4)) and not melbourne.is_holiday(date(2027, 10, 4))
+    assert melbourne.is_holiday(date(2027, 3, 8)) and not sydney.is_holiday(date(2027, 3, 8))
+
+
+def test_an_unknown_subdivision_is_refused_naming_the_known_ones() -> None:
+    with pytest.raises(ValueError, match="GB-ENG, GB-NIR, GB-SCT, GB-WLS"):
+        BusinessCalendar("Europe/London", holiday_country="GB-XX")

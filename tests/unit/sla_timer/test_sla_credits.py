@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from k8sops_sla_timer.domain.credits import billing_period, compute_credit, is_breach_pattern
+from k8sops_sla_timer.domain.credits import billing_period, compute_credit, escalations_due
 from k8sops_sla_timer.domain.policy import CreditRule, Tier
 
 RETAINER = Decimal("100000.00")
@@ -88,21 +88,49 @@ def test_billing_period_is_the_month_in_the_engagement_timezone(
     assert billing_period(instant, timezone) == period
 
 
-NOW = datetime(2026, 6, 30, 12, tzinfo=UTC)
+DAY_0 = datetime(2026, 6, 1, 12, tzinfo=UTC)
+
+
+def breaches_on(*days: int) -> list[tuple[str, datetime]]:
+    return [(f"b{day}", DAY_0 + timedelta(days=day)) for day in days]
 
 
 @pytest.mark.parametrize(
-    ("days_ago", "is_pattern"),
+    ("days", "covered", "expected"),
     [
-        pytest.param([1, 5, 29], True, id="three-within-30-days"),
-        pytest.param([1, 2, 3, 4], True, id="four-within-30-days"),
-        pytest.param([1, 5], False, id="only-two"),
-        pytest.param([1, 5, 31], False, id="third-is-too-old"),
-        pytest.param([0, 10, 30], True, id="window-ends-included"),
-        pytest.param([1, 5, -1], False, id="future-breach-not-counted"),
-        pytest.param([], False, id="no-breaches"),
+        pytest.param([0, 1, 2, 25, 26, 27], [], [("b0", "b1", "b2"), ("b25", "b26", "b27")], id="issue-two-patterns"),
+        pytest.param([0, 1, 2, 3], [], [("b0", "b1", "b2")], id="fourth-starts-a-new-count"),
+        pytest.param([0, 1, 2, 3, 4, 5], [], [("b0", "b1", "b2"), ("b3", "b4", "b5")], id="six-in-a-row"),
+        pytest.param([0, 10, 30], [], [("b0", "b10", "b30")], id="window-ends-included"),
+        pytest.param([0, 10, 31], [], [], id="first-too-old-for-the-third"),
+        pytest.param([0, 1], [], [], id="only-two"),
+        pytest.param([0, 1, 2, 3], ["b0", "b1", "b2"], [], id="covered-by-an-earlier-escalation"),
+        pytest.param([0, 1, 2, 3, 4], ["b0", "b1", "b2"], [], id="two-uncovered-are-not-a-pattern"),
+        pytest.param([2, 0, 1], [], [("b0", "b1", "b2")], id="any-input-order"),
     ],
 )
-def test_three_breaches_within_thirty_days_is_a_pattern(days_ago: list[int], is_pattern: bool) -> None:
-    breaches = [NOW - timedelta(days=days) for days in days_ago]
-    assert is_breach_pattern(breaches, NOW) is is_pattern
+def test_every_pattern_of_three_uncovered_breaches_within_30_days_escalates(
+    days: list[int], covered: list[str], expected: list[tuple[str, ...]]
+) -> None:
+    assert escalations_due(breaches_on(*days), covered, "Asia/Dhaka") == expected
+
+
+def test_the_window_is_30_days_of_the_engagement_calendar_not_720_hours() -> None:
+    london = ZoneInfo("Europe/London")
+    # Across the autumn change 30 local days are 721 hours: 10 Oct 12:00 BST to 9 Nov 12:00 GMT is in.
+    autumn = [
+        ("a", datetime(2026, 10, 10, 12, tzinfo=london)),
+        ("b", datetime(2026, 10, 20, 12, tzinfo=london)),
+        ("c", datetime(2026, 11, 9, 12, tzinfo=london)),
+    ]
+    assert escalations_due(autumn, [], london) == [("a", "b", "c")]
+    # Across the spring change they are 719 hours: 1 Mar 11:30 GMT is 719.5 h before 31 Mar 12:00
+    # BST, inside 720 hours but before 1 Mar 12:00, so outside the 30 days.
+    spring = [
+        ("a", datetime(2026, 3, 1, 11, 30, tzinfo=london)),
+        ("b", datetime(2026, 3, 20, 12, tzinfo=london)),
+        ("c", datetime(2026, 3, 31, 12, tzinfo=london)),
+    ]
+    assert escalations_due(spring, [], london) == []
+    # Counted in UTC the same three would escalate: 30 UTC days before 11:00 UTC start at 11:00.
+    assert escalations_due(spring, [], "UTC") == [("a", "b", "c")]

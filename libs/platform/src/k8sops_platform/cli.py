@@ -22,6 +22,7 @@ from k8sops_common.settings import DEV_JWT_SECRET
 
 from .demo import load_demo_data
 from .embedded import EmbeddedPostgres, TansuBroker
+from .first_screen import RUN_DESCRIPTION, RUN_ENVIRONMENT, first_screen
 from .provision import ServiceDatabase, ensure_database, provision_service
 from .sandbox import SandboxProcess
 from .services import SERVICES, ServiceProcess
@@ -126,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signum, lambda *_: stop.set())
     try:
         platform.start()
-        _say(f"everything is up; logs in {platform.logs}. Ctrl-C stops it all.")
+        print(first_screen(platform), flush=True)
         while not stop.wait(1):
             for process in platform.services:
                 if process.process is not None and process.process.poll() is not None:
@@ -145,9 +146,19 @@ def run(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="k8sops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="start the whole platform on this machine")
-    run_parser.add_argument("--data-dir", default=".data", help="where PostgreSQL data and logs live")
+    run_parser = commands.add_parser(
+        "run",
+        help="start the whole platform on this machine",
+        description=RUN_DESCRIPTION,
+        epilog=RUN_ENVIRONMENT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run_parser.add_argument(
+        "--data-dir",
+        default=".data",
+        help="where PostgreSQL data, the sandbox state, the audit signing key and logs live (default: .data)",
+    )
     run_parser.add_argument("--no-sandbox", action="store_true", help="do not start the sandbox cluster")
-    run_parser.add_argument("--no-demo", action="store_true", help="do not load demo data")
+    run_parser.add_argument("--no-demo", action="store_true", help="do not load the demo engagement and requests")
     args = parser.parse_args(argv)
     sys.exit(run(args))

@@ -78,7 +78,5 @@ def load_demo_data(intake_url: str, jwt_secret: str) -> str:
             response.raise_for_status()
             ids.append(response.json()["id"])
     return (
-        f"demo data: engagement {DEMO_ENGAGEMENT} (clusters prod-dhaka-1, staging-dhaka-1), requests {', '.join(ids)}\n"
-        f"  customer admin token (24 h): {requester}\n"
-        f"  provider senior token (24 h): {operator}"
+        f"demo data: engagement {DEMO_ENGAGEMENT} (clusters prod-dhaka-1, staging-dhaka-1), requests {', '.join(ids)}"
     )

@@ -154,6 +154,21 @@ async def update_engagement(
     return await service.update_engagement(session, context.outbox, principal, engagement_id, body)
 
 
+@router.put(
+    "/engagements/{engagement_id}/holiday-calendar",
+    response_model=EngagementOut,
+    responses={**SCOPED, 422: {"description": "Not a usable iCalendar file; the detail names the event to fix"}},
+    tags=["engagements"],
+    summary="Upload the official holiday calendar as an iCalendar (.ics) file (customer admin)",
+    openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
+)
+async def upload_holiday_calendar(
+    request: Request, principal: CustomerAdmin, session: UnitOfWork, context: Context, engagement_id: EngagementId
+) -> EngagementOut:
+    ics = await request.body()
+    return await service.upload_holiday_calendar(session, context.outbox, principal, engagement_id, ics)
+
+
 @router.post(
     "/engagements/{engagement_id}/clusters",
     status_code=201,

@@ -35,6 +35,8 @@ engagements = Table(
     Column("working_days", JSONB, nullable=False),
     Column("holiday_country", Text),
     Column("extra_holidays", JSONB, nullable=False),
+    # Dates of the uploaded official holiday calendar (.ics), as ISO strings.
+    Column("official_holidays", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("maintenance_window", JSONB),
     Column("on_call", Text),
     Column("cluster_admin", Text),

@@ -47,8 +47,12 @@ class Input(BaseModel):
 
 
 @cache
-def _supported_countries() -> frozenset[str]:
-    return frozenset(holidays.list_supported_countries())
+def _supported_regions() -> frozenset[str]:
+    # "BD", and "GB-ENG", "AU-NSW", … for the subdivisions the `holidays` library knows.
+    supported = holidays.list_supported_countries()
+    return frozenset(supported) | {
+        f"{country}-{subdivision}" for country, subs in supported.items() for subdivision in subs
+    }
 
 
 @cache
@@ -64,8 +68,10 @@ def _known_timezone(name: str) -> str:
 
 
 def _known_country(code: str | None) -> str | None:
-    if code is not None and code not in _supported_countries():
-        raise ValueError(f"{code!r} is not a country code with a holiday calendar (e.g. BD)")
+    if code is not None and code not in _supported_regions():
+        raise ValueError(
+            f"{code!r} is not a country code (e.g. BD) or country-subdivision (e.g. GB-ENG) with a holiday calendar"
+        )
     return code
 
 
@@ -76,7 +82,11 @@ def _working_days(days: list[int]) -> list[int]:
 
 
 Timezone = Annotated[str, Field(max_length=64), AfterValidator(_known_timezone)]
-HolidayCountry = Annotated[str | None, Field(max_length=8), AfterValidator(_known_country)]
+HolidayCountry = Annotated[
+    str | None,
+    Field(max_length=32, description="ISO 3166-1 code, or with a subdivision as the holidays library names it: GB-ENG"),
+    AfterValidator(_known_country),
+]
 WorkingDays = Annotated[
     list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
 ]
@@ -192,6 +202,7 @@ class EngagementOut(BaseModel):
     working_days: list[int]
     holiday_country: str | None
     extra_holidays: list[date]
+    official_holidays: list[date] = Field(description="dates of the uploaded official holiday calendar (.ics)")
     maintenance_window: MaintenanceWindow | None
     on_call: str | None
     cluster_admin: str | None

@@ -34,6 +34,7 @@ from k8sops_common.events.envelope import utc_now
 from . import repository
 from .auth import dispute_sides, ensure_engagement_in_token, ensure_visible, not_found, side_of
 from .domain.disputes import EntryRefused, WrongSide, check_entry
+from .domain.holiday_calendar import HolidayCalendarError, holiday_dates
 from .domain.lifecycle import TERMINAL_STATUSES, Action, Side, TransitionRefused, next_status
 from .domain.pagination import BadCursor, decode_cursor, encode_cursor
 from .domain.scope import ScopeDecision, operator_decline, out_of_scope
@@ -153,6 +154,7 @@ async def _publish_engagement(session: AsyncSession, outbox: Outbox, view: Engag
             working_days=view.working_days,
             holiday_country=view.holiday_country,
             extra_holidays=view.extra_holidays,
+            official_holidays=view.official_holidays,
             maintenance_window=MaintenanceWindowV1(**window.model_dump()) if window else None,
             on_call=view.on_call,
             cluster_admin=view.cluster_admin,
@@ -279,6 +281,31 @@ async def update_engagement(
             engagement_id=engagement_id,
             details={"fields": ",".join(sorted(changes))},
         )
+    return view
+
+
+async def upload_holiday_calendar(
+    session: AsyncSession, outbox: Outbox, principal: Principal, engagement_id: str, ics: bytes
+) -> EngagementOut:
+    """Replaces the engagement's official holidays with the dates of an uploaded .ics file."""
+    await _visible_engagement(session, principal, engagement_id, for_update=True)
+    try:
+        dates = holiday_dates(ics)
+    except HolidayCalendarError as error:
+        raise _problem(422, "Unusable holiday calendar", str(error), "invalid-holiday-calendar") from None
+    listed = [day.isoformat() for day in dates]
+    await repository.update_engagement(session, engagement_id, {"official_holidays": listed, "updated_at": utc_now()})
+    view = await _engagement_view(session, engagement_id)
+    await _publish_engagement(session, outbox, view, "updated")
+    await record_audit(
+        session,
+        outbox,
+        actor=principal,
+        action="engagement.holiday_calendar.upload",
+        target=AuditTargetV1(kind="Engagement", name=engagement_id),
+        engagement_id=engagement_id,
+        details={"dates": ",".join(listed), "count": len(listed)},
+    )
     return view
 
 

@@ -91,6 +91,9 @@ timers = Table(
     Column("warned_at", DateTime(timezone=True)),
     Column("breached_at", DateTime(timezone=True)),
     Column("next_alert_at", DateTime(timezone=True)),
+    # Response time used under earlier priorities, and since when the current target's clock runs.
+    Column("response_elapsed_before", Interval, nullable=False, server_default=text("'0'")),
+    Column("response_clock_since", DateTime(timezone=True)),
     Column("resolution_clock", Text),
     Column("resolution_banked", Interval),
     Column("resolution_running_since", DateTime(timezone=True)),

@@ -272,11 +272,12 @@ async def breaches_since(session: AsyncSession, engagement_id: str, since: datet
     return (await session.execute(query)).mappings().all()
 
 
-async def escalated_since(session: AsyncSession, engagement_id: str, since: datetime) -> bool:
-    query = select(escalations.c.escalation_id).where(
+async def escalated_breach_ids_since(session: AsyncSession, engagement_id: str, since: datetime) -> set[str]:
+    """The breaches that escalations since `since` covered."""
+    query = select(func.unnest(escalations.c.breach_ids)).where(
         escalations.c.engagement_id == engagement_id, escalations.c.escalated_at >= since
     )
-    return (await session.execute(query.limit(1))).first() is not None
+    return set((await session.execute(query)).scalars().all())
 
 
 async def list_breaches(session: AsyncSession, engagement_id: str, period: str | None) -> Sequence[RowMapping]:

@@ -37,7 +37,7 @@ from k8sops_common.events.catalog import (
 
 from . import repository
 from .domain.calendar import BusinessCalendar, Weekday
-from .domain.credits import BREACH_PATTERN_WINDOW, ZERO_BDT, billing_period, compute_credit, is_breach_pattern
+from .domain.credits import BREACH_PATTERN_WINDOW_DAYS, ZERO_BDT, billing_period, compute_credit, escalations_due
 from .domain.policy import (
     DEFAULT_RESPONSE_TARGETS,
     RESOLUTION_CLOCK_BY_TIER,
@@ -98,6 +98,8 @@ def response_timer_of(row: Mapping[Any, Any], calendar: BusinessCalendar) -> Res
         acknowledged_at=row["acknowledged_at"],
         warned_at=row["warned_at"],
         breached_at=row["breached_at"],
+        elapsed_before=row["response_elapsed_before"],
+        clock_since=row["response_clock_since"],
     )
 
 
@@ -111,6 +113,8 @@ def response_timer_columns(timer: ResponseTimer) -> dict[str, Any]:
         "warned_at": timer.warned_at,
         "breached_at": timer.breached_at,
         "next_alert_at": timer.next_alert_at,
+        "response_elapsed_before": timer.elapsed_before,
+        "response_clock_since": timer.clock_since,
     }
 
 
@@ -167,8 +171,10 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, data: E
     their deadline), keeping the time they have used. Running timers keep the tier they were
     armed with: the contract in force when the request opened is the one it is measured on.
     """
-    new_calendar = _calendar(  # validates timezone, weekdays and holiday country before storing
-        data.timezone, tuple(sorted(data.working_days)), data.holiday_country, tuple(sorted(data.extra_holidays))
+    # The calendar needs only the union of the engagement's own extra days and its uploaded ones.
+    holidays_off = sorted({*data.extra_holidays, *data.official_holidays})
+    new_calendar = _calendar(  # validates timezone, weekdays and holiday region before storing
+        data.timezone, tuple(sorted(data.working_days)), data.holiday_country, tuple(holidays_off)
     )
     previous = await repository.get_engagement(session, data.engagement_id)
     applied = await repository.upsert_engagement(
@@ -179,7 +185,7 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, data: E
             "timezone": data.timezone,
             "working_days": sorted(data.working_days),
             "holiday_country": data.holiday_country,
-            "extra_holidays": sorted(data.extra_holidays),
+            "extra_holidays": holidays_off,
             "on_call": data.on_call,
             "deleted": data.change == "deleted",
             "changed_at": data.changed_at,
@@ -208,8 +214,8 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, data: E
     await _arm_timers(session, outbox, await repository.unarmed_timers(session, data.engagement_id), engagement)
     if previous is not None and calendar_of(previous) != new_calendar:
         for timer_row in await repository.running_timers_on_clock(session, data.engagement_id, ClockKind.BUSINESS):
-            timer = response_timer_of(timer_row, new_calendar)
-            moved = timer.retarget(timer.target, data.changed_at)
+            timer = response_timer_of(timer_row, calendar_of(previous))
+            moved = timer.on_calendar(new_calendar, data.changed_at)
             if moved.due_at == timer_row["due_at"]:
                 continue
             await repository.update_timer(session, timer_row["request_id"], response_timer_columns(moved))
@@ -470,7 +476,7 @@ async def fire_due_alerts(session: AsyncSession, outbox: Outbox, schema: str, no
     await repository.insert_breaches_and_credits(session, breach_rows, credit_rows)
     await repository.update_timers(session, timer_changes)
     for row in breached.values():
-        fired.escalations += int(await _escalate_if_pattern(session, outbox, row, now))
+        fired.escalations += await _escalate_patterns(session, outbox, row, now)
     return fired
 
 
@@ -574,47 +580,55 @@ async def _breach_and_credit(
     return breach, credit
 
 
-async def _escalate_if_pattern(session: AsyncSession, outbox: Outbox, row: Mapping[Any, Any], now: datetime) -> bool:
-    """Three or more breaches within 30 days: one escalation per engagement and 30-day window."""
+async def _escalate_patterns(session: AsyncSession, outbox: Outbox, row: Mapping[Any, Any], now: datetime) -> int:
+    """Escalates every pattern of three breaches within 30 days that no escalation covered yet.
+
+    A breach that could still join a pattern happened at most 30 local days ago; one more day
+    covers any DST shift. Escalations after the oldest of those name the breaches already covered.
+    """
     engagement_id = row["engagement_id"]
-    since = now - BREACH_PATTERN_WINDOW
+    since = now - timedelta(days=BREACH_PATTERN_WINDOW_DAYS + 1)
     recent = await repository.breaches_since(session, engagement_id, since)
-    if not is_breach_pattern([breach["breached_at"] for breach in recent], now):
-        return False
-    if await repository.escalated_since(session, engagement_id, since):
-        return False
-    escalation_id = f"escalation-{uuid.uuid4().hex}"
-    breach_ids = [breach["breach_id"] for breach in recent]
-    await repository.insert_escalation(
-        session,
-        {
-            "escalation_id": escalation_id,
-            "engagement_id": engagement_id,
-            "breach_ids": breach_ids,
-            "senior_on_call": row["on_call"],
-            "escalated_at": now,
-        },
+    covered = await repository.escalated_breach_ids_since(session, engagement_id, since)
+    patterns = escalations_due(
+        [(breach["breach_id"], breach["breached_at"]) for breach in recent], covered, row["timezone"]
     )
-    await outbox.add(
-        session,
-        SlaEscalatedV1(
-            escalation_id=escalation_id,
+    for breach_ids in patterns:
+        escalation_id = f"escalation-{uuid.uuid4().hex}"
+        await repository.insert_escalation(
+            session,
+            {
+                "escalation_id": escalation_id,
+                "engagement_id": engagement_id,
+                "breach_ids": list(breach_ids),
+                "senior_on_call": row["on_call"],
+                "escalated_at": now,
+            },
+        )
+        await outbox.add(
+            session,
+            SlaEscalatedV1(
+                escalation_id=escalation_id,
+                engagement_id=engagement_id,
+                breach_ids=list(breach_ids),
+                senior_on_call=row["on_call"],
+                escalated_at=now,
+            ),
+        )
+        await record_audit(
+            session,
+            outbox,
+            actor=SYSTEM_ACTOR,
+            action="sla.escalate",
+            target=AuditTargetV1(kind="Engagement", name=engagement_id),
             engagement_id=engagement_id,
-            breach_ids=breach_ids,
-            senior_on_call=row["on_call"],
-            escalated_at=now,
-        ),
-    )
-    await record_audit(
-        session,
-        outbox,
-        actor=SYSTEM_ACTOR,
-        action="sla.escalate",
-        target=AuditTargetV1(kind="Engagement", name=engagement_id),
-        engagement_id=engagement_id,
-        details={"escalation_id": escalation_id, "breaches": len(breach_ids), "senior_on_call": row["on_call"]},
-    )
-    return True
+            details={
+                "escalation_id": escalation_id,
+                "breach_ids": ",".join(breach_ids),
+                "senior_on_call": row["on_call"],
+            },
+        )
+    return len(patterns)
 
 
 # Policies

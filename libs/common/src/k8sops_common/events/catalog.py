@@ -60,8 +60,13 @@ class EngagementChangedV1(EventData):
     tier: Tier
     timezone: str
     working_days: list[int] = Field(description="0 = Monday … 6 = Sunday")
-    holiday_country: str | None = None
+    holiday_country: str | None = Field(
+        default=None, description="ISO 3166-1 code, or country-subdivision as the holidays library names it (GB-ENG)"
+    )
     extra_holidays: list[date] = Field(default_factory=list)
+    official_holidays: list[date] = Field(
+        default_factory=list, description="dates of the official holiday calendar (.ics) the engagement uploaded"
+    )
     maintenance_window: MaintenanceWindowV1 | None = None
     on_call: str | None = None
     cluster_admin: str | None = None
@@ -141,11 +146,12 @@ class SlaBreachedV1(EventData):
 
 
 class SlaEscalatedV1(EventData):
-    """Three or more breaches for one engagement within 30 days: the senior on-call takes over."""
+    """Three breaches for one engagement within 30 days (in its timezone) that no earlier escalation
+    covered: the senior on-call takes over. Every such pattern is escalated once."""
 
     escalation_id: str
     engagement_id: str
-    breach_ids: list[str]
+    breach_ids: list[str] = Field(description="the breaches this escalation covers; no other escalation names them")
     senior_on_call: str | None = None
     escalated_at: datetime
 

@@ -2,7 +2,8 @@
 
 A calendar opens at a local wall-clock time (08:00) and closes at another (18:00) on the
 engagement's working days, in its IANA timezone, except on public holidays (from the `holidays`
-library, by country code) and extra dates the engagement adds. The open windows are fixed in local
+library, by country code or country and subdivision, `GB-ENG`) and extra dates the engagement adds
+(its own list and the official calendar it uploaded). The open windows are fixed in local
 wall-clock time, so 08:00 stays 08:00 across DST changes; the business time inside a window is the
 real elapsed time, which is the same as wall-clock time unless a DST change falls inside business
 hours (no current timezone does that).
@@ -79,11 +80,8 @@ class BusinessCalendar:
             raise ValueError("opening and closing times are local wall-clock times without tzinfo")
         if not self.opens_at < self.closes_at:
             raise ValueError(f"opening time {self.opens_at} must be before closing time {self.closes_at}")
-        if self.holiday_country is not None and self.holiday_country not in holidays.list_supported_countries():
-            raise ValueError(
-                f"no public holiday calendar for country code {self.holiday_country!r}: "
-                "use an ISO 3166-1 code such as 'BD'"
-            )
+        if self.holiday_country is not None:
+            holiday_region(self.holiday_country)
 
     @property
     def zone(self) -> ZoneInfo:
@@ -95,7 +93,7 @@ class BusinessCalendar:
             return True
         if self.holiday_country is None:
             return False
-        return day in _public_holidays(self.holiday_country, day.year)
+        return day in _public_holidays(*holiday_region(self.holiday_country), day.year)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() in self.working_weekdays and not self.is_holiday(day)
@@ -212,5 +210,23 @@ def _business_time_in_week(calendar: BusinessCalendar, monday: date) -> timedelt
 
 
 @cache
-def _public_holidays(country: str, year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays(country, years=year).keys())
+def holiday_region(code: str) -> tuple[str, str | None]:
+    """`BD` -> ("BD", None), `GB-ENG` -> ("GB", "ENG"): a country, optionally one of its subdivisions,
+    as the `holidays` library names them. Without its subdivision GB misses England's Easter Monday."""
+    country, _, subdivision = code.partition("-")
+    supported = holidays.list_supported_countries()
+    if country not in supported:
+        raise ValueError(
+            f"no public holiday calendar for country code {code!r}: use an ISO 3166-1 code such as 'BD' or 'GB-ENG'"
+        )
+    if subdivision and subdivision not in supported[country]:
+        raise ValueError(
+            f"{country} has no subdivision {subdivision!r} with a holiday calendar: "
+            f"use one of {', '.join(f'{country}-{name}' for name in supported[country])}"
+        )
+    return country, subdivision or None
+
+
+@cache
+def _public_holidays(country: str, subdivision: str | None, year: int) -> frozenset[date]:
+    return frozenset(holidays.country_holidays(country, subdiv=subdivision, years=year).keys())

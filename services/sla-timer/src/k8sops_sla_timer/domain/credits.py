@@ -7,8 +7,8 @@ breach at 02:00 on 1 March in Dhaka (20:00 UTC on 28 February) belongs to March.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
@@ -18,7 +18,7 @@ from k8sops_sla_timer.domain.policy import DEFAULT_CREDIT_RULES, CreditRule, Tie
 CENT = Decimal("0.01")
 ZERO_BDT = Decimal("0.00")
 BREACH_PATTERN_THRESHOLD = 3
-BREACH_PATTERN_WINDOW = timedelta(days=30)
+BREACH_PATTERN_WINDOW_DAYS = 30
 
 
 def compute_credit(
@@ -51,18 +51,40 @@ def billing_period(instant: datetime, timezone: str | ZoneInfo) -> str:
     return f"{local.year:04d}-{local.month:02d}"
 
 
-def is_breach_pattern(
-    breach_times: Iterable[datetime],
-    now: datetime,
+def escalations_due(
+    breaches: Iterable[tuple[str, datetime]],
+    covered: Collection[str],
+    timezone: str | ZoneInfo,
     threshold: int = BREACH_PATTERN_THRESHOLD,
-    window: timedelta = BREACH_PATTERN_WINDOW,
-) -> bool:
-    """Whether an engagement's breaches form a pattern: `threshold` or more within `window`.
+    window_days: int = BREACH_PATTERN_WINDOW_DAYS,
+) -> list[tuple[str, ...]]:
+    """The escalations an engagement's breaches call for, each as the ids of the breaches it covers.
 
-    A breach counts when it happened no later than `now` and no earlier than `now - window`
-    (both ends included).
+    Breaches are taken in time order; a breach escalates when it and the breaches not covered by
+    an earlier escalation within `window_days` before it (calendar days in the engagement's
+    timezone, both ends included) number `threshold`. That escalation covers them, so every
+    pattern is escalated once and no breach counts towards two escalations. `breaches` are
+    (breach id, breached at) pairs; `covered` the ids earlier escalations already named.
     """
-    now_utc = as_utc(now, "now")
-    window_start = now_utc - window
-    recent = sum(1 for breached_at in breach_times if window_start <= as_utc(breached_at) <= now_utc)
-    return recent >= threshold
+    zone = timezone if isinstance(timezone, ZoneInfo) else ZoneInfo(timezone)
+    already = set(covered)
+    pending: list[tuple[str, datetime]] = []
+    due: list[tuple[str, ...]] = []
+    for breach_id, breached_at in sorted(breaches, key=lambda breach: (as_utc(breach[1]), breach[0])):
+        if breach_id in already:
+            continue
+        at = as_utc(breached_at)
+        window_start = _days_before(at, window_days, zone)
+        pending = [breach for breach in pending if breach[1] >= window_start] + [(breach_id, at)]
+        if len(pending) >= threshold:
+            due.append(tuple(breach[0] for breach in pending))
+            already.update(due[-1])
+            pending = []
+    return due
+
+
+def _days_before(instant: datetime, days: int, zone: ZoneInfo) -> datetime:
+    # The same wall-clock time `days` calendar days earlier: 30 days across a DST change are
+    # 719 or 721 hours, as the customer's own calendar counts them.
+    local = instant.astimezone(zone).replace(tzinfo=None) - timedelta(days=days)
+    return local.replace(tzinfo=zone).astimezone(UTC)

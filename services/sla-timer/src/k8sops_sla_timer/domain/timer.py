@@ -2,7 +2,8 @@
 
 The response timer is the contractual one: armed when the request opens, stopped by the first
 acknowledgement, warned at 80 % of its budget and breached at its deadline. A priority change
-re-targets it keeping the time already elapsed, never restarting from the opening.
+re-targets it keeping the time already elapsed on the clock that was running until the change:
+the elapsed time accumulates piecewise, one stretch per priority, each on its own clock.
 
 The resolution clock is measured and reported only (no credit); it pauses while the request waits
 on the customer.
@@ -39,6 +40,9 @@ class ResponseTimer:
 
     `warn_at` and `due_at` are UTC instants. A response at or after `due_at` is a breach.
     `warned_at` and `breached_at` record that the alert went out, so each goes out once.
+    `elapsed_before` is the time used under earlier priorities (each measured on its own clock)
+    and `clock_since` the moment the current target's clock took over (the opening, or the last
+    priority change).
     """
 
     opened_at: datetime
@@ -49,6 +53,12 @@ class ResponseTimer:
     acknowledged_at: datetime | None = None
     warned_at: datetime | None = None
     breached_at: datetime | None = None
+    elapsed_before: timedelta = ZERO
+    clock_since: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.clock_since is None:
+            object.__setattr__(self, "clock_since", self.opened_at)
 
     @classmethod
     def arm(cls, opened_at: datetime, target: ResponseTarget, calendar: BusinessCalendar) -> ResponseTimer:
@@ -72,28 +82,37 @@ class ResponseTimer:
         return replace(self, acknowledged_at=as_utc(at, "at"))
 
     def retarget(self, new_target: ResponseTarget, now: datetime) -> ResponseTimer:
-        """Apply a priority change: same opening, same elapsed time, the new budget and clock.
+        """Apply a priority change at `now`: the time used so far stays used, the new clock takes over.
 
-        The elapsed time is measured from the opening on the new target's clock, and the new
-        deadline is `now` plus what is left of the new budget, so the timer behaves as if the
-        request had had the new priority from the start. If nothing is left, it is due now.
-        A stopped or already breached timer is left as it is: the response happened, or the
-        breach (and its credit) is already a fact.
+        Elapsed = the time used under earlier priorities plus the time since `clock_since`
+        measured on the clock that was running (not on the new one). The new deadline is what is
+        left of the new budget, counted on the new clock from `now`; due at once if nothing is
+        left. A stopped, breached or already due timer is left as it is: the response happened,
+        or the breach (and its credit) is already a fact at the old deadline.
         """
-        if not self.is_running or self.breached_at is not None:
-            return self
         now_utc = as_utc(now, "now")
-        elapsed = elapsed_on_clock(self.opened_at, now_utc, new_target.clock, self.calendar)
+        if not self.is_running or self.breached_at is not None or now_utc >= self.due_at:
+            return self
+        elapsed = self.elapsed(now_utc)
         warning_budget = new_target.budget * WARNING_AT_PERCENT_OF_BUDGET / 100
-        warning_still_ahead = elapsed < warning_budget
         return replace(
             self,
             target=new_target,
+            elapsed_before=elapsed,
+            clock_since=now_utc,
             warn_at=self._after_remaining(now_utc, warning_budget - elapsed, new_target.clock),
             due_at=self._after_remaining(now_utc, new_target.budget - elapsed, new_target.clock),
             # A new goal whose warning point is still ahead deserves its own warning.
-            warned_at=None if warning_still_ahead else self.warned_at,
+            warned_at=None if elapsed < warning_budget else self.warned_at,
         )
+
+    def on_calendar(self, calendar: BusinessCalendar, now: datetime) -> ResponseTimer:
+        """The same target on a changed calendar (holidays, working week, timezone) from `now` on.
+
+        The current stretch (since the last priority change) is measured again on the new
+        calendar, so a holiday added for a day already in it gives that day's time back.
+        """
+        return replace(self, calendar=calendar).retarget(self.target, now)
 
     def record_warning(self, at: datetime) -> ResponseTimer:
         if self.warned_at is not None:
@@ -106,11 +125,13 @@ class ResponseTimer:
         return replace(self, breached_at=as_utc(at, "at"))
 
     def elapsed(self, now: datetime) -> timedelta:
-        """Time used on the target's clock, from the opening to the response or to `now`."""
-        return elapsed_on_clock(self.opened_at, self._response_moment(now), self.target.clock, self.calendar)
+        """Time used up to the response or to `now`: earlier priorities' stretches plus the current one."""
+        assert self.clock_since is not None  # set in __post_init__
+        current = elapsed_on_clock(self.clock_since, self._response_moment(now), self.target.clock, self.calendar)
+        return self.elapsed_before + current
 
     def remaining(self, now: datetime) -> timedelta:
-        """Budget left on the target's clock; negative once the budget is overrun."""
+        """Budget left on the current target; negative once the budget is overrun."""
         return self.target.budget - self.elapsed(now)
 
     def is_breached(self, now: datetime) -> bool:
