@@ -65,7 +65,7 @@ def test_mixed_cluster_is_priced_by_capacity_weighted_blend() -> None:
 
 
 def test_unknown_instance_type_names_the_node() -> None:
-    with pytest.raises(UnknownInstanceType, match="z9.huge"):
+    with pytest.raises(UnknownInstanceType, match=r"z9\.huge"):
         cluster_rates([NodeCapacity("n9", "z9.huge", "on-demand")], PRICES, 0.65)
 
 

@@ -17,8 +17,8 @@ from k8sops_cost_analyzer.domain.posture import (
     uses_latest_tag,
 )
 from k8sops_cost_analyzer.domain.recommendation import (
-    DecisionNotAllowed,
     Decider,
+    DecisionNotAllowed,
     Positions,
     Status,
     TransitionError,
