@@ -320,7 +320,9 @@ def analyse(
         for finding in (right_size(workload, rates, config), missing_hpa(workload, rates, config)):
             if finding is not None:
                 findings.append(finding)
-    spot = missing_spot_mix(cluster, spot_nodes, known, rates, config)
+    # Spot capacity is priced on requests, so short history does not matter; idle workloads should go instead.
+    movable = [w for w in workloads if not (w in known and is_idle(w, config))]
+    spot = missing_spot_mix(cluster, spot_nodes, movable, rates, config)
     if spot is not None:
         findings.append(spot)
     return findings
