@@ -29,6 +29,7 @@ from k8sops_cost_analyzer.app import DEFINITION
 from k8sops_cost_analyzer.domain.findings import AnalysisConfig
 from k8sops_cost_analyzer.settings import ClusterAccessSettings, CostSettings
 from k8sops_sandbox.server import Sandbox, run_sandbox
+from tests.support.browser import chromium  # noqa: F401 - the fixture, for the report tests
 
 INBOX = inbox_table(MetaData())
 ENGAGEMENT = "eng-cost"
