@@ -44,10 +44,10 @@ class UsageSeries:
 
 
 def resolve_context(kubeconfig: str, wanted: list[str]) -> str | None:
-    """The first of `wanted` that the kubeconfig has as a context, else its current context (None)."""
-    contexts, _current = list_kube_config_contexts(config_file=kubeconfig)
+    """The first of `wanted` that the kubeconfig has as a context, else its current context."""
+    contexts, current = list_kube_config_contexts(config_file=kubeconfig)
     names = {context["name"] for context in contexts}
-    return next((name for name in wanted if name in names), None)
+    return next((name for name in wanted if name in names), current["name"] if current else None)
 
 
 async def _api_client(target: ClusterTarget) -> client.ApiClient:
