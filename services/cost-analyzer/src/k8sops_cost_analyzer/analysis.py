@@ -21,7 +21,7 @@ from k8sops_common.service import ServiceContext
 
 from . import repository
 from .domain.findings import AnalysisConfig, Finding, analyse
-from .domain.inventory import Inventory, workload_specs, workload_usage
+from .domain.inventory import Inventory, namespace_groups, workload_specs, workload_usage
 from .domain.posture import Category, cluster_checks, cost_severity
 from .domain.pricing import InstancePrice, ResourceRates, UnknownInstanceType, cluster_rates
 from .domain.report import build_report
@@ -66,7 +66,8 @@ def target_of(access: ClusterAccessSettings, settings: CostSettings, cluster: Ro
 async def collect(target: ClusterTarget, settings: CostSettings, now: datetime) -> Snapshot:
     inventory = await read_inventory(target)
     history, step = timedelta(days=settings.history_days), timedelta(minutes=settings.step_minutes)
-    usage = await read_usage(target, inventory.namespaces, now, history, step, settings.query_concurrency)
+    groups = namespace_groups(inventory, settings.pods_per_query)
+    usage = await read_usage(target, groups, now, history, step, settings.query_concurrency)
     return Snapshot(inventory, workload_usage(inventory, usage.cpu, usage.memory), usage.source)
 
 

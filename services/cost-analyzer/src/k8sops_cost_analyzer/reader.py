@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -15,8 +14,9 @@ import httpx
 from kubernetes_asyncio import client, config
 from kubernetes_asyncio.config.kube_config import list_kube_config_contexts
 
-from .domain.inventory import Inventory, Samples, build_inventory
+from .domain.inventory import Inventory, build_inventory
 from .domain.quantity import parse_quantity
+from .domain.usage import Samples
 
 SeriesKey = tuple[str, str, str]  # namespace, pod, container
 CPU_QUERY = "rate(container_cpu_usage_seconds_total{{{selector}}}[5m])"
@@ -119,8 +119,14 @@ async def _control_plane_ready(api: client.ApiClient) -> bool:
 
 
 async def read_usage(
-    target: ClusterTarget, namespaces: list[str], end: datetime, history: timedelta, step: timedelta, concurrency: int
+    target: ClusterTarget,
+    namespace_groups: list[list[str]],
+    end: datetime,
+    history: timedelta,
+    step: timedelta,
+    concurrency: int,
 ) -> UsageSeries:
+    """Two range queries (CPU rate, memory working set) per group of namespaces."""
     if target.prometheus_url is None:
         return await _read_metrics_server(target, end)
     usage = UsageSeries("prometheus", {}, {})
@@ -128,8 +134,9 @@ async def read_usage(
     base = [f'{target.prometheus_label}="{target.prometheus_cluster}"'] if target.prometheus_cluster else []
     async with httpx.AsyncClient(base_url=target.prometheus_url.rstrip("/"), timeout=120) as http:
 
-        async def one(namespace: str, query: str, into: dict[SeriesKey, Samples]) -> None:
-            selector = ",".join([*base, f'namespace="{namespace}"', 'container!=""'])
+        async def one(namespaces: list[str], query: str, into: dict[SeriesKey, Samples]) -> None:
+            # Namespace names are DNS labels: nothing in them needs escaping in a regular expression.
+            selector = ",".join([*base, f'namespace=~"{"|".join(namespaces)}"', 'container!=""'])
             params = {
                 "query": query.format(selector=selector),
                 # Both ends count: start one step in, so 14 days at 2 h are 168 samples, whole days only.
@@ -144,16 +151,17 @@ async def read_usage(
                 raise ClusterUnreachable(
                     f"Prometheus {target.prometheus_url}: {body.get('error', response.text)[:300]}"
                 )
-            # One namespace at a time and only its samples kept: memory grows with the cluster, not its history.
+            # Each answer is turned into compact arrays at once, so the JSON of one group is alive at a time.
             for series in body["data"]["result"]:
                 labels = series["metric"]
                 key = (labels.get("namespace", ""), labels.get("pod", ""), labels.get("container", ""))
-                into[key] = [(float(t), float(v)) for t, v in series["values"] if v not in ("NaN", "+Inf", "-Inf")]
+                into[key] = Samples.of((float(t), float(v)) for t, v in series["values"])
+            del body
 
         try:
             await asyncio.gather(
-                *(one(ns, CPU_QUERY, usage.cpu) for ns in namespaces),
-                *(one(ns, MEMORY_QUERY, usage.memory) for ns in namespaces),
+                *(one(group, CPU_QUERY, usage.cpu) for group in namespace_groups),
+                *(one(group, MEMORY_QUERY, usage.memory) for group in namespace_groups),
             )
         except (httpx.HTTPError, ValueError) as error:
             raise ClusterUnreachable(f"Prometheus {target.prometheus_url}: {error}") from error
@@ -176,6 +184,6 @@ async def _read_metrics_server(target: ClusterTarget, end: datetime) -> UsageSer
             key = (meta["namespace"], meta["name"], container["name"])
             cpu = parse_quantity(container["usage"].get("cpu")) or 0.0
             memory = parse_quantity(container["usage"].get("memory")) or 0.0
-            usage.cpu[key] = [(moment, cpu)] if not math.isnan(cpu) else []
-            usage.memory[key] = [(moment, memory)]
+            usage.cpu[key] = Samples.of([(moment, cpu)])
+            usage.memory[key] = Samples.of([(moment, memory)])
     return usage

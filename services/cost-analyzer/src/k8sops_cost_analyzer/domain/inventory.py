@@ -9,7 +9,7 @@ from typing import Any
 from .posture import ContainerSpec, RoleBinding, WorkloadSpec
 from .pricing import NodeCapacity
 from .quantity import parse_quantity
-from .usage import ContainerSeries, HpaTarget, WorkloadUsage, summarize_container, total_over_time
+from .usage import ContainerSeries, HpaTarget, Samples, WorkloadUsage, summarize_container, total_over_time
 
 Obj = Mapping[str, Any]
 CAPACITY_TYPE_LABELS = ("karpenter.sh/capacity-type", "eks.amazonaws.com/capacityType", "cloud.google.com/gke-spot")
@@ -167,7 +167,20 @@ def workload_specs(inventory: Inventory) -> list[WorkloadSpec]:
     return specs
 
 
-Samples = list[tuple[float, float]]
+def namespace_groups(inventory: Inventory, max_pods: int) -> list[list[str]]:
+    """Namespaces with pods, grouped so that one usage query covers about `max_pods` pods."""
+    pods: dict[str, int] = {}
+    for namespace, _ in inventory.pod_owner:
+        pods[namespace] = pods.get(namespace, 0) + 1
+    groups: list[list[str]] = []
+    size = max_pods
+    for namespace, count in sorted(pods.items()):
+        if size + count > max_pods:
+            groups.append([])
+            size = 0
+        groups[-1].append(namespace)
+        size += count
+    return groups
 
 
 def workload_usage(

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 
@@ -68,19 +69,43 @@ def quantile(values: Sequence[float], q: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
+@dataclass(frozen=True, slots=True)
+class Samples:
+    """One series' samples, compact (16 bytes a sample, not a tuple each): 10,000 pods x 14 days fit."""
+
+    times: array[float]
+    values: array[float]
+
+    @classmethod
+    def of(cls, pairs: Iterable[tuple[float, float]]) -> Samples:
+        times: array[float] = array("d")
+        values: array[float] = array("d")
+        for moment, value in pairs:
+            if math.isfinite(value):
+                times.append(moment)
+                values.append(value)
+        return cls(times, values)
+
+    def __iter__(self) -> Iterator[tuple[float, float]]:
+        return zip(self.times, self.values, strict=True)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
 @dataclass(frozen=True)
 class ContainerSeries:
-    """Raw samples of one container, per pod: {pod: [(t, value), …]}."""
+    """Raw samples of one container, per pod."""
 
-    cpu: Mapping[str, Sequence[tuple[float, float]]]
-    memory: Mapping[str, Sequence[tuple[float, float]]]
+    cpu: Mapping[str, Samples]
+    memory: Mapping[str, Samples]
 
 
 def summarize_container(
     name: str, cpu_request: float | None, memory_request: float | None, series: ContainerSeries
 ) -> ContainerUsage:
-    cpu_by_pod = [[v for _, v in samples if not math.isnan(v)] for samples in series.cpu.values()]
-    memory_by_pod = [[v for _, v in samples if not math.isnan(v)] for samples in series.memory.values()]
+    cpu_by_pod = [samples.values for samples in series.cpu.values()]
+    memory_by_pod = [samples.values for samples in series.memory.values()]
     points = min((len(values) for values in cpu_by_pod + memory_by_pod), default=0)
     return ContainerUsage(
         name=name,
@@ -94,13 +119,12 @@ def summarize_container(
     )
 
 
-def total_over_time(series: Sequence[Sequence[tuple[float, float]]]) -> tuple[float, float]:
+def total_over_time(series: Sequence[Samples]) -> tuple[float, float]:
     """(mean, peak) of the sum of several series sampled on the same steps."""
     totals: dict[float, float] = {}
     for samples in series:
         for moment, value in samples:
-            if not math.isnan(value):
-                totals[moment] = totals.get(moment, 0.0) + value
+            totals[moment] = totals.get(moment, 0.0) + value
     if not totals:
         return 0.0, 0.0
     return sum(totals.values()) / len(totals), max(totals.values())
