@@ -5,10 +5,11 @@ demand, 17.6 spot; 65 % of a node's price pays for CPU; 730 hours a month)."""
 from __future__ import annotations
 
 import math
+from datetime import timedelta
 
 import pytest
 
-from .conftest import ADMIN, CLUSTER, OPERATOR, VIEWER, CostHarness, cost_request
+from .conftest import ADMIN, CLUSTER, OPERATOR, VIEWER, CostHarness, cost_request, engagement_event
 
 CORE_MONTH = 47.0 * 0.65 / 8 * 730  # 2787.6875 BDT per core-month
 GIB_MONTH = 47.0 * 0.35 / 32 * 730  # 375.265625 BDT per GiB-month
@@ -128,3 +129,17 @@ async def test_onboarding_runs_once_and_analyses_on_demand_are_for_operators(cos
     assert await cost.run_jobs() == 1
     reviews = (await cost.api.get("/v1/cost/reviews", headers=VIEWER)).json()
     assert [r["requested_by"] for r in reviews] == ["oncall@provider.example"]
+
+
+async def test_an_unreachable_cluster_is_retried_then_the_job_fails_audited(cost: CostHarness) -> None:
+    cost.sandbox.inject_fault({"type": "api_error", "status": 500})
+    await cost.deliver(engagement_event(cost.now))
+    for attempt in range(3):
+        assert await cost.run_jobs() == 1, f"attempt {attempt + 1}"
+        cost.now += timedelta(minutes=2 ** (attempt + 1) + 1)  # past the back-off
+    assert await cost.run_jobs() == 0
+    (job,) = [j for j in (await cost.api.get("/v1/cost/jobs", headers=VIEWER)).json() if j["kind"] != "health-review"]
+    assert (job["status"], job["attempts"]) == ("failed", 3) and "500" in job["last_error"]
+    assert (await cost.api.get("/v1/cost/assessments", headers=VIEWER)).json() == []
+    failures = [a for a in await cost.events("audit.event") if a["outcome"] == "failure"]
+    assert [a["action"] for a in failures] == ["cost.onboarding-assessment.run"]

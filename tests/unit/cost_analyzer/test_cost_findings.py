@@ -140,7 +140,10 @@ def test_multi_container_pod_under_an_hpa_says_why_it_is_not_co_tuned() -> None:
         ContainerUsage("b", 0.5, GIB, 0.01, 0.01, 0.6 * GIB, 0.6 * GIB, 336),
     )
     api = WorkloadUsage("Deployment", "shop", "api", 3, two, hpa_targets=(HpaTarget("cpu", 70),))
-    assert right_size(api, RATES, CONFIG) is None
+    finding = right_size(api, RATES, CONFIG)
+    assert finding is not None and finding.kind is FindingKind.HPA_RIGHT_SIZING
+    assert finding.monthly_savings_bdt == 0 and not finding.recommended and not finding.change
+    assert "several containers" in finding.detail
 
 
 def test_fixed_replicas_with_swinging_load_want_an_hpa() -> None:

@@ -85,9 +85,12 @@ async def run_due_job(context: ServiceContext, now: datetime) -> bool:
         snapshot = await collect(target_of(access, settings, cluster), settings, now)
         async with context.database.unit_of_work() as session:
             await store_analysis(session, context.outbox, job, cluster, snapshot, config, now)
-    except (ClusterUnreachable, UnknownInstanceType) as error:
+    except Exception as error:
+        # Whatever went wrong, the job is retried a bounded number of times, never forever.
         retry = job["attempts"] < settings.job_max_attempts
-        log.warning("analysis job %s failed (attempt %s): %s", job["job_id"], job["attempts"], error)
+        expected = isinstance(error, ClusterUnreachable | UnknownInstanceType)
+        log.log(logging.WARNING if expected else logging.ERROR, "analysis job %s failed (attempt %s): %s",
+                job["job_id"], job["attempts"], error, exc_info=not expected)  # fmt: skip
         async with context.database.unit_of_work() as session:
             retry_at = now + timedelta(minutes=2 ** job["attempts"]) if retry else None
             await repository.retry_or_fail_job(session, job["job_id"], str(error), retry_at)

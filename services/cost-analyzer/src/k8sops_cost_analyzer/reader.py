@@ -63,7 +63,12 @@ async def _get(api: client.ApiClient, path: str) -> Any:
     response = await api.call_api(
         path, "GET", header_params={"Accept": "application/json"}, _preload_content=False, auth_settings=["BearerToken"]
     )
-    return json.loads(await response[0].read()) if isinstance(response, tuple) else json.loads(await response.read())
+    raw = response[0] if isinstance(response, tuple) else response
+    body = await raw.read()
+    # Unparsed responses are not checked by the client: a Status answer must not pass for a list.
+    if raw.status != 200:
+        raise ClusterUnreachable(f"GET {path} answered {raw.status}: {body[:300].decode(errors='replace')}")
+    return json.loads(body)
 
 
 async def read_inventory(target: ClusterTarget) -> Inventory:

@@ -154,7 +154,11 @@ def right_size(workload: WorkloadUsage, rates: ResourceRates, config: AnalysisCo
             else:
                 saved_memory += (request - proposed) * workload.replicas
     if not changes:
-        return None
+        if not lines:
+            return None
+        # Over-requested, but the HPA rules out a change: say why instead of staying silent.
+        title = "Over-requested, but not co-tunable with its HPA"
+        return _finding(FindingKind.HPA_RIGHT_SIZING, workload.key, title, "; ".join(lines), 0.0, Effort.MEDIUM, config)
     savings = saved_cpu * rates.core_month + saved_memory / GIB * rates.gib_month
     lines.append(
         f"savings: {workload.replicas} replicas x ({saved_cpu / workload.replicas:.3f} cores"
