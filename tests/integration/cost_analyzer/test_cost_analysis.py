@@ -143,3 +143,28 @@ async def test_an_unreachable_cluster_is_retried_then_the_job_fails_audited(cost
     assert (await cost.api.get("/v1/cost/assessments", headers=VIEWER)).json() == []
     failures = [a for a in await cost.events("audit.event") if a["outcome"] == "failure"]
     assert [a["action"] for a in failures] == ["cost.onboarding-assessment.run"]
+
+
+async def test_price_table_is_data_edited_by_operators_and_audited(cost: CostHarness) -> None:
+    prices = (await cost.api.get("/v1/cost/prices", headers=VIEWER)).json()
+    assert {p["instance_type"]: p["on_demand_bdt_hour"] for p in prices}["m5.2xlarge"] == "47.0000"
+    body = {"cpu_cores": "8", "memory_gib": "32", "on_demand_bdt_hour": "94.0", "spot_bdt_hour": "35.2"}
+    assert (await cost.api.put("/v1/cost/prices/m5.2xlarge", json=body, headers=ADMIN)).status_code == 403
+    dearer_spot = {**body, "spot_bdt_hour": "100"}
+    refused = await cost.api.put("/v1/cost/prices/m5.2xlarge", json=dearer_spot, headers=OPERATOR)
+    assert refused.status_code == 422 and "spot_bdt_hour" in refused.text
+    assert (await cost.api.put("/v1/cost/prices/m5.2xlarge", json=body, headers=OPERATOR)).status_code == 200
+    (edit,) = [a for a in await cost.events("audit.event") if a["action"] == "cost.price.update"]
+    assert edit["details"] == {
+        "on_demand_before": "47",
+        "on_demand_after": "94",
+        "spot_before": "17.6",
+        "spot_after": "35.2",
+    }
+
+    # Twice the price, twice the savings: shop/web's 12,608.08 BDT becomes 4 x 2 x 3,152.02.
+    assessment = await cost.onboard()
+    findings = (await cost.api.get(f"/v1/cost/analyses/{assessment['analysis_id']}/findings", headers=VIEWER)).json()
+    web = next(f for f in findings if f["target"] == "shop/web")
+    per_replica = (1 - 0.092) * 2 * CORE_MONTH + (2048 - 354) / 1024 * 2 * GIB_MONTH
+    assert float(web["monthly_savings_bdt"]) == pytest.approx(round(4 * per_replica, 2))
