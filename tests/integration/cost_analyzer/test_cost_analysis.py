@@ -122,10 +122,13 @@ async def test_onboarding_runs_once_and_analyses_on_demand_are_for_operators(cos
     assert bad.status_code == 422 and "kind" in bad.text
     unknown = await cost.api.post("/v1/cost/clusters/nope/analyses", json={}, headers=OPERATOR)
     assert unknown.status_code == 404
-    queued = await cost.api.post(
-        f"/v1/cost/clusters/{CLUSTER}/analyses", json={"kind": "health-review"}, headers=OPERATOR
-    )
+    keyed = {**OPERATOR, "Idempotency-Key": "review-once"}
+    queued = await cost.api.post(f"/v1/cost/clusters/{CLUSTER}/analyses", json={"kind": "health-review"}, headers=keyed)
     assert queued.status_code == 202, queued.text
+    replay = await cost.api.post(f"/v1/cost/clusters/{CLUSTER}/analyses", json={"kind": "health-review"}, headers=keyed)
+    assert replay.status_code == 202 and replay.json()["job_id"] == queued.json()["job_id"]
+    reused = await cost.api.post(f"/v1/cost/clusters/{CLUSTER}/analyses", json={"kind": "cost-analysis"}, headers=keyed)
+    assert reused.status_code == 422 and reused.json()["type"].endswith("idempotency-key-reused")
     assert await cost.run_jobs() == 1
     reviews = (await cost.api.get("/v1/cost/reviews", headers=VIEWER)).json()
     assert [r["requested_by"] for r in reviews] == ["oncall@provider.example"]

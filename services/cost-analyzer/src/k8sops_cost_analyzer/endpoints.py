@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from k8sops_common.errors import ProblemError
@@ -34,6 +34,10 @@ from .schemas import (
 
 router = APIRouter(prefix="/v1/cost", tags=["cost"])
 Identifier = Annotated[str, Path(pattern=ID_PATTERN)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=1, max_length=200, description="replays return the first job"),
+]
 
 Responses = dict[int | str, dict[str, Any]]
 NOT_FOUND: Responses = {404: {"description": "Not in the caller's engagements, or unknown"}}
@@ -57,7 +61,11 @@ async def _analysis(context: Context, principal: Any, analysis_id: str) -> Any:
 
 @router.post("/clusters/{cluster_id}/analyses", status_code=202, response_model=JobOut, responses=WRITE)
 async def request_analysis(
-    principal: Operator, context: Context, cluster_id: Identifier, body: AnalysisRequestIn
+    principal: Operator,
+    context: Context,
+    cluster_id: Identifier,
+    body: AnalysisRequestIn,
+    idempotency_key: IdempotencyKey = None,
 ) -> JobOut:
     """Runs an analysis, assessment or review of the cluster now (the scheduler picks the job up)."""
     async with context.database.unit_of_work() as session:
@@ -67,10 +75,14 @@ async def request_analysis(
         ensure_visible(principal, cluster["engagement_id"], "cluster", cluster_id)
         try:
             job_id = await service.request_analysis(
-                session, context.outbox, principal, cluster, body.kind, clock_of(context)()
+                session, context.outbox, principal, cluster, body.kind, clock_of(context)(), idempotency_key
             )
         except service.Conflict as error:
             raise ProblemError(409, "Already assessed", f"{error}.", problem_type="onboarding-done") from error
+        except service.KeyReused as error:
+            raise ProblemError(
+                422, "Idempotency-Key reused", f"{error}.", problem_type="idempotency-key-reused"
+            ) from error
     async with context.database.sessions() as session:
         jobs = await repository.list_jobs(session, [cluster["engagement_id"]])
     return next(JobOut.model_validate(dict(job)) for job in jobs if job["job_id"] == job_id)

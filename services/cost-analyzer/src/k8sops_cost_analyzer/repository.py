@@ -83,6 +83,10 @@ async def schedule_job(session: AsyncSession, values: dict[str, Any]) -> bool:
     return result.first() is not None
 
 
+async def job_by_dedup_key(session: AsyncSession, dedup_key: str) -> RowMapping | None:
+    return (await session.execute(select(jobs).where(jobs.c.dedup_key == dedup_key))).mappings().first()
+
+
 async def claim_due_job(session: AsyncSession, now: datetime, lease: timedelta) -> RowMapping | None:
     """Leases one due job; a job another replica holds is skipped, an expired lease is taken over."""
     query = (

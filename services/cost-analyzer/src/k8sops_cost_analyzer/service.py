@@ -28,6 +28,10 @@ class Conflict(Exception):
     """The request cannot be carried out in the current state (a 409)."""
 
 
+class KeyReused(Exception):
+    """An Idempotency-Key replayed with another request (a 422)."""
+
+
 def _cluster_target(cluster_id: str) -> AuditTargetV1:
     return AuditTargetV1(kind="cluster", name=cluster_id, cluster=cluster_id)
 
@@ -102,11 +106,16 @@ async def open_request(session: AsyncSession, outbox: Outbox, event: RequestOpen
 
 
 async def schedule_job(
-    session: AsyncSession, cluster: RowMapping, kind: str, requested_by: str, due_at: datetime
+    session: AsyncSession,
+    cluster: RowMapping,
+    kind: str,
+    requested_by: str,
+    due_at: datetime,
+    dedup_key: str | None = None,
 ) -> str | None:
-    """A job due at `due_at`; the onboarding assessment exists once per cluster (None if it already does)."""
+    """A job due at `due_at`, None when its dedup key exists (the onboarding assessment: once per cluster)."""
     job_id = f"job-{uuid.uuid4().hex[:16]}"
-    dedup = f"onboarding/{cluster['cluster_id']}" if kind == "onboarding-assessment" else None
+    dedup = f"onboarding/{cluster['cluster_id']}" if kind == "onboarding-assessment" else dedup_key
     inserted = await repository.schedule_job(
         session,
         {
@@ -124,9 +133,25 @@ async def schedule_job(
 
 
 async def request_analysis(
-    session: AsyncSession, outbox: Outbox, principal: Principal, cluster: RowMapping, kind: str, now: datetime
+    session: AsyncSession,
+    outbox: Outbox,
+    principal: Principal,
+    cluster: RowMapping,
+    kind: str,
+    now: datetime,
+    idempotency_key: str | None,
 ) -> str:
-    job_id = await schedule_job(session, cluster, kind, principal.sub, now)
+    """Schedules the job now; a replay with the same Idempotency-Key returns the first job."""
+    dedup = f"api/{principal.sub}/{idempotency_key}" if idempotency_key else None
+    job_id = await schedule_job(session, cluster, kind, principal.sub, now, dedup)
+    if job_id is None and kind != "onboarding-assessment" and dedup is not None:
+        first = await repository.job_by_dedup_key(session, dedup)
+        assert first is not None
+        if (first["cluster_id"], first["kind"]) != (cluster["cluster_id"], kind):
+            raise KeyReused(
+                f"Idempotency-Key {idempotency_key!r} was used for a {first['kind']} of {first['cluster_id']}"
+            )
+        return str(first["job_id"])
     if job_id is None:
         raise Conflict(f"cluster {cluster['cluster_id']!r} already has its onboarding assessment (one per cluster)")
     await record_audit(
