@@ -96,7 +96,8 @@ class Platform:
             process.wait_ready(60)
             _say(f"{process.spec.name:<15} ready at {process.url}  (docs {process.url}/docs)")
         if self.with_demo:
-            summary = load_demo_data(self.services[0].url, jwt_secret)
+            cost_url = next(p.url for p in self.services if p.spec.name == "cost-analyzer")
+            summary = load_demo_data(self.services[0].url, jwt_secret, cost_url)
             _say(summary)
 
     async def _prepare(self, admin_url: str, bootstrap: str) -> dict[str, ServiceDatabase]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
 
 from k8sops_common.auth import mint_token
@@ -49,7 +51,7 @@ DEMO_REQUESTS = (
 )
 
 
-def load_demo_data(intake_url: str, jwt_secret: str) -> str:
+def load_demo_data(intake_url: str, jwt_secret: str, cost_url: str | None = None) -> str:
     requester = mint_token(
         jwt_secret, sub="rahim@customer.example", roles=["k8s-ops.admin"], engagements=[DEMO_ENGAGEMENT], ttl_s=86_400
     )
@@ -77,6 +79,27 @@ def load_demo_data(intake_url: str, jwt_secret: str) -> str:
             )
             response.raise_for_status()
             ids.append(response.json()["id"])
+    review = "" if cost_url is None else f", health review {finish_review(cost_url, operator)}"
     return (
         f"demo data: engagement {DEMO_ENGAGEMENT} (clusters prod-dhaka-1, staging-dhaka-1), requests {', '.join(ids)}"
+        f"{review}"
     )
+
+
+def finish_review(cost_url: str, operator_token: str, timeout_s: float = 90.0) -> str:
+    """One finished quarterly health review of prod-dhaka-1 (the sandbox stands in for the cluster)."""
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(base_url=cost_url, headers={"Authorization": f"Bearer {operator_token}"}, timeout=10) as client:
+        while time.monotonic() < deadline:
+            reviews = client.get("/v1/cost/reviews", params={"cluster_id": "prod-dhaka-1"}).raise_for_status().json()
+            if reviews:
+                return f"{cost_url}/v1/cost/analyses/{reviews[0]['analysis_id']}/report.html"
+            jobs = client.get("/v1/cost/jobs").raise_for_status().json()
+            asked = [j for j in jobs if j["kind"] == "health-review" and j["requested_by"] != "system"]
+            if asked and asked[0]["status"] == "failed":
+                return f"not finished ({asked[0]['last_error']})"
+            if not asked:
+                # 404 until cost-analyzer has consumed intake's engagement event, then 202.
+                client.post("/v1/cost/clusters/prod-dhaka-1/analyses", json={"kind": "health-review"})
+            time.sleep(0.5)
+    return f"not finished within {timeout_s:.0f} s (see cost-analyzer's log)"

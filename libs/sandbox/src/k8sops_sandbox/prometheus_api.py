@@ -46,8 +46,11 @@ def build_series(sandbox: Sandbox, only_cluster: str | None) -> list[Series]:
                 "endpoint": "https-metrics",
                 "instance": f"{pod['status'].get('hostIP', '')}:10250",
             }
-            series.append(Series({"__name__": "container_cpu_usage_seconds_total", **base}, profile.cpu_seconds))
-            series.append(Series({"__name__": "container_memory_working_set_bytes", **base}, profile.memory_bytes))
+            cpu = Series({"__name__": "container_cpu_usage_seconds_total", **base}, profile.cpu_seconds, profile.since)
+            memory = Series(
+                {"__name__": "container_memory_working_set_bytes", **base}, profile.memory_bytes, profile.since
+            )
+            series += [cpu, memory]
             kube_state = {
                 "cluster": name,
                 "namespace": meta["namespace"],

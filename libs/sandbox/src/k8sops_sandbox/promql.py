@@ -25,6 +25,7 @@ class PromQLError(ValueError):
 class Series:
     labels: Labels
     value_at: ValueFn
+    start: float = -math.inf  # no samples before this moment (a container started recently)
 
 
 @dataclass
@@ -307,12 +308,20 @@ class Evaluator:
             return float(node[1])
         if kind == "selector":
             sample_time = math.floor(t / SCRAPE_INTERVAL) * SCRAPE_INTERVAL
-            return [Sample(dict(s.labels), s.value_at(sample_time)) for s in self._select(node)]
+            return [
+                Sample(dict(s.labels), s.value_at(sample_time)) for s in self._select(node) if s.start <= sample_time
+            ]
         if kind == "range":
             window = node[2]
             first = math.floor((t - window) / SCRAPE_INTERVAL + 1) * SCRAPE_INTERVAL
             times = [first + i * SCRAPE_INTERVAL for i in range(int((t - first) // SCRAPE_INTERVAL) + 1)]
-            return [RangeSample(dict(s.labels), times, s.value_at) for s in self._select(node[1])]
+            return [
+                RangeSample(
+                    dict(s.labels), times if s.start <= first else [x for x in times if x >= s.start], s.value_at
+                )
+                for s in self._select(node[1])
+                if s.start <= t
+            ]
         if kind == "subquery":
             return self._subquery(node, t)
         if kind == "offset":

@@ -58,6 +58,10 @@ class Usage(_Model):
     cpu: float = 0.5
     memory: float = 0.6
     variability: float = 0.1
+    # Exact usage for hand-computed expectations: replicas alike, no memory jitter, no hourly wave.
+    steady: bool = False
+    # Series exist only for this many hours before "now" (a workload deployed recently); None: always.
+    history_hours: float | None = None
 
 
 class Workload(_Model):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,11 +33,14 @@ class ContainerProfile:
     phase_hour: float
     phase_memory: float
     seed: int
+    steady: bool = False
+    since: float = -math.inf  # epoch seconds before which the container has no series
 
     def cpu_rate(self, t: float) -> float:
         x = t - EPOCH
         wave = math.sin(2 * math.pi * x / DAY + self.phase_day)
-        wave += 0.3 * math.sin(2 * math.pi * x / HOUR + self.phase_hour)
+        if not self.steady:
+            wave += 0.3 * math.sin(2 * math.pi * x / HOUR + self.phase_hour)
         return self.cpu_mean * (1 + self.variability * wave)
 
     def cpu_seconds(self, t: float) -> float:
@@ -44,6 +48,8 @@ class ContainerProfile:
         x = t - EPOCH
         day = DAY / (2 * math.pi) * (math.cos(self.phase_day) - math.cos(2 * math.pi * x / DAY + self.phase_day))
         hour = HOUR / (2 * math.pi) * (math.cos(self.phase_hour) - math.cos(2 * math.pi * x / HOUR + self.phase_hour))
+        if self.steady:
+            hour = 0.0
         return self.cpu_mean * (x + self.variability * (day + 0.3 * hour))
 
     def memory_bytes(self, t: float) -> float:
@@ -51,7 +57,9 @@ class ContainerProfile:
         wave = math.sin(2 * math.pi * x / DAY + self.phase_memory)
         # A small per-minute jitter, derived from the time itself so it is reproducible.
         minute = int(x // 60)
-        jitter = (hashlib.sha256(f"{self.seed}/{minute}".encode()).digest()[0] / 255 - 0.5) * 0.04
+        jitter = (
+            0.0 if self.steady else (hashlib.sha256(f"{self.seed}/{minute}".encode()).digest()[0] / 255 - 0.5) * 0.04
+        )
         return self.memory_mean * (1 + 0.5 * self.variability * wave + jitter)
 
 
@@ -69,10 +77,13 @@ class UsageModel:
         requests = container.get("resources", {}).get("requests", {})
         cpu_request = parse_quantity(requests.get("cpu")) or DEFAULT_CPU
         memory_request = parse_quantity(requests.get("memory")) or DEFAULT_MEMORY
-        key = f"{self.seed}/{self.cluster.name}/{meta['namespace']}/{meta['name']}/{container['name']}"
+        # Steady replicas swing in step with one another, so the workload's total swings as each does.
+        member = workload_name if usage.steady else meta["name"]
+        key = f"{self.seed}/{self.cluster.name}/{meta['namespace']}/{member}/{container['name']}"
         digest = hashlib.sha256(key.encode()).digest()
         # Replicas differ a little from one another, as real ones do.
-        spread = 0.9 + digest[3] / 255 * 0.2
+        spread = 1.0 if usage.steady else 0.9 + digest[3] / 255 * 0.2
+        since = -math.inf if usage.history_hours is None else time.time() - usage.history_hours * HOUR
         return ContainerProfile(
             cpu_mean=cpu_request * usage.cpu * spread,
             memory_mean=memory_request * usage.memory * spread,
@@ -81,6 +92,8 @@ class UsageModel:
             phase_hour=digest[1] / 255 * 2 * math.pi,
             phase_memory=digest[2] / 255 * 2 * math.pi,
             seed=int.from_bytes(digest[4:8], "big"),
+            steady=usage.steady,
+            since=since,
         )
 
     def running_containers(self) -> list[tuple[Obj, dict[str, Any], ContainerProfile]]:

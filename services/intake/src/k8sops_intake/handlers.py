@@ -1,4 +1,4 @@
-"""Intake's consumers: SLA breaches and upgrade steps update the request and notify subscribers."""
+"""Intake's consumers: SLA breaches, upgrade steps and cost reports update the request and notify subscribers."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.audit import SYSTEM_ACTOR
 from k8sops_common.bus import ReceivedEvent, Subscriptions
-from k8sops_common.events.catalog import AuditTargetV1, SlaBreachedV1, UpgradeStepV1
+from k8sops_common.events.catalog import AuditTargetV1, CostReportV1, SlaBreachedV1, UpgradeStepV1
+from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
 from . import repository
@@ -68,4 +69,39 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
                 {"plan_id": step.plan_id, "step": step.step, "status": step.status},
             )
 
-    return Subscriptions().on(SlaBreachedV1, on_sla_breached).on(UpgradeStepV1, on_upgrade_step)
+    async def on_cost_report(session: AsyncSession, event: ReceivedEvent) -> None:
+        report = event.data
+        assert isinstance(report, CostReportV1)
+        # Filed to the customer's tracker through their webhook, like every other report.
+        await notify_subscribers(session, report.engagement_id, "cost.report", report.model_dump(mode="json"))
+        if report.request_id is None:
+            return
+        request = await repository.get_request(session, report.request_id, for_update=True)
+        if request is None:
+            log.warning("cost.report for unknown request %s; ignored", report.request_id)
+            return
+        base = f"/v1/cost/analyses/{report.analysis_id}/report"
+        body = (
+            f"The {report.kind} of cluster {report.cluster_id} is ready: {report.findings} findings, "
+            f"{report.monthly_savings_bdt:,.2f} BDT per month in recommended savings. "
+            f"Report (cost-analyzer API): {base}.html, {base}.md, {base}.json"
+        )
+        comment = {"id": f"cmt-{report.analysis_id}", "request_id": report.request_id, "author": "cost-analyzer"}
+        await repository.add_comment(
+            session, {**comment, "side": Side.PROVIDER.value, "body": body, "created_at": utc_now()}
+        )
+        await system_audit(
+            session,
+            outbox,
+            "request.attach_cost_report",
+            AuditTargetV1(kind="Request", name=report.request_id, cluster=report.cluster_id),
+            report.engagement_id,
+            {"analysis_id": report.analysis_id, "monthly_savings_bdt": str(report.monthly_savings_bdt)},
+        )
+
+    return (
+        Subscriptions()
+        .on(SlaBreachedV1, on_sla_breached)
+        .on(UpgradeStepV1, on_upgrade_step)
+        .on(CostReportV1, on_cost_report)
+    )

@@ -203,6 +203,7 @@ class CostReportV1(EventData):
     findings: int = Field(ge=0)
     monthly_savings_bdt: Decimal = Field(ge=0)
     generated_at: datetime
+    request_id: str | None = Field(default=None, description="the cost-optimization request it answers, if any")
 
 
 @dataclass(frozen=True)
