@@ -25,6 +25,9 @@ class Child:
         self.alive = True
         self.restarts = 0
 
+    def is_alive(self) -> bool:
+        return self.alive
+
     def crash(self) -> None:
         self.alive = False
 
@@ -34,11 +37,11 @@ class Child:
 
 
 def supervised(*names: str) -> tuple[Supervisor, Clock, dict[str, Child], list[str]]:
-    clock, said = Clock(), []
+    clock, said = Clock(), list[str]()
     supervisor = Supervisor(say=said.append, clock=clock)
     children = {name: Child() for name in names}
     for name, child in children.items():
-        supervisor.add(name, Path(f"/logs/{name}.log"), lambda c=child: c.alive, child.restart)
+        supervisor.add(name, Path(f"/logs/{name}.log"), child.is_alive, child.restart)
     return supervisor, clock, children, said
 
 
@@ -59,13 +62,17 @@ def test_a_crashed_child_is_restarted_after_a_growing_backoff_and_the_others_are
     assert children["intake"].restarts == 0
 
 
+def crash_repeatedly(supervisor: Supervisor, clock: Clock, child: Child, times: int, every_s: float) -> None:
+    for _ in range(times):
+        child.crash()
+        supervisor.check()
+        clock.now += every_s
+        supervisor.check()
+
+
 def test_five_crashes_within_two_minutes_stop_it_naming_the_service_and_its_log() -> None:
     supervisor, clock, children, _ = supervised("sla-timer")
-    for _ in range(4):
-        children["sla-timer"].crash()
-        supervisor.check()
-        clock.now += 20
-        supervisor.check()
+    crash_repeatedly(supervisor, clock, children["sla-timer"], 4, every_s=20)
     children["sla-timer"].crash()
     with pytest.raises(CrashLoop, match=r"sla-timer crashed 5 times within 120s; giving up; see /logs/sla-timer.log"):
         supervisor.check()
@@ -73,11 +80,7 @@ def test_five_crashes_within_two_minutes_stop_it_naming_the_service_and_its_log(
 
 def test_crashes_spread_over_more_than_the_window_never_stop_it() -> None:
     supervisor, clock, children, _ = supervised("broker")
-    for _ in range(10):
-        children["broker"].crash()
-        supervisor.check()
-        clock.now += 40
-        supervisor.check()
+    crash_repeatedly(supervisor, clock, children["broker"], 10, every_s=40)
     assert children["broker"].restarts == 10
 
 
