@@ -10,7 +10,6 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -23,20 +22,11 @@ from k8sops_common.bus.republish import republish_since
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
-from k8sops_platform.embedded import TansuBroker, free_port
+from k8sops_platform.embedded import TansuBroker
 
 from .test_bus_roundtrip import handled_rows, record_handled, write_events
 
 Eventually = Callable[..., Awaitable[object]]
-
-
-@pytest.fixture
-async def own_broker(isolation, tmp_path: Path) -> AsyncIterator[TansuBroker]:  # type: ignore[no-untyped-def]
-    broker = TansuBroker(port=free_port(), log_path=tmp_path / "tansu.log")
-    isolation.bootstrap = broker.start()
-    await isolation.ensure_topics()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture
@@ -106,8 +96,8 @@ async def ensure_all_topics(settings: ServiceSettings) -> None:
 
 
 async def test_a_consumer_reads_a_recreated_topic_from_its_start_despite_a_higher_committed_offset(
-    service, own_broker, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    service: tuple[ServiceSettings, Database], own_broker: TansuBroker, eventually: Eventually
+) -> None:
     settings, database = service
     topic = settings.topic("request.opened")
     own_broker.stop()
