@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +21,7 @@ from sqlalchemy import text
 from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, Subscriptions
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.bus.ledger import prune
-from k8sops_common.bus.republish import republish_since
+from k8sops_common.bus.republish import republish_command, republish_since
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
@@ -130,8 +133,11 @@ async def test_a_consumer_reads_a_recreated_topic_from_its_start_despite_a_highe
     assert sorted(event_id for event_id, _ in rows) == sorted(event_ids)  # type: ignore[attr-defined]
 
 
-async def test_republish_since_marks_one_topics_rows_unsent_and_prune_keeps_the_retention(service) -> None:  # type: ignore[no-untyped-def]
+async def test_republish_marks_one_topics_rows_since_a_time_unsent_and_prune_keeps_the_retention(
+    service: tuple[ServiceSettings, Database], capsys: pytest.CaptureFixture[str]
+) -> None:
     settings, database = service
+    topic = settings.topic("request.opened")
     old = await write_events(database, Outbox(settings), ["req-old"])
     recent = await write_events(database, Outbox(settings), ["req-new-1", "req-new-2"])
     relay = OutboxRelay(settings, database)
@@ -141,9 +147,22 @@ async def test_republish_since_marks_one_topics_rows_unsent_and_prune_keeps_the_
         await session.execute(
             text("UPDATE outbox SET sent_at = now() - interval '2 hours' WHERE event_id = :id"), {"id": old[0]}
         )
-    since = datetime.now(UTC) - timedelta(hours=1)
-    assert await republish_since(settings, "request.opened", since) == 2
-    assert await republish_since(settings, "credit.issued", since) == 0
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    # The operator's command, as a process with the service's own settings.
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "K8SOPS_DB_SCHEMA": settings.schema_name,
+        "K8SOPS_TOPIC_PREFIX": settings.topic_prefix,
+    }
+    command = [sys.executable, "-m", "k8sops_intake", "republish", "--topic", "request.opened", "--since", since]
+    done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"topic": topic, "since": since, "republished": 2}
+    assert await republish_since(settings, "credit.issued", datetime.fromisoformat(since)) == 0
+    with pytest.raises(SystemExit):
+        republish_command(settings, ["--topic", "credit.issued", "--since", "2026-11-27T10:00:00"])
+    assert "needs a UTC offset" in capsys.readouterr().err
     async with database.sessions() as session:
         unsent = set((await session.execute(text("SELECT event_id FROM outbox WHERE sent_at IS NULL"))).scalars())
     assert unsent == set(recent)
