@@ -56,6 +56,7 @@ class Load:
         self.intake_url = intake_url
         self.accepted = 0
         self.failed = 0
+        self.answered_ids: set[str] = set()
         self._stopping = asyncio.Event()
         headers = token("chaos@customer.example", "k8s-ops.requester")
         self._tasks = [asyncio.create_task(self._client(number, headers)) for number in range(clients)]
@@ -72,26 +73,28 @@ class Load:
                     "title": f"chaos client {number} request {sent}",
                 }
                 sent += 1
-                if await self._open(client, body):
-                    self.accepted += 1
-                else:
+                request_id = await self._open(client, body)
+                if request_id is None:
                     self.failed += 1
+                else:
+                    self.accepted += 1
+                    self.answered_ids.add(request_id)
 
-    async def _open(self, client: httpx.AsyncClient, body: dict[str, str]) -> bool:
+    async def _open(self, client: httpx.AsyncClient, body: dict[str, str]) -> str | None:
         """Retries with the same Idempotency-Key, so an answer lost in an outage never makes a second request."""
         key = str(uuid.uuid4())
         for _ in range(20):
             try:
                 response = await client.post("/v1/requests", json=body, headers={"Idempotency-Key": key})
                 if response.status_code in (200, 201):
-                    return True
+                    return str(response.json()["id"])
                 if response.status_code < 500:
                     progress(f"request refused: {response.status_code} {response.text[:200]}")
-                    return False
+                    return None
             except httpx.HTTPError:
                 pass
             await asyncio.sleep(0.5)
-        return False
+        return None
 
     async def progressed(self, requests: int, timeout_s: float = 180) -> None:
         target = self.accepted + requests
@@ -158,6 +161,15 @@ SELECT
 """
 
 
+async def stored_request_ids(admin_url: str) -> set[str]:
+    connection = await asyncpg.connect(with_database(admin_url, DATABASE))
+    try:
+        rows = await connection.fetch("SELECT id FROM intake.requests WHERE engagement_id = $1", ENGAGEMENT)
+    finally:
+        await connection.close()
+    return {row["id"] for row in rows}
+
+
 async def counts(admin_url: str) -> dict[str, int]:
     connection = await asyncpg.connect(with_database(admin_url, DATABASE))
     try:
@@ -196,9 +208,16 @@ async def settle(admin_url: str, stall_s: float) -> dict[str, int]:
         await asyncio.sleep(1)
 
 
-def report(found: dict[str, int], load: Load, timeline: list[dict[str, Any]], crash: str | None) -> dict[str, Any]:
+def report(
+    found: dict[str, int], lost: int, load: Load, timeline: list[dict[str, Any]], crash: str | None
+) -> dict[str, Any]:
     per_service = {
-        "intake": {"requests": found["requests"], "accepted_by_clients": load.accepted, "refused": load.failed},
+        "intake": {
+            "requests": found["requests"],
+            "answered_201_to_clients": load.accepted,
+            "answered_201_but_not_stored": lost,
+            "given_up_by_clients": load.failed,
+        },
         "sla-timer": {
             "timers": found["timers"],
             "breaches": found["breaches"],
@@ -220,7 +239,7 @@ def report(found: dict[str, int], load: Load, timeline: list[dict[str, Any]], cr
         == found["audit_arm"],
         "credits_eq_breaches_eq_p4_requests": found["credits"] == found["breaches"] == found["p4"],
         "duplicates": found["credit_dups"] + found["audit_dups"],
-        "ok": settled(found) and crash is None,
+        "ok": settled(found) and lost == 0 and crash is None,
         "crash_loop": crash,
         "timeline": timeline,
     }
@@ -277,7 +296,8 @@ async def chaos(args: argparse.Namespace) -> dict[str, Any]:
         progress(f"load stopped after {load.accepted} accepted requests; waiting for the counts to settle")
         # The last P4 requests fall due a minute after they were opened.
         found = await settle(admin_url, args.settle_s)
-        return report(found, load, timeline, crash[0] if crash else None)
+        lost = len(load.answered_ids - await stored_request_ids(admin_url))
+        return report(found, lost, load, timeline, crash[0] if crash else None)
     finally:
         stop.set()
         supervisor.join(10)
