@@ -121,6 +121,16 @@ async def isolation(postgres_admin_url: str, kafka_bootstrap: str) -> AsyncItera
 
 
 @pytest.fixture
+async def own_broker(isolation: Isolation, tmp_path: Path) -> AsyncIterator[TansuBroker]:
+    """A broker of the test's own, to kill and restart; `isolation` (and services started later) use it."""
+    broker = TansuBroker(port=free_port(), log_path=tmp_path / "tansu.log")
+    isolation.bootstrap = broker.start()
+    await isolation.ensure_topics()
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     return tmp_path
 

@@ -31,6 +31,8 @@ from k8sops_common.events.catalog import (
 )
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
 
+from .conftest import steadily
+
 Eventually = Callable[..., Awaitable[object]]
 P1_BUDGET = timedelta(minutes=15)  # k8s-247-cluster-admin, contractual
 ENGAGEMENT = "eng-sla-e2e"
@@ -227,8 +229,8 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
     await publish(isolation.bootstrap, isolation.topic_prefix, [the_engagement(), *requests])
     armed_query = "SELECT count(*) FROM {schema}.timers WHERE due_at IS NOT NULL"
     breached_query = "SELECT count(*) FROM {schema}.breaches"
-    await eventually(lambda: count(isolation, armed_query), lambda n: n == 10_000, timeout_s=60)
-    await eventually(lambda: count(isolation, breached_query), lambda n: n >= 300, timeout_s=40)
+    await steadily(lambda: count(isolation, armed_query), lambda n: n == 10_000)
+    await steadily(lambda: count(isolation, breached_query), lambda n: n >= 300)
 
     sla.kill()  # SIGKILL: no shutdown, transactions in flight roll back
     killed_at = datetime.now(UTC)
@@ -240,9 +242,9 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
 
     fell_due_while_down = sum(1 for due_at in due.values() if killed_at < due_at < restarted_at)
     assert breached_before_kill < len(due) and fell_due_while_down > 0, (breached_before_kill, fell_due_while_down)
-    await eventually(lambda: count(isolation, breached_query), lambda n: n == len(due), timeout_s=60)
+    await steadily(lambda: count(isolation, breached_query), lambda n: n == len(due))
     unsent_query = "SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
-    await eventually(lambda: count(isolation, unsent_query), lambda n: n == 0, timeout_s=60)
+    await steadily(lambda: count(isolation, unsent_query), lambda n: n == 0)
     await assert_each_due_timer_fired_once(isolation, set(due), set(later))
 
 
@@ -259,9 +261,9 @@ async def test_two_replicas_share_the_timers_and_never_double_fire(
     ]
     await publish(isolation.bootstrap, isolation.topic_prefix, [the_engagement(), *requests])
     breached_query = "SELECT count(*) FROM {schema}.breaches"
-    await eventually(lambda: count(isolation, breached_query), lambda n: n == len(due), timeout_s=60)
+    await steadily(lambda: count(isolation, breached_query), lambda n: n == len(due))
     unsent_query = "SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"
-    await eventually(lambda: count(isolation, unsent_query), lambda n: n == 0, timeout_s=60)
+    await steadily(lambda: count(isolation, unsent_query), lambda n: n == 0)
 
     async with httpx.AsyncClient() as client:
         metrics = [(await client.get(f"{replica.url}/metrics")).text for replica in replicas]

@@ -20,6 +20,7 @@ from .auth.tokens import TokenVerifier
 from .bus.admin import ping_broker
 from .bus.consumer import EventConsumer, Subscriptions
 from .bus.outbox import Outbox, OutboxRelay
+from .bus.republish import republish_command
 from .db import Database, engine_from_settings
 from .errors import install_problem_handlers, problem_response
 from .metrics import install_metrics
@@ -148,11 +149,13 @@ def _install_health(app: FastAPI, context: ServiceContext) -> None:
 def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     """`python -m k8sops_<service> migrate|serve|<extra command> [args]`."""
     parser = argparse.ArgumentParser(prog=f"k8sops_{definition.name.replace('-', '_')}")
-    parser.add_argument("command", choices=["migrate", "serve", *definition.commands])
+    parser.add_argument("command", choices=["migrate", "serve", "republish", *definition.commands])
     args, rest = parser.parse_known_args(argv)
     settings = ServiceSettings(service_name=definition.name)
     if args.command in definition.commands:
         raise SystemExit(definition.commands[args.command](settings, rest))
+    if args.command == "republish":
+        raise SystemExit(republish_command(settings, rest))
     if rest:
         parser.error(f"unexpected arguments {rest}")
     if args.command == "migrate":

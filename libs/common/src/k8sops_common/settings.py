@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "K8SOPS_"
@@ -38,6 +38,12 @@ class ServiceSettings(BaseSettings):
     consumer_max_attempts: int = 3
     outbox_batch_size: int = 5000
     outbox_poll_interval_s: float = 0.05
+    # The outbox is the durable log: sent rows stay this long so they can be published again.
+    outbox_retention_s: float = Field(default=7 * 86_400, gt=0)
+    # At least the outbox retention, so a re-published event still finds its inbox entry.
+    inbox_retention_s: float = Field(default=8 * 86_400, gt=0)
+    outbox_verify_interval_s: float = Field(default=1.0, gt=0)
+    outbox_prune_interval_s: float = Field(default=3_600, gt=0)
 
     otel_exporter_otlp_endpoint: str | None = Field(
         default=None,
@@ -50,6 +56,12 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+
+    @model_validator(mode="after")
+    def _inbox_outlives_outbox(self) -> ServiceSettings:
+        if self.inbox_retention_s < self.outbox_retention_s:
+            raise ValueError("K8SOPS_INBOX_RETENTION_S must be at least K8SOPS_OUTBOX_RETENTION_S")
+        return self
 
     @property
     def schema_name(self) -> str:

