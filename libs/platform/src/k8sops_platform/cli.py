@@ -82,6 +82,8 @@ class Platform:
                 "K8SOPS_DB_SCHEMA": spec.schema,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "K8SOPS_JWT_SECRET": jwt_secret,
+                # The services refuse the published development secret outside development mode.
+                "K8SOPS_DEV_MODE": "1" if jwt_secret == DEV_JWT_SECRET else os.environ.get("K8SOPS_DEV_MODE", "0"),
                 "K8SOPS_AUDIT_SIGNING_KEY_FILE": str(self.data_dir / "audit" / "signing-key.pem"),
                 # Webhook receivers on this machine are the norm locally (SPEC section 9).
                 "K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get("K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),

@@ -9,7 +9,16 @@ from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 import holidays
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    field_validator,
+    model_validator,
+)
 
 from k8sops_common.events.catalog import Priority, RequestCategory, RequestStatus, Tier
 
@@ -78,14 +87,14 @@ def _working_days(days: list[int]) -> list[int]:
 Timezone = Annotated[str, Field(max_length=64), AfterValidator(_known_timezone)]
 HolidayCountry = Annotated[str | None, Field(max_length=8), AfterValidator(_known_country)]
 WorkingDays = Annotated[
-    list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
+    list[Annotated[StrictInt, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
 ]
 
 
 class MaintenanceWindow(Input):
-    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    weekday: StrictInt = Field(ge=0, le=6, description="0 = Monday")
     start_local: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the engagement's timezone")
-    duration_minutes: int = Field(gt=0, le=24 * 60)
+    duration_minutes: StrictInt = Field(gt=0, le=24 * 60)
 
 
 class EngagementFields(Input):
@@ -364,7 +373,7 @@ class WebhookCreate(Input):
 
 
 class WebhookUpdate(Input):
-    enabled: bool
+    enabled: StrictBool
 
 
 class WebhookOut(BaseModel):

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from k8sops_common.events.catalog import Priority, Tier
 
@@ -116,7 +116,8 @@ class PoliciesOut(BaseModel):
 class ResponseTargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    budget_minutes: int = Field(gt=0, le=60 * 24 * 30, description="at most 30 days")
+    # Strict: JSON `true` must not become a 1-minute target.
+    budget_minutes: StrictInt = Field(gt=0, le=60 * 24 * 30, description="at most 30 days")
     clock: Clock
 
 
