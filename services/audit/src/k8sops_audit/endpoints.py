@@ -17,6 +17,8 @@ from . import repository
 from .domain.checkpoint import UntrustedCheckpointError, load_public_key_pem, public_key_to_jwk
 from .schemas import AuditEntryOut, AuditEntryPage, CheckpointOut, MismatchOut, PublicKeyOut, VerificationOut
 from .service import UntrustedStart, verify
+from .tasks import tail_guard
+from .witness import WitnessFileError, read_checkpoint_file
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -116,6 +118,7 @@ async def export_entries(context: Context, entry_filter: Filter) -> StreamingRes
 @router.get("/verify", response_model=VerificationOut, summary="Re-walk the chain (whole or a range)")
 async def verify_chain(
     _: Verifier,
+    context: Context,
     session: UnitOfWork,
     first_sequence: Annotated[Int64, Query(alias="from", ge=1)] = 1,
     last_sequence: Annotated[Int64 | None, Query(alias="to", ge=1)] = None,
@@ -123,8 +126,11 @@ async def verify_chain(
     if last_sequence is not None and last_sequence < first_sequence:
         raise ProblemError(422, "Invalid range", "'to' must not be before 'from'.", problem_type="invalid-range")
     try:
-        report = await verify(session, first_sequence, last_sequence)
-    except (UntrustedStart, UntrustedCheckpointError) as error:
+        # The service's own checkpoint file too: checkpoint rows deleted from the database still count.
+        witness_file = tail_guard(context).checkpoint_file
+        witnessed = read_checkpoint_file(witness_file) if witness_file else []
+        report = await verify(session, first_sequence, last_sequence, witnessed)
+    except (UntrustedStart, UntrustedCheckpointError, WitnessFileError) as error:
         raise ProblemError(409, "Cannot verify", str(error), problem_type="cannot-verify") from error
     return verification_out(report.result, first_sequence, report.checkpoints_checked)
 

@@ -129,6 +129,15 @@ async def link_hash_at(session: AsyncSession, seq: int) -> str | None:
     return str(result) if result is not None else None
 
 
+async def link_hashes_at(session: AsyncSession, sequences: Sequence[int]) -> dict[int, str]:
+    if not sequences:
+        return {}
+    rows = await session.execute(
+        select(audit_entries.c.seq, audit_entries.c.link_hash).where(audit_entries.c.seq.in_(sorted(set(sequences))))
+    )
+    return {row.seq: row.link_hash for row in rows}
+
+
 @dataclass(frozen=True)
 class EntryFilter:
     engagement_ids: frozenset[str] | None  # None: every engagement and provider-level entries
