@@ -22,7 +22,7 @@ from k8sops_common.settings import DEV_JWT_SECRET
 
 from .demo import load_demo_data
 from .embedded import EmbeddedPostgres, TansuBroker
-from .provision import ServiceDatabase, ensure_database, provision_service
+from .provision import ServiceDatabase, ensure_database, provision_service, stored_password
 from .sandbox import SandboxProcess
 from .services import SERVICES, ServiceProcess
 
@@ -105,7 +105,15 @@ class Platform:
         await ensure_database(admin_url, DATABASE)
         return {
             spec.name: await provision_service(
-                admin_url, DATABASE, spec.schema, spec.schema, spec.schema, append_only=spec.append_only
+                admin_url,
+                DATABASE,
+                spec.schema,
+                spec.schema,
+                stored_password(self.data_dir / "secrets", spec.schema),
+                append_only=spec.append_only,
+                writer_password=stored_password(self.data_dir / "secrets", f"{spec.schema}_writer")
+                if spec.append_only
+                else None,
             )
             for spec in SERVICES
         }
