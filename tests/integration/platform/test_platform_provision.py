@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from pathlib import Path
 from importlib import resources
+from pathlib import Path
 
 import asyncpg
 import pytest

@@ -8,7 +8,8 @@ parameters and body fields with these types and the client gets a 422 naming the
     actor: Annotated[Text | None, Query(max_length=200)] = None
     since: Annotated[Moment | None, Query()] = None
 
-`StrictBool`/`StrictInt` from pydantic keep `true` from becoming 1 in bodies.
+`Integer` in bodies keeps `true` (and "3") from becoming a number, as JSON Schema's "integer" does;
+`StrictBool` keeps 1 from becoming `true`.
 """
 
 from __future__ import annotations
@@ -16,11 +17,25 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, BeforeValidator, Field
 
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
+
+
+def _json_integer(value: object) -> object:
+    # JSON Schema's "integer" includes 3.0 but neither true nor "3"; pydantic's lax int takes all three.
+    if isinstance(value, bool | str):
+        raise ValueError("must be a JSON number without a fraction, not a boolean or a string")
+    return value
+
+
+def _rfc3339_text(value: object) -> object:
+    # The documents say format date-time; pydantic alone would also take a Unix timestamp.
+    if not isinstance(value, str | datetime):
+        raise ValueError("must be an RFC 3339 date-time string, e.g. 2026-11-26T10:00:00Z")
+    return value
 
 
 def _storable_moment(value: datetime) -> datetime:
@@ -35,4 +50,5 @@ def _storable_moment(value: datetime) -> datetime:
 # Bounds and pattern as schema keywords, so the OpenAPI document (and a fuzzer reading it) knows them.
 Int64 = Annotated[int, Field(ge=INT64_MIN, le=INT64_MAX)]
 Text = Annotated[str, Field(pattern=NO_NUL)]
-Moment = Annotated[datetime, AfterValidator(_storable_moment)]
+Integer = Annotated[int, BeforeValidator(_json_integer)]
+Moment = Annotated[datetime, BeforeValidator(_rfc3339_text), AfterValidator(_storable_moment)]

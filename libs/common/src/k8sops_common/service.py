@@ -24,6 +24,7 @@ from .db import Database, engine_from_settings
 from .errors import install_problem_handlers, problem_response
 from .metrics import install_metrics
 from .migrations import migrate
+from .openapi import install_problem_documentation
 from .request_limits import RequestLimits
 from .settings import InsecureSettings, ServiceSettings
 from .telemetry import instrument, setup_logging, setup_tracing
@@ -124,6 +125,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
     install_metrics(app, settings.service_name)
+    install_problem_documentation(app)
     _install_health(app, context, definition.readiness_checks)
     for router in definition.routers:
         app.include_router(router)

@@ -15,12 +15,12 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     field_validator,
     model_validator,
 )
 
 from k8sops_common.events.catalog import Priority, RequestCategory, RequestStatus, Tier
+from k8sops_common.inputs import Integer
 
 from .domain.disputes import EntryKind
 from .domain.lifecycle import Action
@@ -87,14 +87,14 @@ def _working_days(days: list[int]) -> list[int]:
 Timezone = Annotated[str, Field(max_length=64), AfterValidator(_known_timezone)]
 HolidayCountry = Annotated[str | None, Field(max_length=8), AfterValidator(_known_country)]
 WorkingDays = Annotated[
-    list[Annotated[StrictInt, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
+    list[Annotated[Integer, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
 ]
 
 
 class MaintenanceWindow(Input):
-    weekday: StrictInt = Field(ge=0, le=6, description="0 = Monday")
+    weekday: Integer = Field(ge=0, le=6, description="0 = Monday")
     start_local: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the engagement's timezone")
-    duration_minutes: StrictInt = Field(gt=0, le=24 * 60)
+    duration_minutes: Integer = Field(gt=0, le=24 * 60)
 
 
 class EngagementFields(Input):

@@ -6,9 +6,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, ConfigDict, Field
 
 from k8sops_common.events.catalog import Priority, Tier
+from k8sops_common.inputs import Integer
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -117,7 +118,7 @@ class ResponseTargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     # Strict: JSON `true` must not become a 1-minute target.
-    budget_minutes: StrictInt = Field(gt=0, le=60 * 24 * 30, description="at most 30 days")
+    budget_minutes: Integer = Field(gt=0, le=60 * 24 * 30, description="at most 30 days")
     clock: Clock
 
 
