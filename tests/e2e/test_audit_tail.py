@@ -113,3 +113,37 @@ async def test_a_cut_tail_is_reported_never_renumbered_and_fails_verify_against_
         assert found[-3:] == [26, 27, 28], "a sequence number below the signed head was used again"  # type: ignore[index]
         served = await client.get("/v1/audit/verify", headers=auditor_headers)
         assert served.status_code == 200 and served.json()["ok"] is False, served.text
+
+
+async def test_a_tail_cut_while_the_service_runs_is_caught_at_the_next_append(
+    isolation, start_service, tmp_path: Path, eventually: Eventually
+) -> None:  # type: ignore[no-untyped-def]
+    schema = isolation.schema_for("audit")
+    checkpoint_file = tmp_path / "audit-checkpoints.jsonl"
+    env = {
+        "K8SOPS_AUDIT_SIGNING_KEY_FILE": str(tmp_path / "audit-key.pem"),
+        "K8SOPS_AUDIT_CHECKPOINT_INTERVAL_S": "600",
+        "K8SOPS_AUDIT_CHECKPOINT_EVERY_ENTRIES": "10",
+    }
+    audit = await start_service("audit", env=env)
+
+    async def seqs() -> list[int]:
+        return [row["seq"] for row in await isolation.fetch(f"SELECT seq FROM {schema}.audit_entries ORDER BY seq")]
+
+    def last_signed() -> int:
+        lines = checkpoint_file.read_text().splitlines() if checkpoint_file.exists() else []
+        return int(json.loads(lines[-1])["head_sequence"]) if lines else 0
+
+    await produce(isolation, 12)
+    await eventually(seqs, lambda found: len(found) == 12, timeout_s=60)
+    await eventually(lambda: asyncio.to_thread(last_signed), lambda signed: signed >= 10, timeout_s=60)
+    signed = last_signed()
+    # Only the entries go (the checkpoint rows stay): the running service holds the chain to its file.
+    await as_superuser_without_triggers(isolation, f"DELETE FROM {schema}.audit_entries WHERE seq > 5")
+    await produce(isolation, 2)
+    found = await eventually(seqs, lambda found: len(found) == 7, timeout_s=60)
+    assert found[-2:] == [signed + 1, signed + 2], found  # type: ignore[index]
+    async with httpx.AsyncClient(base_url=audit.url, timeout=10) as client:
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and f"6..{signed} are missing" in ready.text, ready.text
+        assert "k8sops_audit_missing_entries " + f"{float(signed - 5)}" in (await client.get("/metrics")).text

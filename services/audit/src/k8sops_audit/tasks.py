@@ -4,6 +4,7 @@ comes first, and once more on the way out; report a chain shorter than it signed
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from k8sops_common.service import ServiceContext
@@ -13,6 +14,13 @@ from .signing import AuditSettings, load_signing_key
 from .witness import TailGuard
 
 log = logging.getLogger(__name__)
+RETRIES_WHILE_DUE = 50
+RETRY_DELAY_S = 0.1
+
+
+async def _wait(event: asyncio.Event, timeout_s: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), timeout_s)
 
 
 def tail_guard(context: ServiceContext) -> TailGuard:
@@ -37,6 +45,7 @@ async def checkpoint_loop(context: ServiceContext, stopping: asyncio.Event) -> N
     settings = AuditSettings()
     private_key = load_signing_key(settings.signing_key_file)
     guard = tail_guard(context)
+    retries = 0
     while True:
         guard.sign_soon.clear()
         try:
@@ -49,6 +58,11 @@ async def checkpoint_loop(context: ServiceContext, stopping: asyncio.Event) -> N
             log.warning("checkpoint failed; retrying next interval", exc_info=True)
         if stopping.is_set():
             return  # the head was signed once more on the way out
+        # The consumer signals before its batch commits; until the batch shows, look again shortly.
+        retries = retries + 1 if guard.checkpoint_due and retries < RETRIES_WHILE_DUE else 0
+        if retries:
+            await _wait(stopping, RETRY_DELAY_S)
+            continue
         waits = [asyncio.ensure_future(stopping.wait()), asyncio.ensure_future(guard.sign_soon.wait())]
         await asyncio.wait(waits, timeout=settings.checkpoint_interval_s, return_when=asyncio.FIRST_COMPLETED)
         for waiter in waits:

@@ -113,6 +113,7 @@ class TailGuard:
     signed: ChainHead = GENESIS
     problem: str | None = None
     missing_entries: int = 0
+    appended_up_to: int = 0
     sign_soon: asyncio.Event = field(default_factory=asyncio.Event)
     _started: bool = False
 
@@ -156,8 +157,14 @@ class TailGuard:
         return head
 
     def appended(self, head: ChainHead) -> None:
-        if head.sequence - self.signed.sequence >= self.checkpoint_every_entries:
+        """Called inside the append transaction, before it commits."""
+        self.appended_up_to = max(self.appended_up_to, head.sequence)
+        if self.checkpoint_due:
             self.sign_soon.set()
+
+    @property
+    def checkpoint_due(self) -> bool:
+        return self.appended_up_to - self.signed.sequence >= self.checkpoint_every_entries
 
     def record(self, signed: SignedCheckpoint, public_key_pem: str) -> None:
         if self.checkpoint_file is not None:
