@@ -113,6 +113,10 @@ async def test_a_cut_tail_is_reported_never_renumbered_and_fails_verify_against_
         assert found[-3:] == [26, 27, 28], "a sequence number below the signed head was used again"  # type: ignore[index]
         served = await client.get("/v1/audit/verify", headers=auditor_headers)
         assert served.status_code == 200 and served.json()["ok"] is False, served.text
+    audit.stop()
+    signed_after_the_cut = [json.loads(line) for line in checkpoint_file.read_text().splitlines()][len(witness) :]
+    assert signed_after_the_cut, "the head after the cut was not signed"
+    assert all(item["head_sequence"] > 25 for item in signed_after_the_cut), "a shortened head was signed"
 
 
 async def test_a_tail_cut_while_the_service_runs_is_caught_at_the_next_append(
