@@ -24,6 +24,25 @@ INT64_MAX = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
 
 
+def storable_text(value: object) -> object:
+    """Refuses text PostgreSQL cannot hold (NUL, unpaired surrogates) anywhere inside `value`."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text must not contain NUL characters")
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode (no unpaired surrogates)") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable_text(key)
+            storable_text(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            storable_text(item)
+    return value
+
+
 def _json_integer(value: object) -> object:
     # JSON Schema's "integer" includes 3.0 but neither true nor "3"; pydantic's lax int takes all three.
     if isinstance(value, bool | str):

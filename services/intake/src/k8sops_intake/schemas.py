@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from k8sops_common.events.catalog import Priority, RequestCategory, RequestStatus, Tier
-from k8sops_common.inputs import Integer
+from k8sops_common.inputs import Integer, storable_text
 
 from .domain.disputes import EntryKind
 from .domain.lifecycle import Action
@@ -45,14 +45,7 @@ class Input(BaseModel):
     @classmethod
     def _storable_text(cls, value: object) -> object:
         # PostgreSQL text holds neither NUL nor unpaired surrogates; refuse them here, not with a 500.
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise ValueError("text must not contain NUL characters")
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                raise ValueError("text must be valid Unicode (no unpaired surrogates)") from None
-        return value
+        return value if not isinstance(value, str) else storable_text(value)
 
 
 @cache

@@ -11,7 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..inputs import storable_text
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 Tier = Literal["k8s-business", "k8s-247", "k8s-247-cluster-admin"]
@@ -32,6 +34,13 @@ RequestStatus = Literal[
 
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        # An event whose text PostgreSQL cannot hold is refused on receipt (and dead-lettered with
+        # the reason) instead of failing the consumer's transaction.
+        return storable_text(data)
 
 
 class MaintenanceWindowV1(EventData):
