@@ -38,7 +38,7 @@ async def test_no_input_from_the_openapi_document_makes_a_service_fail(  # type:
         str(st), "run", f"{process.url}/openapi.json",
         "--checks", "all",
         "--max-examples", "8",
-        "--max-time", "15",
+        "--max-time", "10",
         "--seed", "20261127",
         "--request-timeout", "10",
         "--header", f"Authorization:{everything['Authorization']}",
