@@ -130,12 +130,16 @@ async def link_hash_at(session: AsyncSession, seq: int) -> str | None:
 
 
 async def link_hashes_at(session: AsyncSession, sequences: Sequence[int]) -> dict[int, str]:
-    if not sequences:
-        return {}
-    rows = await session.execute(
-        select(audit_entries.c.seq, audit_entries.c.link_hash).where(audit_entries.c.seq.in_(sorted(set(sequences))))
-    )
-    return {row.seq: row.link_hash for row in rows}
+    """The stored link hash of each of `sequences` that exists (in chunks: one bind per value)."""
+    wanted = sorted(set(sequences))
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), 10_000):
+        chunk = wanted[start : start + 10_000]
+        rows = await session.execute(
+            select(audit_entries.c.seq, audit_entries.c.link_hash).where(audit_entries.c.seq.in_(chunk))
+        )
+        found.update({row.seq: row.link_hash for row in rows})
+    return found
 
 
 @dataclass(frozen=True)
