@@ -26,6 +26,8 @@ from k8sops_platform.embedded import EmbeddedPostgres, TansuBroker, free_port
 
 DATABASE_URL_VARIABLE = "K8SOPS_BENCH_DATABASE_URL"
 KAFKA_BOOTSTRAP_VARIABLE = "K8SOPS_BENCH_KAFKA_BOOTSTRAP_SERVERS"
+# Benchmarks mint tokens with the development secret; the services they start inherit this.
+os.environ.setdefault("K8SOPS_DEV_MODE", "1")
 
 
 def machine() -> dict[str, Any]:

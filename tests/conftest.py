@@ -28,6 +28,10 @@ from k8sops_platform.embedded import EmbeddedPostgres, TansuBroker, free_port
 
 T = TypeVar("T")
 
+# Tests mint tokens with the development secret, which the services accept only in dev mode;
+# set before any settings are read, and inherited by the service processes the tests start.
+os.environ["K8SOPS_DEV_MODE"] = "1"
+
 
 @pytest.fixture(scope="session")
 def postgres_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:

@@ -1,4 +1,10 @@
-"""A bounded property-based fuzz run (schemathesis) over intake's OpenAPI document: no 5xx, ever."""
+"""A bounded property-based run (schemathesis, every check) over each service's OpenAPI document.
+
+The bar is the server side: no input, allowed or forbidden by the document, makes a service answer
+5xx (ST101). Contract findings that are not server errors do not fail the test; known ones: a
+made-up `cursor` answers 422 although any string fits the document (cursors are opaque), and
+sla-timer's decimal strings are documented without a pattern, so "" looks valid.
+"""
 
 from __future__ import annotations
 
@@ -7,28 +13,33 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from .conftest import bearer
 
 ENGAGEMENT = "eng-fuzz"
+EVERYTHING = ["k8s-ops.admin", "k8s-ops.senior", "k8s-ops.auditor"]
 
 
-async def test_no_input_from_the_openapi_document_makes_intake_fail(start_service, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    intake = await start_service("intake")
-    # An engagement with clusters, so generated ids sometimes hit real records and deeper code runs.
-    everything = bearer(["k8s-ops.admin", "k8s-ops.senior"], [ENGAGEMENT], sub="fuzz@example.com")
-    async with httpx.AsyncClient(base_url=intake.url, headers=everything, timeout=10) as client:
-        created = await client.post(
-            "/v1/engagements", json={"id": ENGAGEMENT, "name": "fuzz", "tier": "k8s-247", "timezone": "Asia/Dhaka"}
-        )
-        assert created.status_code == 201, created.text
+@pytest.mark.parametrize("service", ["intake", "sla-timer", "upgrade-runner", "cost-analyzer", "audit"])
+async def test_no_input_from_the_openapi_document_makes_a_service_fail(  # type: ignore[no-untyped-def]
+    start_service, tmp_path: Path, service: str
+) -> None:
+    process = await start_service(service)
+    everything = bearer(EVERYTHING, [ENGAGEMENT], sub="fuzz@example.com")
+    if service == "intake":
+        # An engagement with clusters, so generated ids sometimes hit real records and deeper code runs.
+        async with httpx.AsyncClient(base_url=process.url, headers=everything, timeout=10) as client:
+            body = {"id": ENGAGEMENT, "name": "fuzz", "tier": "k8s-247", "timezone": "Asia/Dhaka"}
+            created = await client.post("/v1/engagements", json=body)
+            assert created.status_code == 201, created.text
     st = Path(sys.executable).with_name("st")
-    process = await asyncio.create_subprocess_exec(
-        str(st), "run", f"{intake.url}/openapi.json",
-        "--checks", "not_a_server_error",
-        "--max-examples", "12",
-        "--max-time", "90",
-        "--seed", "20250601",
+    run = await asyncio.create_subprocess_exec(
+        str(st), "run", f"{process.url}/openapi.json",
+        "--checks", "all",
+        "--max-examples", "8",
+        "--max-time", "10",
+        "--seed", "20261127",
         "--request-timeout", "10",
         "--header", f"Authorization:{everything['Authorization']}",
         "--report-dir", str(tmp_path),
@@ -36,5 +47,6 @@ async def test_no_input_from_the_openapi_document_makes_intake_fail(start_servic
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
-    output, _ = await process.communicate()
-    assert process.returncode == 0, output.decode()[-6000:]
+    output = (await run.communicate())[0].decode()
+    assert run.returncode in (0, 1) and "Tested:" in output, output[-6000:]
+    assert "ST101" not in output and "Server error" not in output, output[-12000:]

@@ -139,7 +139,7 @@ async def test_a_rewritten_tail_is_caught_by_a_signed_checkpoint(audit_db: Audit
     key = generate_signing_key()
     async with audit_db.writer.unit_of_work() as session:
         checkpoint = await sign_head(session, key)
-    assert checkpoint is not None and checkpoint.head_sequence == 10
+    assert checkpoint is not None and checkpoint.checkpoint.head_sequence == 10
     async with audit_db.writer.unit_of_work() as session:
         assert await sign_head(session, key) is None  # nothing new to sign
     # A superuser drops the last entries: the chain that is left is internally consistent...

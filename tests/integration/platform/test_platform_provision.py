@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from importlib import resources
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -12,7 +13,7 @@ from alembic.config import Config
 from alembic.script import ScriptDirectory
 
 from k8sops_common.migrations import migrate
-from k8sops_platform.provision import ensure_database, provision_service
+from k8sops_platform.provision import ensure_database, provision_service, stored_password
 
 
 def script_config(package: str) -> Config:
@@ -54,3 +55,35 @@ async def test_a_service_role_sees_only_its_own_schema(postgres_admin_url: str) 
             await intake.execute(f"CREATE SCHEMA another_{suffix}")
     finally:
         await intake.close()
+
+
+async def test_roles_get_generated_passwords_never_their_names(postgres_admin_url: str, tmp_path: Path) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    database, role = f"prov_{suffix}", f"audit_{suffix}"
+    await ensure_database(postgres_admin_url, database)
+    with pytest.raises(ValueError, match="its own name"):
+        await provision_service(postgres_admin_url, database, role, role, role)
+
+    secrets_dir = tmp_path / "secrets"
+    owner, writer = stored_password(secrets_dir, role), stored_password(secrets_dir, f"{role}_writer")
+    assert owner == stored_password(secrets_dir, role), "the stored password is read back, not regenerated"
+    assert len({owner, writer, role}) == 3 and len(owner) >= 32
+    assert (secrets_dir / f"{role}.password").stat().st_mode & 0o077 == 0, "readable by its owner only"
+
+    # A server provisioned earlier with a guessable password gets the generated one on the next run.
+    async def stored_verifier() -> str:
+        admin = await connect(postgres_admin_url)
+        try:
+            return str(await admin.fetchval("SELECT rolpassword FROM pg_authid WHERE rolname = $1", role))
+        finally:
+            await admin.close()
+
+    await provision_service(postgres_admin_url, database, role, role, "guessable", append_only=True)
+    guessable = await stored_verifier()
+    urls = await provision_service(
+        postgres_admin_url, database, role, role, owner, append_only=True, writer_password=writer
+    )
+    assert guessable.startswith("SCRAM-SHA-256$") and await stored_verifier() != guessable
+    assert f":{owner}@" in urls.migration_url and f":{writer}@" in urls.runtime_url
+    for url in (urls.migration_url, urls.runtime_url):
+        await (await connect(url)).close()

@@ -48,6 +48,9 @@ def test_an_outbox_envelope_parses_back_to_its_typed_data() -> None:
         (lambda e: {**e, "type": "k8sops.request.opened.v9"}, "is not accepted"),
         (lambda e: {**e, "data": {**e["data"], "priority": "P9"}}, "data does not match"),
         (lambda e: {**e, "data": {**e["data"], "unexpected": 1}}, "data does not match"),
+        # Text PostgreSQL cannot store is refused on receipt, not when the consumer's INSERT fails.
+        (lambda e: {**e, "data": {**e["data"], "title": "a\x00b"}}, "NUL"),
+        (lambda e: {**e, "data": {**e["data"], "opened_by": "\ud800"}}, "unpaired surrogates"),
     ],
 )
 def test_malformed_messages_are_unprocessable_with_the_reason(mutate, reason: str) -> None:  # type: ignore[no-untyped-def]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from k8sops_common.db import asyncpg_url
-from k8sops_common.settings import ServiceSettings
+from k8sops_common.settings import InsecureSettings, ServiceSettings
 
 
 def test_conventional_names_and_prefix_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,3 +39,13 @@ def test_schema_defaults_to_the_service_name(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_database_urls_select_asyncpg(given: str, expected: str) -> None:
     assert asyncpg_url(given) == expected
+
+
+def test_the_development_secret_is_refused_outside_development_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("K8SOPS_JWT_SECRET", raising=False)
+    monkeypatch.delenv("K8SOPS_DEV_MODE", raising=False)
+    with pytest.raises(InsecureSettings, match="K8SOPS_JWT_SECRET"):
+        ServiceSettings(service_name="intake").refuse_development_secret()
+    ServiceSettings(service_name="intake", jwt_secret="a-secret-of-our-own-a-secret").refuse_development_secret()
+    monkeypatch.setenv("K8SOPS_DEV_MODE", "1")
+    ServiceSettings(service_name="intake").refuse_development_secret()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import pytest
 import yaml
@@ -118,7 +118,7 @@ def test_environment_values_belong_to_the_service(compose: Compose, service: str
     assert environment["K8SOPS_HTTP_PORT"] == str(port)
     assert environment["K8SOPS_HTTP_HOST"] == "0.0.0.0", "the service must listen outside its container"
     assert environment["K8SOPS_DB_SCHEMA"] == schema
-    database_url = urlsplit(environment["DATABASE_URL"])
+    database_url = _split_url(environment["DATABASE_URL"])
     assert database_url.scheme in ("postgresql", "postgres", "postgresql+asyncpg")
     if SERVICES_BY_NAME[service].append_only:
         assert database_url.username == f"{schema}_writer", "an append-only service runs as its insert-only role"
@@ -127,7 +127,7 @@ def test_environment_values_belong_to_the_service(compose: Compose, service: str
     assert (database_url.hostname, database_url.port, database_url.path) == ("postgres", 5432, "/k8sops")
     assert environment["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://jaeger:4318"
     migrate_environment = _environment(compose, f"{service}-migrate")
-    assert urlsplit(migrate_environment["DATABASE_URL"]).username == schema, "the schema's owner migrates it"
+    assert _split_url(migrate_environment["DATABASE_URL"]).username == schema, "the schema's owner migrates it"
     assert {**migrate_environment, "DATABASE_URL": ""} == {**environment, "DATABASE_URL": ""}, (
         "migrate and serve must share one config"
     )
@@ -186,6 +186,30 @@ def test_postgres_runs_the_init_script(compose: Compose) -> None:
     assert any(str(volume).startswith("./deploy/postgres/init.sql:/docker-entrypoint-initdb.d/") for volume in volumes)
 
 
+def _split_url(url: str) -> SplitResult:
+    """A URL whose password is a compose variable (`${NAME:?message}`), split as compose will pass it."""
+    return urlsplit(re.sub(r"\$\{[^}]*\}", "secret", url))
+
+
+def _password_variable(compose: Compose, service: str, *, migrate: bool = True) -> str:
+    """The variable the role's password comes from: required by compose, given to postgres, no default."""
+    name = f"{service}-migrate" if migrate else service
+    url = _environment(compose, name)["DATABASE_URL"]
+    password = url.split("://", 1)[1].rsplit("@", 1)[0].split(":", 1)[1]
+    match = re.fullmatch(r"\$\{(K8SOPS_DB_PASSWORD_\w+):\?[^}]+\}", password)
+    assert match, f"{name}: the database password must come from a required variable, not {password!r}"
+    assert _environment(compose, "postgres")[match.group(1)] == password, "postgres must create the role with it"
+    return match.group(1)
+
+
+def test_no_secret_has_a_default(compose: Compose) -> None:
+    for name in ("K8SOPS_JWT_SECRET",):
+        assert re.fullmatch(rf"\$\{{{name}:\?[^}}]+\}}", compose["x-common-env"][name]), f"{name} must be required"
+    assert re.fullmatch(
+        r"\$\{K8SOPS_POSTGRES_PASSWORD:\?[^}]+\}", _environment(compose, "postgres")["POSTGRES_PASSWORD"]
+    )
+
+
 def test_init_sql_creates_the_database_first(init_sql: str) -> None:
     statements = _sql_statements(init_sql)
     assert statements[:2] == ["CREATE DATABASE k8sops;", "\\connect k8sops"]
@@ -194,10 +218,11 @@ def test_init_sql_creates_the_database_first(init_sql: str) -> None:
 def test_init_sql_gives_the_service_a_role_owning_only_its_schema(
     compose: Compose, init_sql: str, service: str, schema: str
 ) -> None:
-    password = urlsplit(_environment(compose, service)["DATABASE_URL"]).password
     statements = _sql_statements(init_sql)
+    variable = _password_variable(compose, service)
     for expected in (
-        f"CREATE ROLE {schema} LOGIN PASSWORD '{password}';",
+        f"\\getenv {schema}_password {variable}",
+        f"CREATE ROLE {schema} LOGIN PASSWORD :'{schema}_password';",
         f"CREATE SCHEMA {schema} AUTHORIZATION {schema};",
         f"ALTER ROLE {schema} SET search_path = {schema};",
         f"REVOKE ALL ON SCHEMA {schema} FROM PUBLIC;",
@@ -206,8 +231,11 @@ def test_init_sql_gives_the_service_a_role_owning_only_its_schema(
     assert not any(re.search(rf"\bGRANT\b.*\bTO\s+{schema}\b", statement, re.I) for statement in statements)
     if SERVICES_BY_NAME[service].append_only:
         writer = f"{schema}_writer"
+        writer_variable = _password_variable(compose, service, migrate=False)
+        assert writer_variable != variable, "the writer has a password of its own"
         for expected in (
-            f"CREATE ROLE {writer} LOGIN PASSWORD '{password}';",
+            f"\\getenv {writer}_password {writer_variable}",
+            f"CREATE ROLE {writer} LOGIN PASSWORD :'{writer}_password';",
             f"GRANT USAGE ON SCHEMA {schema} TO {writer};",
             f"ALTER DEFAULT PRIVILEGES FOR ROLE {schema} IN SCHEMA {schema} "
             f"GRANT SELECT, INSERT ON TABLES TO {writer};",

@@ -7,7 +7,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -25,7 +25,9 @@ from .db import Database, engine_from_settings
 from .errors import install_problem_handlers, problem_response
 from .metrics import install_metrics
 from .migrations import migrate
-from .settings import ServiceSettings
+from .openapi import install_problem_documentation
+from .request_limits import RequestLimits
+from .settings import InsecureSettings, ServiceSettings
 from .telemetry import instrument, setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,8 @@ class ServiceContext:
 
 
 BackgroundLoop = Callable[[ServiceContext, asyncio.Event], Coroutine[Any, Any, None]]
+# A service's own readiness condition: a reason it is not ready, or None.
+ReadinessCheck = Callable[[ServiceContext], Awaitable[str | None]]
 
 
 @dataclass
@@ -55,6 +59,7 @@ class ServiceDefinition:
     routers: Sequence[APIRouter] = ()
     subscriptions: Callable[[ServiceContext], Subscriptions] | None = None
     background_loops: Sequence[BackgroundLoop] = ()
+    readiness_checks: Sequence[ReadinessCheck] = ()
     default_port: int = 8000
     # Extra `python -m k8sops_<service> <command> [args]` commands besides migrate and serve.
     commands: Mapping[str, Callable[[ServiceSettings, list[str]], int]] = field(default_factory=dict)
@@ -74,11 +79,14 @@ async def unit_of_work(context: Context) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-UnitOfWork = Annotated[AsyncSession, Depends(unit_of_work)]
+# scope="function": the transaction commits when the endpoint returns, before the response is
+# sent, so a failed commit answers an error (never a 201) and a read right after sees the write.
+UnitOfWork = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
 def create_app(definition: ServiceDefinition, settings: ServiceSettings | None = None) -> FastAPI:
     settings = settings or ServiceSettings(service_name=definition.name)
+    settings.refuse_development_secret()
     setup_logging(settings.service_name, settings.log_level)
     setup_tracing(settings.service_name, settings.otel_exporter_otlp_endpoint)
     database = Database(engine_from_settings(settings))
@@ -118,14 +126,16 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)
     install_metrics(app, settings.service_name)
-    _install_health(app, context)
+    install_problem_documentation(app)
+    _install_health(app, context, definition.readiness_checks)
     for router in definition.routers:
         app.include_router(router)
     instrument(app, database.engine)
+    app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     return app
 
 
-def _install_health(app: FastAPI, context: ServiceContext) -> None:
+def _install_health(app: FastAPI, context: ServiceContext, checks: Sequence[ReadinessCheck]) -> None:
     @app.get("/healthz", tags=["health"], summary="The process is alive")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
@@ -141,6 +151,10 @@ def _install_health(app: FastAPI, context: ServiceContext) -> None:
             await ping_broker(context.settings.kafka_bootstrap_servers)
         except Exception as error:
             reasons.append(f"broker {context.settings.kafka_bootstrap_servers}: {error or type(error).__name__}")
+        for check in checks:
+            reason = await check(context)
+            if reason is not None:
+                reasons.append(reason)
         if reasons:
             return problem_response(503, "Not ready", "; ".join(reasons), problem_type="not-ready", checks=reasons)
         return {"status": "ready"}
@@ -162,4 +176,8 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
         migrate(definition.migrations_package, settings.database_url, settings.schema_name)
         return
     port = settings.http_port or definition.default_port
-    uvicorn.run(create_app(definition, settings), host=settings.http_host, port=port, log_config=None)
+    try:
+        app = create_app(definition, settings)
+    except InsecureSettings as error:
+        raise SystemExit(str(error)) from None
+    uvicorn.run(app, host=settings.http_host, port=port, log_config=None)

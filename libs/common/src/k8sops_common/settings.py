@@ -15,6 +15,10 @@ ENV_PREFIX = "K8SOPS_"
 DEV_JWT_SECRET = "k8sops-dev-secret-change-me-in-production"
 
 
+class InsecureSettings(RuntimeError):
+    pass
+
+
 class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True)
 
@@ -56,6 +60,19 @@ class ServiceSettings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_audience: str | None = None
     jwt_issuer: str | None = None
+    dev_mode: bool = Field(
+        default=False, description="K8SOPS_DEV_MODE=1 allows the development JWT secret (local runs and tests only)."
+    )
+    max_body_bytes: int = Field(default=256 * 1024, gt=0, description="Request bodies above this are refused (413).")
+
+    def refuse_development_secret(self) -> None:
+        """Anyone can mint tokens with the published development secret, so only dev mode may use it."""
+        if self.jwt_algorithm == "HS256" and self.jwt_secret == DEV_JWT_SECRET and not self.dev_mode:
+            raise InsecureSettings(
+                f"{self.service_name}: K8SOPS_JWT_SECRET is unset or the published development secret, so anyone "
+                "could mint tokens. Set K8SOPS_JWT_SECRET to a secret of your own (or use RS256 with "
+                "K8SOPS_JWT_JWKS_URL), or set K8SOPS_DEV_MODE=1 for a local development run."
+            )
 
     @model_validator(mode="after")
     def _inbox_outlives_outbox(self) -> ServiceSettings:

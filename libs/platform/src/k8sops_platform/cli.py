@@ -24,7 +24,7 @@ from k8sops_common.settings import DEV_JWT_SECRET
 from .demo import load_demo_data
 from .embedded import EmbeddedPostgres, TansuBroker
 from .first_screen import RUN_DESCRIPTION, RUN_ENVIRONMENT, first_screen
-from .provision import ServiceDatabase, ensure_database, provision_service
+from .provision import ServiceDatabase, ensure_database, provision_service, stored_password
 from .sandbox import SandboxProcess
 from .services import SERVICES, ServiceProcess
 from .supervisor import CrashLoop, Supervisor, check_ports_free
@@ -108,6 +108,8 @@ class Platform:
                 "K8SOPS_DB_SCHEMA": spec.schema,
                 "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
                 "K8SOPS_JWT_SECRET": jwt_secret,
+                # The services refuse the published development secret outside development mode.
+                "K8SOPS_DEV_MODE": "1" if jwt_secret == DEV_JWT_SECRET else os.environ.get("K8SOPS_DEV_MODE", "0"),
                 "K8SOPS_AUDIT_SIGNING_KEY_FILE": str(self.data_dir / "audit" / "signing-key.pem"),
                 # Webhook receivers on this machine are the norm locally (SPEC section 9).
                 "K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get("K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
@@ -152,7 +154,15 @@ class Platform:
         await ensure_database(admin_url, DATABASE)
         return {
             spec.name: await provision_service(
-                admin_url, DATABASE, spec.schema, spec.schema, spec.schema, append_only=spec.append_only
+                admin_url,
+                DATABASE,
+                spec.schema,
+                spec.schema,
+                stored_password(self.data_dir / "secrets", spec.schema),
+                append_only=spec.append_only,
+                writer_password=stored_password(self.data_dir / "secrets", f"{spec.schema}_writer")
+                if spec.append_only
+                else None,
             )
             for spec in SERVICES
         }

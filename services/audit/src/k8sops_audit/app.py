@@ -9,7 +9,7 @@ from k8sops_common.service import ServiceDefinition, create_app
 from .cli import verify_command
 from .endpoints import router
 from .handlers import subscriptions
-from .tasks import checkpoint_loop
+from .tasks import chain_intact, checkpoint_loop
 
 DEFINITION = ServiceDefinition(
     name="audit",
@@ -19,6 +19,7 @@ DEFINITION = ServiceDefinition(
     routers=[router],
     subscriptions=subscriptions,
     background_loops=[checkpoint_loop],
+    readiness_checks=[chain_intact],
     default_port=8005,
     commands={"verify": verify_command},
 )

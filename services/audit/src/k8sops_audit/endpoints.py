@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -11,12 +10,15 @@ from fastapi.responses import StreamingResponse
 
 from k8sops_common.auth import Principal, Role, require_any_role
 from k8sops_common.errors import ProblemError
+from k8sops_common.inputs import Int64, Moment, Text
 from k8sops_common.service import Context, UnitOfWork
 
 from . import repository
 from .domain.checkpoint import UntrustedCheckpointError, load_public_key_pem, public_key_to_jwk
 from .schemas import AuditEntryOut, AuditEntryPage, CheckpointOut, MismatchOut, PublicKeyOut, VerificationOut
 from .service import UntrustedStart, verify
+from .tasks import tail_guard
+from .witness import WitnessFileError, read_checkpoint_file
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
@@ -28,17 +30,14 @@ ID = r"^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,199}$"
 def entry_filter(
     principal: Reader,
     engagement_id: Annotated[str | None, Query(pattern=ID)] = None,
-    actor: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    action: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
-    target_kind: Annotated[str | None, Query(min_length=1, max_length=100)] = None,
-    target_name: Annotated[str | None, Query(min_length=1, max_length=300)] = None,
+    actor: Annotated[Text | None, Query(min_length=1, max_length=200)] = None,
+    action: Annotated[Text | None, Query(min_length=1, max_length=200)] = None,
+    target_kind: Annotated[Text | None, Query(min_length=1, max_length=100)] = None,
+    target_name: Annotated[Text | None, Query(min_length=1, max_length=300)] = None,
     trace_id: Annotated[str | None, Query(pattern=r"^[0-9a-f]{32}$")] = None,
-    since: Annotated[datetime | None, Query(description="occurred at or after (RFC 3339)")] = None,
-    until: Annotated[datetime | None, Query(description="occurred before (RFC 3339)")] = None,
+    since: Annotated[Moment | None, Query(description="occurred at or after (RFC 3339, with a timezone)")] = None,
+    until: Annotated[Moment | None, Query(description="occurred before (RFC 3339, with a timezone)")] = None,
 ) -> repository.EntryFilter:
-    for name, moment in (("since", since), ("until", until)):
-        if moment is not None and moment.utcoffset() is None:
-            raise ProblemError(422, "Invalid request", f"'{name}' needs a timezone, e.g. 2026-11-26T10:00:00Z.")
     # Auditors see everything; everyone else only the engagements in their token.
     scope = None if principal.has_role(Role.AUDITOR) else principal.engagements
     return repository.EntryFilter(
@@ -92,16 +91,26 @@ async def list_entries(
     responses={200: {"content": {"application/x-ndjson": {}}}},
 )
 async def export_entries(context: Context, entry_filter: Filter) -> StreamingResponse:
+    # The first page is read before the 200 goes out, so a failing query answers an error
+    # instead of an empty 200 that looks like "nothing matched".
+    session = context.database.sessions()
+    try:
+        first_page = await repository.list_entries(session, entry_filter, 0, 1000)
+    except BaseException:
+        await session.close()
+        raise
+
     async def lines() -> AsyncIterator[bytes]:
-        after = 0
-        async with context.database.sessions() as session:
+        rows, last_seq = first_page
+        try:
             while True:
-                rows, last_seq = await repository.list_entries(session, entry_filter, after, 1000)
                 for row in rows:
                     yield (AuditEntryOut.model_validate(row).model_dump_json() + "\n").encode()
                 if last_seq is None:
                     return
-                after = last_seq
+                rows, last_seq = await repository.list_entries(session, entry_filter, last_seq, 1000)
+        finally:
+            await session.close()
 
     return StreamingResponse(lines(), media_type="application/x-ndjson")
 
@@ -109,15 +118,19 @@ async def export_entries(context: Context, entry_filter: Filter) -> StreamingRes
 @router.get("/verify", response_model=VerificationOut, summary="Re-walk the chain (whole or a range)")
 async def verify_chain(
     _: Verifier,
+    context: Context,
     session: UnitOfWork,
-    first_sequence: Annotated[int, Query(alias="from", ge=1)] = 1,
-    last_sequence: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    first_sequence: Annotated[Int64, Query(alias="from", ge=1)] = 1,
+    last_sequence: Annotated[Int64 | None, Query(alias="to", ge=1)] = None,
 ) -> VerificationOut:
     if last_sequence is not None and last_sequence < first_sequence:
         raise ProblemError(422, "Invalid range", "'to' must not be before 'from'.", problem_type="invalid-range")
     try:
-        report = await verify(session, first_sequence, last_sequence)
-    except (UntrustedStart, UntrustedCheckpointError) as error:
+        # The service's own checkpoint file too: checkpoint rows deleted from the database still count.
+        witness_file = tail_guard(context).checkpoint_file
+        witnessed = read_checkpoint_file(witness_file) if witness_file else []
+        report = await verify(session, first_sequence, last_sequence, witnessed)
+    except (UntrustedStart, UntrustedCheckpointError, WitnessFileError) as error:
         raise ProblemError(409, "Cannot verify", str(error), problem_type="cannot-verify") from error
     return verification_out(report.result, first_sequence, report.checkpoints_checked)
 
@@ -146,7 +159,7 @@ def verification_out(result: Any, first_sequence: int, checkpoints_checked: int)
 
 @router.get("/checkpoints", response_model=list[CheckpointOut], summary="Signed chain heads (public)")
 async def list_checkpoints(
-    session: UnitOfWork, after_sequence: Annotated[int, Query(alias="after", ge=0)] = 0
+    session: UnitOfWork, after_sequence: Annotated[Int64, Query(alias="after", ge=0)] = 0
 ) -> list[CheckpointOut]:
     signed = await repository.checkpoints_between(session, after_sequence, None)
     return [

@@ -6,13 +6,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.bus import ReceivedEvent, Subscriptions
 from k8sops_common.events.catalog import AuditEventV1
+from k8sops_common.service import ServiceContext
 
 from .service import append_events
+from .tasks import tail_guard
 
 
-async def append_audit_events(session: AsyncSession, events: list[ReceivedEvent]) -> None:
-    await append_events(session, events)
+def subscriptions(context: ServiceContext) -> Subscriptions:
+    guard = tail_guard(context)
 
+    async def append_audit_events(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+        guard.appended(await append_events(session, events, guard))
 
-def subscriptions(_: object) -> Subscriptions:
     return Subscriptions().on_batch(AuditEventV1, append_audit_events)

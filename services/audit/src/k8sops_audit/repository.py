@@ -129,6 +129,19 @@ async def link_hash_at(session: AsyncSession, seq: int) -> str | None:
     return str(result) if result is not None else None
 
 
+async def link_hashes_at(session: AsyncSession, sequences: Sequence[int]) -> dict[int, str]:
+    """The stored link hash of each of `sequences` that exists (in chunks: one bind per value)."""
+    wanted = sorted(set(sequences))
+    found: dict[int, str] = {}
+    for start in range(0, len(wanted), 10_000):
+        chunk = wanted[start : start + 10_000]
+        rows = await session.execute(
+            select(audit_entries.c.seq, audit_entries.c.link_hash).where(audit_entries.c.seq.in_(chunk))
+        )
+        found.update({row.seq: row.link_hash for row in rows})
+    return found
+
+
 @dataclass(frozen=True)
 class EntryFilter:
     engagement_ids: frozenset[str] | None  # None: every engagement and provider-level entries

@@ -8,15 +8,16 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from k8sops_common.bus import ReceivedEvent
+from k8sops_common.bus import Outbox, ReceivedEvent
 from k8sops_common.bus.tracing import trace_id_from_traceparent
-from k8sops_common.events.catalog import AuditEventV1
+from k8sops_common.events.catalog import AuditCheckpointV1, AuditEventV1
 from k8sops_common.events.envelope import utc_now
 
 from . import repository
 from .domain.chain import GENESIS, ChainHead, ChainVerifier, VerificationResult, chain_entries
 from .domain.checkpoint import (
     Checkpoint,
+    SignedCheckpoint,
     key_id,
     load_public_key_pem,
     public_key_to_pem,
@@ -24,6 +25,7 @@ from .domain.checkpoint import (
     trusted_head,
 )
 from .domain.entry import Actor, AuditEntry, Outcome, Target
+from .witness import TailGuard, WitnessedCheckpoint, checkpoint_record
 
 
 def entry_from_event(event: ReceivedEvent, sequence: int) -> AuditEntry:
@@ -49,26 +51,57 @@ def entry_from_event(event: ReceivedEvent, sequence: int) -> AuditEntry:
     )
 
 
-async def append_events(session: AsyncSession, events: Sequence[ReceivedEvent]) -> ChainHead:
-    """Appends the events after the current head, in one transaction with the inbox rows."""
+async def append_events(
+    session: AsyncSession, events: Sequence[ReceivedEvent], guard: TailGuard | None = None
+) -> ChainHead:
+    """Appends the events after the current head, in one transaction with the inbox rows.
+
+    With a guard, a head below the last signed checkpoint is reported and skipped over.
+    """
     head = await repository.lock_chain_head(session)
+    if guard is not None:
+        head = await guard.head_to_follow(session, head)
     entries = [entry_from_event(event, head.sequence + offset) for offset, event in enumerate(events, start=1)]
     chained = chain_entries(head, entries)
     await repository.append_entries(session, chained)
     return chained[-1].head if chained else head
 
 
-async def sign_head(session: AsyncSession, private_key: Ed25519PrivateKey) -> Checkpoint | None:
-    """Signs the current head unless it is already checkpointed; None when there is nothing new."""
+async def sign_head(
+    session: AsyncSession, private_key: Ed25519PrivateKey, *, signed_before: int = 0
+) -> SignedCheckpoint | None:
+    """Signs the current head unless it is already checkpointed; None when there is nothing new.
+
+    `signed_before` is the last head signed according to the checkpoint file: a head at or below
+    it is never signed again, even if the database lost the checkpoint rows (and entries) above it.
+    """
     head = await repository.read_head(session)
-    if head.sequence == 0 or head.sequence <= await repository.latest_checkpoint_sequence(session):
+    latest = max(signed_before, await repository.latest_checkpoint_sequence(session))
+    if head.sequence == 0 or head.sequence <= latest:
         return None
     now = utc_now()
     public_key = private_key.public_key()
     await repository.register_signing_key(session, key_id(public_key), public_key_to_pem(public_key).decode(), now)
     signed = sign_checkpoint(Checkpoint.of_head(head, now), private_key)
     await repository.add_checkpoint(session, signed)
-    return signed.checkpoint
+    return signed
+
+
+async def sign_and_witness(
+    session: AsyncSession, private_key: Ed25519PrivateKey, outbox: Outbox, guard: TailGuard
+) -> SignedCheckpoint | None:
+    """Signs the head, publishes the checkpoint (`audit.checkpoint`) and writes it to the file.
+
+    The file is written before the transaction commits: a checkpoint there but not in the
+    database still names a head that existed, the reverse would leave a head unwitnessed.
+    """
+    signed = await sign_head(session, private_key, signed_before=guard.signed.sequence)
+    if signed is None:
+        return None
+    pem = public_key_to_pem(private_key.public_key()).decode()
+    await outbox.add(session, AuditCheckpointV1.model_validate(checkpoint_record(signed, pem)))
+    guard.record(signed, pem)
+    return signed
 
 
 @dataclass(frozen=True)
@@ -81,9 +114,16 @@ class UntrustedStart(Exception):
     pass
 
 
-async def verify(session: AsyncSession, first_seq: int = 1, last_seq: int | None = None) -> VerificationReport:
+async def verify(
+    session: AsyncSession,
+    first_seq: int = 1,
+    last_seq: int | None = None,
+    witnessed: Sequence[WitnessedCheckpoint] = (),
+) -> VerificationReport:
     """Re-walks entries first_seq..last_seq; signed checkpoints inside the range must be passed through.
 
+    Those are the checkpoints in the database plus `witnessed` ones (kept outside it by a third
+    party or the checkpoint file), so deleting checkpoint rows does not hide a shortened chain.
     A range that does not start at 1 trusts the stored link of the entry before it; for a
     start a third party can trust, begin right after a signed checkpoint.
     """
@@ -93,8 +133,15 @@ async def verify(session: AsyncSession, first_seq: int = 1, last_seq: int | None
         if link is None:
             raise UntrustedStart(f"there is no entry {first_seq - 1} to start after")
         previous = ChainHead(first_seq - 1, link)
-    keys = {kid: load_public_key_pem(pem.encode()) for kid, pem in (await repository.public_keys(session)).items()}
+    known_pems = {item.signed.key_id: item.public_key_pem for item in witnessed if item.public_key_pem}
+    known_pems.update(await repository.public_keys(session))
+    keys = {kid: load_public_key_pem(pem.encode()) for kid, pem in known_pems.items()}
     checkpoints = await repository.checkpoints_between(session, first_seq - 1, last_seq)
+    checkpoints += [
+        item.signed
+        for item in witnessed
+        if first_seq - 1 < item.signed.checkpoint.head_sequence <= (last_seq or item.signed.checkpoint.head_sequence)
+    ]
     expected_heads = []
     for signed in checkpoints:
         public_key = keys.get(signed.key_id)

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from .domain.checkpoint import generate_signing_key, load_private_key_pem, private_key_to_pem
@@ -25,6 +26,16 @@ class AuditSettings(BaseSettings):
 
     signing_key_file: Path | None = None
     checkpoint_interval_s: float = 60.0
+    checkpoint_every_entries: int = Field(default=100, gt=0, description="sign after this many entries at the latest")
+    checkpoint_file: Path | None = Field(
+        default=None, description="JSON Lines copy of every signed checkpoint; defaults to next to the signing key"
+    )
+
+    @property
+    def witness_file(self) -> Path | None:
+        if self.checkpoint_file is not None:
+            return self.checkpoint_file
+        return self.signing_key_file.with_name("audit-checkpoints.jsonl") if self.signing_key_file else None
 
 
 def load_signing_key(path: Path | None) -> Ed25519PrivateKey:

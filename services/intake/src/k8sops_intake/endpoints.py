@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel
 
-from k8sops_common.errors import ProblemError
 from k8sops_common.events.catalog import Priority, RequestCategory, RequestStatus
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import Context, UnitOfWork
@@ -47,16 +46,7 @@ from .schemas import (
 )
 from .settings import webhook_settings
 
-MAX_BODY_BYTES = 256 * 1024
 T = TypeVar("T")
-
-
-async def limit_body_size(request: Request) -> None:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        raise ProblemError(
-            413, "Body too large", f"Bodies are limited to {MAX_BODY_BYTES} bytes.", problem_type="body-too-large"
-        )
 
 
 def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -77,7 +67,8 @@ def inline_schema(model: type[BaseModel]) -> dict[str, Any]:
     return resolved
 
 
-router = APIRouter(prefix="/v1", dependencies=[Depends(limit_body_size)])
+# Body size is limited for every service by the kit (k8sops_common.request_limits), chunked or not.
+router = APIRouter(prefix="/v1")
 
 IdempotencyKey = Annotated[
     str | None,
@@ -434,10 +425,6 @@ async def receive_partner_webhook(
     request: Request, session: UnitOfWork, context: Context, response: Response, partner_id: RecordId
 ) -> PartnerTicketReceipt:
     body = await request.body()  # the exact bytes that were signed
-    if len(body) > MAX_BODY_BYTES:
-        raise ProblemError(
-            413, "Body too large", f"Bodies are limited to {MAX_BODY_BYTES} bytes.", problem_type="body-too-large"
-        )
     headers = {name: request.headers.get(name) for name in ("webhook-id", "webhook-timestamp", "webhook-signature")}
     received = await service.receive_partner_webhook(session, context.outbox, partner_id, headers, body, utc_now())
     if not received.is_new:

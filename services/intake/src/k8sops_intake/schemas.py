@@ -9,9 +9,18 @@ from typing import Annotated, Literal
 from zoneinfo import available_timezones
 
 import holidays
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
 
 from k8sops_common.events.catalog import Priority, RequestCategory, RequestStatus, Tier
+from k8sops_common.inputs import Integer, storable_text
 
 from .domain.disputes import EntryKind
 from .domain.lifecycle import Action
@@ -42,14 +51,7 @@ class Input(BaseModel):
     @classmethod
     def _storable_text(cls, value: object) -> object:
         # PostgreSQL text holds neither NUL nor unpaired surrogates; refuse them here, not with a 500.
-        if isinstance(value, str):
-            if "\x00" in value:
-                raise ValueError("text must not contain NUL characters")
-            try:
-                value.encode()
-            except UnicodeEncodeError:
-                raise ValueError("text must be valid Unicode (no unpaired surrogates)") from None
-        return value
+        return value if not isinstance(value, str) else storable_text(value)
 
 
 @cache
@@ -94,14 +96,14 @@ HolidayCountry = Annotated[
     AfterValidator(_known_country),
 ]
 WorkingDays = Annotated[
-    list[Annotated[int, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
+    list[Annotated[Integer, Field(ge=0, le=6)]], Field(min_length=1, max_length=7), AfterValidator(_working_days)
 ]
 
 
 class MaintenanceWindow(Input):
-    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    weekday: Integer = Field(ge=0, le=6, description="0 = Monday")
     start_local: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM in the engagement's timezone")
-    duration_minutes: int = Field(gt=0, le=24 * 60)
+    duration_minutes: Integer = Field(gt=0, le=24 * 60)
 
 
 class EngagementFields(Input):
@@ -381,7 +383,7 @@ class WebhookCreate(Input):
 
 
 class WebhookUpdate(Input):
-    enabled: bool
+    enabled: StrictBool
 
 
 class WebhookOut(BaseModel):

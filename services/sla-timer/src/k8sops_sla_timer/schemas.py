@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from k8sops_common.events.catalog import Priority, Tier
+from k8sops_common.inputs import Integer
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
@@ -116,7 +117,8 @@ class PoliciesOut(BaseModel):
 class ResponseTargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    budget_minutes: int = Field(gt=0, le=60 * 24 * 30, description="at most 30 days")
+    # Strict: JSON `true` must not become a 1-minute target.
+    budget_minutes: Integer = Field(gt=0, le=60 * 24 * 30, description="at most 30 days")
     clock: Clock
 
 

@@ -49,16 +49,21 @@ class TokenVerifier:
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
     raw_roles = claims.get("roles", [])
     raw_engagements = claims.get("engagements", [])
-    if not isinstance(raw_roles, list) or not isinstance(raw_engagements, list):
-        raise InvalidToken("claims 'roles' and 'engagements' must be lists of strings")
+    sub = claims.get("sub")
+    if not isinstance(sub, str) or not sub or "\x00" in sub:
+        raise InvalidToken("claim 'sub' must be a non-empty string")
+    for name, value in (("roles", raw_roles), ("engagements", raw_engagements)):
+        # Checked by shape: anything else would fail later, where it is a 500 rather than a 401.
+        if not isinstance(value, list) or not all(isinstance(item, str) and "\x00" not in item for item in value):
+            raise InvalidToken(f"claim '{name}' must be a list of strings")
     known = {role.value for role in Role}
     unknown = [role for role in raw_roles if role not in known]
     if unknown:
         raise InvalidToken(f"unknown roles {unknown}; known roles are {sorted(known)}")
     return Principal(
-        sub=str(claims["sub"]),
+        sub=sub,
         roles=frozenset(Role(role) for role in raw_roles),
-        engagements=frozenset(str(engagement) for engagement in raw_engagements),
+        engagements=frozenset(raw_engagements),
     )
 
 

@@ -11,7 +11,9 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ..inputs import storable_text
 
 Priority = Literal["P1", "P2", "P3", "P4"]
 Tier = Literal["k8s-business", "k8s-247", "k8s-247-cluster-admin"]
@@ -32,6 +34,13 @@ RequestStatus = Literal[
 
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: object) -> object:
+        # An event whose text PostgreSQL cannot hold is refused on receipt (and dead-lettered with
+        # the reason) instead of failing the consumer's transaction.
+        return storable_text(data)
 
 
 class MaintenanceWindowV1(EventData):
@@ -122,6 +131,20 @@ class AuditEventV1(EventData):
     source_service: str
     occurred_at: datetime
     details: dict[str, str | int | bool | None] = Field(default_factory=dict)
+
+
+class AuditCheckpointV1(EventData):
+    """A signed head of the audit chain, for witnesses: keep them, and `python -m k8sops_audit verify
+    --checkpoints FILE` fails when the database no longer holds what they vouch for."""
+
+    head_sequence: int = Field(ge=1)
+    head_link_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    entry_count: int = Field(ge=1)
+    created_at: datetime
+    key_id: str = Field(description="RFC 7638 thumbprint of the Ed25519 public key")
+    signature: str = Field(description="base64 Ed25519 signature over signed_bytes")
+    signed_bytes: str = Field(description="the canonical JSON that was signed")
+    public_key_pem: str
 
 
 class SlaWarningV1(EventData):
@@ -226,6 +249,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
         "request.updated", 1, RequestUpdatedV1, "request_id", "A request changed status, priority or got a comment."
     ),
     EventType("audit.event", 1, AuditEventV1, "engagement_id", "A state change or operator action to record."),
+    EventType(
+        "audit.checkpoint", 1, AuditCheckpointV1, "key_id", "The audit service signed its chain head (for witnesses)."
+    ),
     EventType("sla.warning", 1, SlaWarningV1, "request_id", "80 % of a response budget has elapsed."),
     EventType("sla.breached", 1, SlaBreachedV1, "request_id", "A response deadline passed unacknowledged."),
     EventType("sla.escalated", 1, SlaEscalatedV1, "engagement_id", "A breach pattern needs the senior on-call."),
