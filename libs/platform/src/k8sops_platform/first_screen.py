@@ -51,6 +51,8 @@ environment variables read by `run`:
                                 sandbox Prometheus API port (9090)
   K8SOPS_JWT_SECRET             HS256 secret the services verify and the printed tokens are signed
                                 with (a development secret by default)
+  K8SOPS_DEV_MODE               1 lets the services accept the development secret; set for them
+                                when K8SOPS_JWT_SECRET is unset
   K8SOPS_JWT_AUDIENCE, K8SOPS_JWT_ISSUER
                                 put into the printed tokens when set (the services check them)
   K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS
