@@ -15,6 +15,7 @@ from k8sops_common.auth import mint_token
 from k8sops_common.service import create_app
 from k8sops_common.settings import DEV_JWT_SECRET
 from k8sops_intake.app import DEFINITION
+from k8sops_intake.incidents.settings import IncidentSettings
 from k8sops_intake.settings import WebhookSettings
 
 OWN = "eng-own"
@@ -114,6 +115,8 @@ async def build_intake(isolation: Any, webhook_settings: WebhookSettings | None 
     settings = await isolation.settings("intake", "k8sops_intake.migrations")
     app = create_app(DEFINITION, settings)
     app.state.context.extras["webhook_settings"] = webhook_settings or WebhookSettings(allow_private_targets=True)
+    # No audit service here (port 9 refuses): timelines show their audit_unavailable marker.
+    app.state.context.extras["incident_settings"] = IncidentSettings(audit_url="http://127.0.0.1:9")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test")
     return Intake(app, client, settings.schema_name, isolation)
 

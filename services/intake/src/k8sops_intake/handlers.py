@@ -13,6 +13,7 @@ from k8sops_common.service import ServiceContext
 
 from . import repository
 from .domain.lifecycle import Action, Side
+from .incidents.handlers import incident_subscriptions
 from .service import apply_transition, notify_subscribers, system_audit
 
 log = logging.getLogger(__name__)
@@ -68,4 +69,5 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
                 {"plan_id": step.plan_id, "step": step.step, "status": step.status},
             )
 
-    return Subscriptions().on(SlaBreachedV1, on_sla_breached).on(UpgradeStepV1, on_upgrade_step)
+    subscribed = Subscriptions().on(SlaBreachedV1, on_sla_breached).on(UpgradeStepV1, on_upgrade_step)
+    return incident_subscriptions(context, subscribed)
