@@ -41,6 +41,7 @@ from .domain import (
 
 BRIDGE_AUTHOR = "intake:incident-response"
 SETTLED = frozenset({"resolved", "closed", "cancelled", "declined"})
+REASONS = {"opened": "request opened", "sla_warning": "SLA warning, unacknowledged", "sla_breach": "SLA breached"}
 
 
 async def policy_of(session: AsyncSession, engagement: Row, request: Row) -> Policy:
@@ -118,9 +119,13 @@ async def _page(
         await session.execute(webhook_deliveries.delete().where(webhook_deliveries.c.id == delivery_id))
         return False
     who = "senior on-call" if role == "senior" else "on-call"
+    summary = {
+        "trigger": f"Paged the {who} ({REASONS[reason]}).",
+        "acknowledge": f"Page of the {who} acknowledged ({REASONS[reason]}).",
+        "resolve": f"Page of the {who} resolved ({REASONS[reason]}).",
+    }[action]
     await repository.add_log(
-        session, request["id"], values["created_at"], f"page.{action}", "system",
-        f"{action} sent to the {who} pager ({reason.replace('_', ' ')}).",
+        session, request["id"], values["created_at"], f"page.{action}", "system", summary,
         {"role": role, "dedup_key": key, "delivery_id": delivery_id, "summary": body.get("payload", {}).get("summary")},
     )  # fmt: skip
     await system_audit(
