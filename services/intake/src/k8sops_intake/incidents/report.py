@@ -37,9 +37,13 @@ async def local_entries(session: AsyncSession, request: Row) -> tuple[list[Entry
         if page is not None:
             details |= {"delivery_status": page["delivery_status"], "delivered_at": page["delivered_at"]}
         entries.append(Entry(row["at"], row["kind"], row["actor"], row["summary"], "intake", details))
-    if not any(entry.kind == "request.opened" for entry in entries):
+    kinds = {entry.kind for entry in entries}
+    if "request.opened" not in kinds:
         summary = f"Opened as {request['priority']} {request['category']}: {request['title']}"
         entries.append(Entry(request["opened_at"], "request.opened", request["opened_by"], summary))
+    if request["sla_breached_at"] is not None and "sla.breached" not in kinds:
+        # The breach is recorded on the request even before (or without) its credit arriving.
+        entries.append(Entry(request["sla_breached_at"], "sla.breached", "sla-timer", "Response SLA breached"))
     for comment in await intake_repository.comments_of(session, request["id"]):
         if comment["author"] != BRIDGE_AUTHOR:
             text = comment["body"] if len(comment["body"]) <= 200 else comment["body"][:199] + "…"
