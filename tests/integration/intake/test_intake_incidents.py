@@ -159,6 +159,18 @@ async def test_a_p1_incident_pages_once_and_acknowledgement_and_resolution_follo
     )
     assert filed[0]["data"]["partner_ticket_id"] == "JIRA-7" and filed[0]["data"]["markdown"] == attached
 
+    # Who is paged is the policy table's call: a P3 is not, until a senior says so.
+    quiet = await intake.open_request(priority="P3")
+    await eventually(lambda: intake.rows("incident_log", "request_id = $1", quiet["id"]), bool, timeout_s=30)
+    assert await intake.rows("pages", "request_id = $1", quiet["id"]) == []
+    rule = {"mode": "immediately", "escalate": False}
+    changed = await intake.client.put("/v1/paging-policies/k8s-247/P3/workload-issue", json=rule, headers=SENIOR)
+    assert changed.status_code == 200, changed.text
+    loud = await intake.open_request(priority="P3")
+    await eventually(
+        lambda: asyncio.sleep(0, receiver.of("rk-oncall")), lambda got: ("trigger", loud["id"]) in got, timeout_s=30
+    )
+
 
 async def test_unacknowledged_at_the_warning_the_senior_is_paged_and_the_timeline_shows_cluster_actions(
     running_intake: Any, serve: Any, isolation: Any, eventually: Eventually
