@@ -55,6 +55,9 @@ def test_the_bridge_template_must_be_a_url_with_known_placeholders() -> None:
     assert "unknown placeholders" in (bridge_template_problem("https://meet.example/{ticket}") or "")
     assert "http(s) URL" in (bridge_template_problem("meet.example/{request_id}") or "")
     assert "not a valid pattern" in (bridge_template_problem("https://meet.example/{request_id") or "")
+    for formatted in ("https://m.example/{request_id:d}", "https://m.example/{request_id!r}"):
+        assert "no format" in (bridge_template_problem(formatted) or "")
+    assert "unknown placeholders" in (bridge_template_problem("https://m.example/{request_id.upper}") or "")
     assert bridge_link("https://meet.example/{request_id}", "req-1", "eng-1") == "https://meet.example/req-1"
 
 

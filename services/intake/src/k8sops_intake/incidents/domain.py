@@ -85,9 +85,12 @@ def bridge_template_problem(template: str) -> str | None:
     if not template.startswith(("https://", "http://")):
         return "the bridge template must be an http(s) URL, e.g. https://meet.example/{request_id}"
     try:
-        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+        parts = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)]
     except ValueError as error:
         return f"the bridge template is not a valid pattern: {error}"
+    if any(name is not None and (spec or conversion) for name, spec, conversion in parts):
+        return "placeholders take no format or conversion; write {request_id} or {engagement_id}"
+    fields = {name for name, _, _ in parts if name is not None}
     unknown = fields - BRIDGE_FIELDS
     if unknown:
         return f"unknown placeholders {sorted(unknown)}; use {{request_id}} and {{engagement_id}}"
