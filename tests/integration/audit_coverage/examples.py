@@ -221,6 +221,18 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
         {"url": "https://hooks.example/k8s-ops", "event_types": ["sla.breached"]},
     ),
     ("intake", "PATCH", "/v1/engagements/{engagement_id}/webhooks/{webhook_id}"): change_webhook,
+    ("intake", "PUT", "/v1/engagements/{engagement_id}/incident-response"): calling(
+        "PUT",
+        f"/v1/engagements/{ENGAGEMENT}/incident-response",
+        ADMIN,
+        {
+            "bridge_template": "https://meet.example/{request_id}",
+            "on_call": {"kind": "events-api-v2", "url": "https://events.pager.example/v2/enqueue", "routing_key": "rk"},
+        },
+    ),
+    ("intake", "PUT", "/v1/paging-policies/{tier}/{priority}/{category}"): calling(
+        "PUT", "/v1/paging-policies/k8s-business/P3/incident", SENIOR, {"mode": "business_hours", "escalate": True}
+    ),
     ("sla-timer", "PUT", "/v1/sla/policies/response-targets/{tier}/{priority}"): lambda world: _sla_put(
         world, "/v1/sla/policies/response-targets/k8s-247/P3", {"budget_minutes": 180, "clock": "business"}
     ),

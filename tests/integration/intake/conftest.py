@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
+import uvicorn
 from fastapi import FastAPI
 
 from k8sops_common.auth import mint_token
 from k8sops_common.service import create_app
 from k8sops_common.settings import DEV_JWT_SECRET
 from k8sops_intake.app import DEFINITION
+from k8sops_intake.incidents.settings import IncidentSettings
 from k8sops_intake.settings import WebhookSettings
+from k8sops_platform.embedded import free_port
 
 OWN = "eng-own"
 OTHER = "eng-other"
@@ -114,6 +118,8 @@ async def build_intake(isolation: Any, webhook_settings: WebhookSettings | None 
     settings = await isolation.settings("intake", "k8sops_intake.migrations")
     app = create_app(DEFINITION, settings)
     app.state.context.extras["webhook_settings"] = webhook_settings or WebhookSettings(allow_private_targets=True)
+    # No audit service here (port 9 refuses): timelines show their audit_unavailable marker.
+    app.state.context.extras["incident_settings"] = IncidentSettings(audit_url="http://127.0.0.1:9")
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test")
     return Intake(app, client, settings.schema_name, isolation)
 
@@ -127,3 +133,58 @@ async def intake(isolation: Any) -> AsyncIterator[Intake]:
     finally:
         await service.client.aclose()
         await service.app.state.context.database.dispose()
+
+
+async def read_body(receive: Any) -> bytes:
+    """The whole request body an ASGI receiver was sent."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
+@pytest.fixture
+async def serve() -> AsyncIterator[Callable[..., Awaitable[str]]]:
+    """Serves an ASGI app (a webhook receiver, or a whole service with lifespan="on") on a free
+    loopback port; returns its base URL."""
+    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start(app: Any, lifespan: Literal["on", "off"] = "off") -> str:
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, lifespan=lifespan))
+        task = asyncio.create_task(server.serve())
+        for _ in range(1000):  # up to 10 s to start
+            if server.started:
+                break
+            await asyncio.sleep(0.01)
+        assert server.started
+        servers.append((server, task))
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server, task in reversed(servers):
+        server.should_exit = True
+        await task
+
+
+@pytest.fixture
+async def running_intake(isolation: Any) -> AsyncIterator[Callable[..., Awaitable[Intake]]]:
+    """Intake with its lifespan (outbox relay, consumer, delivery loop) and the engagement set up."""
+    started: list[tuple[Intake, Any]] = []
+
+    async def start(settings: WebhookSettings, audit_url: str | None = None) -> Intake:
+        intake = await build_intake(isolation, settings)
+        if audit_url is not None:
+            intake.app.state.context.extras["incident_settings"] = IncidentSettings(audit_url=audit_url)
+        lifespan = intake.app.router.lifespan_context(intake.app)
+        await lifespan.__aenter__()
+        started.append((intake, lifespan))
+        await intake.setup_engagement()
+        return intake
+
+    yield start
+    for intake, lifespan in started:
+        await lifespan.__aexit__(None, None, None)
+        await intake.client.aclose()

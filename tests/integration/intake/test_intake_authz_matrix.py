@@ -187,6 +187,18 @@ MATRIX: dict[str, tuple[Builder, dict[str, Cell]]] = {
     "list webhooks": (call("GET", "/v1/engagements/{e}/webhooks"), managed(200)),
     "change webhook": (call("PATCH", "/v1/engagements/{e}/webhooks/{w}", {"enabled": True}), managed(200)),
     "webhook deliveries": (call("GET", "/v1/engagements/{e}/webhooks/{w}/deliveries"), managed(200)),
+    "get incident response": (call("GET", "/v1/engagements/{e}/incident-response"), READ),
+    "set incident response": (
+        call("PUT", "/v1/engagements/{e}/incident-response", {"bridge_template": "https://meet.example/x"}),
+        table(FORBIDDEN, admin=(200, 404), senior=(200, 404)),
+    ),
+    "list paging policies": (call("GET", "/v1/paging-policies"), table((200, 200))),
+    "set paging policy": (
+        call("PUT", "/v1/paging-policies/k8s-business/P4/*", {"mode": "never", "escalate": False}),
+        table(FORBIDDEN, senior=(200, 200)),
+    ),
+    "request timeline": (call("GET", "/v1/requests/{r}/timeline"), READ),
+    "incident report": (call("GET", "/v1/requests/{r}/incident-report"), READ),
 }
 
 PUBLIC_ROUTES = {("POST", "/v1/partners/{partner_id}/webhooks")}  # signature-authenticated, tested on its own

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-import uvicorn
 from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook
 
@@ -19,9 +18,8 @@ from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import EventData, SlaBreachedV1, UpgradeStepV1
 from k8sops_common.settings import ServiceSettings
 from k8sops_intake.settings import WebhookSettings
-from k8sops_platform.embedded import free_port
 
-from .conftest import ADMIN, OPERATOR, OWN, Intake, build_intake
+from .conftest import ADMIN, OPERATOR, OWN, Intake, build_intake, read_body
 
 Eventually = Callable[..., Awaitable[Any]]
 
@@ -40,12 +38,7 @@ class Receiver:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         headers = {name.decode(): value.decode() for name, value in scope["headers"]}
         payload = Webhook(self.secret).verify(body, headers)  # raises on a bad signature
         self.verified += 1
@@ -58,50 +51,18 @@ class Receiver:
 
 
 @pytest.fixture
-async def start_receiver() -> AsyncIterator[Callable[[int], Awaitable[Receiver]]]:
-    servers: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
-
+async def start_receiver(serve: Any) -> Callable[[int], Awaitable[Receiver]]:
     async def start(failures: int) -> Receiver:
         receiver = Receiver(failures)
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(receiver, host="127.0.0.1", port=port, log_config=None, lifespan="off"))
-        task = asyncio.create_task(server.serve())
-        for _ in range(500):  # up to 5 s to bind
-            if server.started:
-                break
-            await asyncio.sleep(0.01)
-        assert server.started
-        servers.append((server, task))
-        receiver.url = f"http://127.0.0.1:{port}/hooks"
+        receiver.url = await serve(receiver) + "/hooks"
         return receiver
 
-    yield start
-    for server, task in servers:
-        server.should_exit = True
-        await task
+    return start
 
 
 FAST = WebhookSettings(
     allow_private_targets=True, retry_base_s=0.05, retry_max_s=0.2, poll_interval_s=0.02, max_attempts=10
 )
-
-
-@pytest.fixture
-async def running_intake(isolation: Any) -> AsyncIterator[Callable[[WebhookSettings], Awaitable[Intake]]]:
-    started: list[tuple[Intake, Any]] = []
-
-    async def start(settings: WebhookSettings) -> Intake:
-        intake = await build_intake(isolation, settings)
-        lifespan = intake.app.router.lifespan_context(intake.app)
-        await lifespan.__aenter__()
-        started.append((intake, lifespan))
-        await intake.setup_engagement()
-        return intake
-
-    yield start
-    for intake, lifespan in started:
-        await lifespan.__aexit__(None, None, None)
-        await intake.client.aclose()
 
 
 async def subscribe(intake: Intake, receiver: Receiver, event_types: list[str]) -> str:

@@ -12,6 +12,7 @@ import pytest
 from pydantic import AliasChoices
 
 from k8sops_common.settings import ENV_PREFIX, ServiceSettings
+from k8sops_intake.incidents.settings import IncidentSettings
 
 SERVICE_PORTS = {
     "intake": 8001,
@@ -76,6 +77,8 @@ def settings_names() -> frozenset[str]:
             names.add(alias.upper())
         else:
             names.add(f"{ENV_PREFIX}{field_name}".upper())
+    # Service-specific settings a deployment wires between services (intake reads the audit API).
+    names.update(f"{ENV_PREFIX}{field_name}".upper() for field_name in IncidentSettings.model_fields)
     return frozenset(names)
 
 

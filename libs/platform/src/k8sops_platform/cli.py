@@ -111,6 +111,8 @@ class Platform:
                 # The services refuse the published development secret outside development mode.
                 "K8SOPS_DEV_MODE": "1" if jwt_secret == DEV_JWT_SECRET else os.environ.get("K8SOPS_DEV_MODE", "0"),
                 "K8SOPS_AUDIT_SIGNING_KEY_FILE": str(self.data_dir / "audit" / "signing-key.pem"),
+                # Intake reads the audit trail's query API for incident timelines.
+                "K8SOPS_AUDIT_URL": f"http://127.0.0.1:{os.environ.get('K8SOPS_AUDIT_PORT', '8005')}",
                 # Webhook receivers on this machine are the norm locally (SPEC section 9).
                 "K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS": os.environ.get("K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS", "true"),
                 **extra_env,

@@ -8,6 +8,7 @@ from k8sops_common.service import ServiceDefinition, create_app
 
 from .endpoints import router
 from .handlers import subscriptions
+from .incidents.endpoints import router as incidents_router
 from .tasks import deliver_webhooks
 
 DEFINITION = ServiceDefinition(
@@ -15,7 +16,7 @@ DEFINITION = ServiceDefinition(
     title="K8s Ops intake",
     description="Engagements, clusters, requests, scope, disputes, and partner and outbound webhooks.",
     migrations_package="k8sops_intake.migrations",
-    routers=[router],
+    routers=[router, incidents_router],
     subscriptions=subscriptions,
     background_loops=[deliver_webhooks],
     default_port=8001,

@@ -14,6 +14,7 @@ from k8sops_common.service import ServiceContext
 
 from . import repository
 from .domain.lifecycle import Action, Side
+from .incidents.handlers import incident_subscriptions
 from .service import apply_transition, notify_subscribers, system_audit
 
 log = logging.getLogger(__name__)
@@ -99,9 +100,10 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
             {"analysis_id": report.analysis_id, "monthly_savings_bdt": str(report.monthly_savings_bdt)},
         )
 
-    return (
+    subscribed = (
         Subscriptions()
         .on(SlaBreachedV1, on_sla_breached)
         .on(UpgradeStepV1, on_upgrade_step)
         .on(CostReportV1, on_cost_report)
     )
+    return incident_subscriptions(context, subscribed)

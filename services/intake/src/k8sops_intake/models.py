@@ -214,6 +214,8 @@ webhook_deliveries = Table(
     Column("next_attempt_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True)),
+    # Deliveries with one key go out in id order (a page's acknowledge never overtakes its trigger).
+    Column("ordering_key", Text),
     Index("webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index("webhook_deliveries_endpoint", "endpoint_id", "id"),
 )

@@ -365,11 +365,22 @@ async def attempts_of(session: AsyncSession, delivery_ids: list[int]) -> list[Ro
 
 
 async def claim_due_deliveries(session: AsyncSession, limit: int, lease: timedelta) -> list[Row]:
-    """Due deliveries of enabled endpoints, leased so no other replica sends them meanwhile.
+    """Due deliveries of enabled endpoints, leased so no other replica sends them meanwhile; one
+    waits while an earlier delivery with its ordering key is still pending.
 
     The lease is committed before the HTTP call, so no transaction stays open across the network;
     a replica that dies mid-send leaves the lease to expire and the delivery is tried again.
     """
+    earlier = webhook_deliveries.alias("earlier")
+    waits_for_earlier = (
+        select(earlier.c.id)
+        .where(
+            earlier.c.ordering_key == webhook_deliveries.c.ordering_key,
+            earlier.c.id < webhook_deliveries.c.id,
+            earlier.c.status == "pending",
+        )
+        .exists()
+    )
     due = (
         select(webhook_deliveries.c.id)
         .join(webhook_endpoints, webhook_endpoints.c.id == webhook_deliveries.c.endpoint_id)
@@ -377,6 +388,7 @@ async def claim_due_deliveries(session: AsyncSession, limit: int, lease: timedel
             webhook_deliveries.c.status == "pending",
             webhook_deliveries.c.next_attempt_at <= func.now(),
             webhook_endpoints.c.enabled.is_(True),
+            ~waits_for_earlier,
         )
         .order_by(webhook_deliveries.c.next_attempt_at, webhook_deliveries.c.id)
         .limit(limit)

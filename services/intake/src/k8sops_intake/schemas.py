@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from zoneinfo import available_timezones
 
 import holidays
@@ -29,14 +29,10 @@ from .domain.scope import OutOfScopeKind
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 Identifier = Annotated[str, Field(pattern=ID_PATTERN)]
 Person = Annotated[str, Field(min_length=1, max_length=200)]
-WebhookEventType = Literal["request.opened", "request.updated", "sla.breached", "upgrade.step", "cost.report"]
-WEBHOOK_EVENT_TYPES: tuple[str, ...] = (
-    "request.opened",
-    "request.updated",
-    "sla.breached",
-    "upgrade.step",
-    "cost.report",
-)
+WebhookEventType = Literal[
+    "request.opened", "request.updated", "sla.breached", "upgrade.step", "cost.report", "incident.report"
+]
+WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 Environment = Literal["prod", "non-prod"]
 SizeBand = Literal["S", "M", "L", "XL"]
 WorkloadBand = Literal["<50", "50-200", "200-1000", ">1000"]

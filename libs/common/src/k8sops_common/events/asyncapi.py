@@ -30,14 +30,14 @@ SERVICES_PRODUCING: dict[str, list[str]] = {
 }
 SERVICES_CONSUMING: dict[str, list[str]] = {
     "engagement.changed": ["sla-timer", "upgrade-runner", "cost-analyzer"],
-    "request.opened": ["sla-timer", "upgrade-runner", "cost-analyzer"],
-    "request.updated": ["sla-timer"],
+    "request.opened": ["sla-timer", "upgrade-runner", "cost-analyzer", "intake (incident paging)"],
+    "request.updated": ["sla-timer", "intake (incident paging)"],
     "audit.event": ["audit"],
     "audit.checkpoint": [],
-    "sla.warning": [],
+    "sla.warning": ["intake (senior escalation)"],
     "sla.breached": ["intake"],
     "sla.escalated": [],
-    "credit.issued": ["billing (outside this platform)"],
+    "credit.issued": ["billing (outside this platform)", "intake (senior escalation)"],
     "upgrade.step": ["intake"],
     "cost.report": [],
 }

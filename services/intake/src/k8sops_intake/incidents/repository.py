@@ -1,0 +1,166 @@
+"""Reads and writes of the incident tables; callers own the transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ..models import webhook_deliveries
+from ..repository import Row
+from .domain import Policy, PolicyRule
+from .tables import incident_log, incident_reports, incident_setups, pager_targets, pages, paging_policies
+
+
+async def _all(session: AsyncSession, query: Any) -> list[Row]:
+    return [dict(row) for row in (await session.execute(query)).mappings()]
+
+
+# --- paging policies -----------------------------------------------------------------------------
+
+
+async def policy_rows(session: AsyncSession) -> list[Row]:
+    query = select(paging_policies).order_by(
+        paging_policies.c.tier, paging_policies.c.priority, paging_policies.c.category
+    )
+    return await _all(session, query)
+
+
+async def policy_rules(session: AsyncSession, tier: str, priority: str) -> list[PolicyRule]:
+    query = select(paging_policies).where(paging_policies.c.tier == tier, paging_policies.c.priority == priority)
+    return [
+        PolicyRule(row["tier"], row["priority"], row["category"], Policy(row["mode"], row["escalate"]))
+        for row in await _all(session, query)
+    ]
+
+
+async def upsert_policy(session: AsyncSession, values: Row) -> Row | None:
+    """The rule as it was before (None when new); the row is locked until the transaction ends."""
+    key = (
+        paging_policies.c.tier == values["tier"],
+        paging_policies.c.priority == values["priority"],
+        paging_policies.c.category == values["category"],
+    )
+    before = (await session.execute(select(paging_policies).where(*key).with_for_update())).mappings().first()
+    update = {name: values[name] for name in ("mode", "escalate", "updated_by", "updated_at")}
+    await session.execute(
+        insert(paging_policies)
+        .values(**values)
+        .on_conflict_do_update(index_elements=["tier", "priority", "category"], set_=update)
+    )
+    return dict(before) if before else None
+
+
+# --- bridge and pager targets --------------------------------------------------------------------
+
+
+async def get_setup(session: AsyncSession, engagement_id: str) -> Row | None:
+    row = (
+        (await session.execute(select(incident_setups).where(incident_setups.c.engagement_id == engagement_id)))
+        .mappings()
+        .first()
+    )
+    return dict(row) if row else None
+
+
+async def put_setup(session: AsyncSession, values: Row) -> None:
+    await session.execute(
+        insert(incident_setups)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["engagement_id"],
+            set_={name: values[name] for name in ("bridge_template", "updated_by", "updated_at")},
+        )
+    )
+
+
+async def targets_of(session: AsyncSession, engagement_id: str) -> dict[str, Row]:
+    query = select(pager_targets).where(pager_targets.c.engagement_id == engagement_id)
+    return {row["role"]: row for row in await _all(session, query)}
+
+
+async def put_target(session: AsyncSession, values: Row) -> None:
+    await session.execute(
+        insert(pager_targets)
+        .values(**values)
+        .on_conflict_do_update(
+            index_elements=["engagement_id", "role"],
+            set_={name: values[name] for name in ("kind", "webhook_endpoint_id", "routing_key")},
+        )
+    )
+
+
+async def delete_target(session: AsyncSession, engagement_id: str, role: str) -> None:
+    await session.execute(
+        pager_targets.delete().where(pager_targets.c.engagement_id == engagement_id, pager_targets.c.role == role)
+    )
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+
+async def claim_page(session: AsyncSession, values: Row) -> bool:
+    """False when this page action was recorded before (a redelivered event)."""
+    result = await session.execute(
+        insert(pages).values(**values).on_conflict_do_nothing(constraint="pages_once").returning(pages.c.id)
+    )
+    return result.first() is not None
+
+
+async def pages_of(session: AsyncSession, request_id: str) -> list[Row]:
+    """Each page with its delivery's status, oldest first."""
+    query = (
+        select(
+            pages,
+            webhook_deliveries.c.status.label("delivery_status"),
+            webhook_deliveries.c.attempts,
+            webhook_deliveries.c.delivered_at,
+        )
+        .join(webhook_deliveries, webhook_deliveries.c.id == pages.c.delivery_id)
+        .where(pages.c.request_id == request_id)
+        .order_by(pages.c.id)
+    )
+    return await _all(session, query)
+
+
+# --- log and report ------------------------------------------------------------------------------
+
+
+async def add_log(
+    session: AsyncSession,
+    request_id: str,
+    at: datetime,
+    kind: str,
+    actor: str,
+    summary: str,
+    details: dict[str, Any] | None = None,
+) -> None:
+    await session.execute(
+        incident_log.insert().values(
+            request_id=request_id, at=at, kind=kind, actor=actor, summary=summary, details=details or {}
+        )
+    )
+
+
+async def log_of(session: AsyncSession, request_id: str) -> list[Row]:
+    query = select(incident_log).where(incident_log.c.request_id == request_id).order_by(incident_log.c.id)
+    return await _all(session, query)
+
+
+async def add_report(session: AsyncSession, request_id: str, markdown: str, drafted_at: datetime) -> bool:
+    result = await session.execute(
+        insert(incident_reports)
+        .values(request_id=request_id, markdown=markdown, drafted_at=drafted_at)
+        .on_conflict_do_nothing()
+        .returning(incident_reports.c.request_id)
+    )
+    return result.first() is not None
+
+
+async def get_report(session: AsyncSession, request_id: str) -> Row | None:
+    query = select(incident_reports).where(incident_reports.c.request_id == request_id)
+    row = (await session.execute(query)).mappings().first()
+    return dict(row) if row else None

@@ -1,0 +1,24 @@
+"""Incident response settings (prefix `K8SOPS_`): where the audit trail's query API is."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from k8sops_common.service import ServiceContext
+
+
+class IncidentSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="K8SOPS_", extra="ignore")
+
+    audit_url: str = "http://127.0.0.1:8005"  # the audit service, read for cluster actions on the timeline
+    audit_timeout_s: float = 5.0
+    audit_max_pages: int = 5  # of 1,000 entries each, per timeline
+
+
+def incident_settings(context: ServiceContext) -> IncidentSettings:
+    """Read from the environment once per process; tests put their own in `context.extras`."""
+    settings = context.extras.get("incident_settings")
+    if not isinstance(settings, IncidentSettings):
+        settings = IncidentSettings()
+        context.extras["incident_settings"] = settings
+    return settings
