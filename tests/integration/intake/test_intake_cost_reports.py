@@ -18,14 +18,13 @@ from .conftest import ADMIN, OWN
 from .test_intake_outbound_webhooks import (  # noqa: F401 - the fixtures
     FAST,
     Eventually,
-    running_intake,
     start_receiver,
     subscribe,
 )
 
 
 async def test_cost_report_is_attached_to_its_request_and_filed_to_the_tracker(
-    running_intake: Any,  # noqa: F811 - the imported fixture
+    running_intake: Any,
     start_receiver: Any,  # noqa: F811 - the imported fixture
     isolation: Any,
     eventually: Eventually,
