@@ -7,9 +7,9 @@ from typing import Any
 
 
 def build_report(
-    operation: Mapping[str, Any],
-    steps: Sequence[Mapping[str, Any]],
-    nodes: Sequence[Mapping[str, Any]],
+    operation: Mapping[Any, Any],
+    steps: Sequence[Mapping[Any, Any]],
+    nodes: Sequence[Mapping[Any, Any]],
 ) -> dict[str, Any]:
     """Everything the customer needs to read afterwards: every step with its timing, findings
     with their evidence, every node touched (and how it was left), and the outcome."""
