@@ -74,8 +74,10 @@ class NodeRoller:
     async def roll_back(self, row: RowMapping) -> str:
         """Puts one node back as it was before the operation; returns what was done to it."""
         node = row["node"]
-        if row["phase"] in ("pending", "restored", "rolled_back"):
+        if row["phase"] in ("pending", "rolled_back"):
             return ""
+        if row["phase"] == "restored":
+            return str(row["detail"])
         if row["phase"] in ("cordoned", "drained"):
             await self.client.set_unschedulable(node, False)
             await self.save(row, {"phase": "restored", "touched": [*row["touched"], "uncordoned"]})
