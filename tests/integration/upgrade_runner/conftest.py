@@ -66,7 +66,7 @@ def cluster_event(sandbox: Sandbox, name: str, environment: str = "prod", paired
     return ClusterV1(
         cluster_id=name,
         name=name,
-        environment=environment,  # type: ignore[arg-type]
+        environment=environment,
         paired_cluster_id=paired,
         api_endpoint=sandbox.kube_urls[name],
         size_band="M",
@@ -157,8 +157,11 @@ class Harness:
                 value=envelope.model_dump_json().encode(),
                 key=str(envelope.subject).encode(),
             )
-        await self.until(lambda: self.scalar(select(func.count()).select_from(INBOX).where(INBOX.c.event_id.in_(ids))),
-                         lambda handled: handled == len(ids), timeout_s)  # fmt: skip
+        await self.until(
+            lambda: self.scalar(select(func.count()).select_from(INBOX).where(INBOX.c.event_id.in_(ids))),
+            lambda handled: handled == len(ids),
+            timeout_s,
+        )
 
     async def scalar(self, query: Any) -> Any:
         async with self.apps[0].state.context.database.sessions() as session:
@@ -167,6 +170,10 @@ class Harness:
     async def rows(self, sql: str, **params: Any) -> list[dict[str, Any]]:
         async with self.apps[0].state.context.database.sessions() as session:
             return [dict(row) for row in (await session.execute(text(sql), params)).mappings()]
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        async with self.apps[0].state.context.database.unit_of_work() as session:
+            await session.execute(text(sql), params)
 
     async def events(self, topic: str) -> list[dict[str, Any]]:
         rows = await self.rows(

@@ -20,10 +20,18 @@ CLUSTER = "acme-prod"
 async def pin_a_pod_behind_a_strict_budget(kube: str, node: str) -> None:
     """A pod on `node` whose PDB allows no eviction: the drain of that node waits until it is gone."""
     async with httpx.AsyncClient(base_url=kube) as http:
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "pinned", "namespace": "shop", "labels": {"pin": "yes"}},
-               "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]}}  # fmt: skip
-        budget = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "pinned", "namespace": "shop"},
-                  "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pin": "yes"}}}}  # fmt: skip
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "pinned", "namespace": "shop", "labels": {"pin": "yes"}},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+        }
+        budget = {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "pinned", "namespace": "shop"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pin": "yes"}}},
+        }
         assert (await http.post("/api/v1/namespaces/shop/pods", json=pod)).status_code == 201
         assert (await http.post("/apis/policy/v1/namespaces/shop/poddisruptionbudgets", json=budget)).status_code == 201
 
@@ -82,10 +90,21 @@ async def test_kill_mid_drain_resumes_without_repeating_nodes_and_one_replica_ac
         operations = (await http.get(f"{sandbox.platform_url}/v1/operations", params={"cluster": CLUSTER})).json()
     upgrades = Counter(op["node"] for op in operations["operations"] if op["type"] == "UPGRADE_NODE")
     assert upgrades == Counter(dict.fromkeys(names, 1)), upgrades  # every node replaced exactly once
-    steps = [row["to_state"] for row in await healthy.rows(
-        "SELECT to_state FROM operation_steps WHERE operation_id = :id ORDER BY step_id", id=operation_id)]  # fmt: skip
-    assert steps == ["planned", "prechecking", "scheduled", "upgrading_control_plane", "upgrading_nodes",
-                     "postchecking", "completed"]  # fmt: skip
+    steps = [
+        row["to_state"]
+        for row in await healthy.rows(
+            "SELECT to_state FROM operation_steps WHERE operation_id = :id ORDER BY step_id", id=operation_id
+        )
+    ]
+    assert steps == [
+        "planned",
+        "prechecking",
+        "scheduled",
+        "upgrading_control_plane",
+        "upgrading_nodes",
+        "postchecking",
+        "completed",
+    ]
 
 
 async def test_a_cluster_lease_has_one_holder_until_it_expires(healthy: Harness) -> None:

@@ -39,23 +39,42 @@ async def test_healthy_upgrade_staged_signed_off_in_window_reported_and_resolved
     window = window_around(datetime.now(UTC), open_now=True).model_dump()
     created = await intake.post(
         "/v1/engagements",
-        json={"id": ENGAGEMENT, "name": "Acme", "tier": "k8s-247", "timezone": "Asia/Dhaka",
-              "working_days": [6, 0, 1, 2, 3], "maintenance_window": window},
+        json={
+            "id": ENGAGEMENT,
+            "name": "Acme",
+            "tier": "k8s-247",
+            "timezone": "Asia/Dhaka",
+            "working_days": [6, 0, 1, 2, 3],
+            "maintenance_window": window,
+        },
         headers=SENIOR,
-    )  # fmt: skip
+    )
     assert created.status_code == 201, created.text
     for name, environment, paired in (("acme-staging", "non-prod", None), ("acme-prod", "prod", "acme-staging")):
-        body = {"id": name, "name": name, "environment": environment, "paired_cluster_id": paired,
-                "api_endpoint": sandbox.kube_urls[name], "credentials_ref": f"vault://k8s/{name}/admin",
-                "size_band": "S", "workload_band": "<50", "monthly_retainer_bdt": "60000.00"}  # fmt: skip
+        body = {
+            "id": name,
+            "name": name,
+            "environment": environment,
+            "paired_cluster_id": paired,
+            "api_endpoint": sandbox.kube_urls[name],
+            "credentials_ref": f"vault://k8s/{name}/admin",
+            "size_band": "S",
+            "workload_band": "<50",
+            "monthly_retainer_bdt": "60000.00",
+        }
         response = await intake.post(f"/v1/engagements/{ENGAGEMENT}/clusters", json=body, headers=ADMIN)
         assert response.status_code == 201, response.text
     opened = await intake.post(
         "/v1/requests",
-        json={"engagement_id": ENGAGEMENT, "cluster_id": "acme-prod", "category": "cluster-upgrade",
-              "priority": "P3", "title": "Upgrade acme-prod to the next minor"},
+        json={
+            "engagement_id": ENGAGEMENT,
+            "cluster_id": "acme-prod",
+            "category": "cluster-upgrade",
+            "priority": "P3",
+            "title": "Upgrade acme-prod to the next minor",
+        },
         headers=REQUESTER,
-    )  # fmt: skip
+    )
     assert opened.status_code == 201, opened.text
     request_id = opened.json()["id"]
     acknowledged = await intake.post(
@@ -104,9 +123,16 @@ async def test_healthy_upgrade_staged_signed_off_in_window_reported_and_resolved
     assert all(n["touched"] == ["cordoned", "drained", "replaced", "uncordoned"] for n in prod_nodes)
     assert report["signoff"]["stage_ref"] == stage["stage_ref"]
     assert [step["state"] for step in report["steps"]] == [
-        "planned", "prechecking", "staging", "awaiting_signoff", "scheduled",
-        "upgrading_control_plane", "upgrading_nodes", "postchecking", "completed",
-    ]  # fmt: skip
+        "planned",
+        "prechecking",
+        "staging",
+        "awaiting_signoff",
+        "scheduled",
+        "upgrading_control_plane",
+        "upgrading_nodes",
+        "postchecking",
+        "completed",
+    ]
 
     async def request_status() -> str:
         response = await intake.get(f"/v1/requests/{request_id}", headers=OPERATOR)
@@ -115,5 +141,11 @@ async def test_healthy_upgrade_staged_signed_off_in_window_reported_and_resolved
 
     assert await healthy.until(request_status, lambda status: status == "resolved", 30) == "resolved"
     audited = {event["action"] for event in await healthy.events("audit.event")}
-    assert {"upgrade.plan", "upgrade.precheck_passed", "upgrade.stage_passed", "upgrade.signed_off",
-            "upgrade.window_opened", "upgrade.postcheck_passed"} <= audited  # fmt: skip
+    assert {
+        "upgrade.plan",
+        "upgrade.precheck_passed",
+        "upgrade.stage_passed",
+        "upgrade.signed_off",
+        "upgrade.window_opened",
+        "upgrade.postcheck_passed",
+    } <= audited

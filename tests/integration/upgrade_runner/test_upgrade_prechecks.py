@@ -4,6 +4,7 @@ what a list call returns), blocking PDBs found before anything is cordoned."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import httpx
 
@@ -16,11 +17,19 @@ async def test_removed_apis_block_the_upgrade_naming_object_and_signal(deprecate
     assert deprecated.api is not None
     # An object applied at policy/v1 (the API server would list it at v1beta1 too, if asked):
     # only the annotation says what its owner uses, and it says v1.
-    applied = {"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
-               "metadata": {"name": "modern-pdb", "namespace": "billing"},
-               "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "modern"}}}}  # fmt: skip
-    body = {**applied, "metadata": {**applied["metadata"], "annotations": {
-        "kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)}}}  # fmt: skip
+    applied: dict[str, Any] = {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": "modern-pdb", "namespace": "billing"},
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "modern"}}},
+    }
+    body = {
+        **applied,
+        "metadata": {
+            **applied["metadata"],
+            "annotations": {"kubectl.kubernetes.io/last-applied-configuration": json.dumps(applied)},
+        },
+    }
     async with httpx.AsyncClient() as http:
         created = await http.post(
             f"{sandbox.kube_urls['legacy-prod']}/apis/policy/v1/namespaces/billing/poddisruptionbudgets", json=body
