@@ -95,7 +95,7 @@ class Platform:
             process.wait_ready(60)
             _say(f"{process.spec.name:<15} ready at {process.url}  (docs {process.url}/docs)")
         if self.with_demo:
-            summary = load_demo_data(self.services[0].url, jwt_secret)
+            summary = load_demo_data(self.services[0].url, jwt_secret, self.sandbox.kube_urls if self.sandbox else None)
             _say(summary)
 
     async def _prepare(self, admin_url: str, bootstrap: str) -> dict[str, ServiceDatabase]:

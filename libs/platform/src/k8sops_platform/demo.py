@@ -49,7 +49,11 @@ DEMO_REQUESTS = (
 )
 
 
-def load_demo_data(intake_url: str, jwt_secret: str) -> str:
+# The sandbox cluster each demo cluster is: its API endpoint resolves there, as a real one would.
+SANDBOX_CLUSTER_OF = {"prod-dhaka-1": "acme-prod", "staging-dhaka-1": "acme-staging"}
+
+
+def load_demo_data(intake_url: str, jwt_secret: str, sandbox_kube_urls: dict[str, str] | None = None) -> str:
     requester = mint_token(
         jwt_secret, sub="rahim@customer.example", roles=["k8s-ops.admin"], engagements=[DEMO_ENGAGEMENT], ttl_s=86_400
     )
@@ -64,9 +68,10 @@ def load_demo_data(intake_url: str, jwt_secret: str) -> str:
         ).raise_for_status()
     with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {requester}"}, timeout=10) as client:
         for cluster in DEMO_CLUSTERS:
+            sandbox_url = (sandbox_kube_urls or {}).get(SANDBOX_CLUSTER_OF[str(cluster["id"])])
             client.post(
                 f"/v1/engagements/{DEMO_ENGAGEMENT}/clusters",
-                json=cluster,
+                json={**cluster, "api_endpoint": sandbox_url} if sandbox_url else cluster,
                 headers={"Idempotency-Key": f"demo-cluster-{cluster['id']}"},
             ).raise_for_status()
         for number, request in enumerate(DEMO_REQUESTS, start=1):

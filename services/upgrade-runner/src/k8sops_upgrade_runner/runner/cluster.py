@@ -43,6 +43,8 @@ class PlatformError(RuntimeError):
 class ClusterClient:
     def __init__(self, name: str, api_endpoint: str, settings: RunnerSettings, http: httpx.AsyncClient) -> None:
         self.name = name
+        self.api_endpoint = api_endpoint.rstrip("/")
+        self.platform_name: str | None = None
         self.settings = settings
         self.http = http
         configuration = k8s.Configuration(host=api_endpoint.rstrip("/"))
@@ -70,24 +72,33 @@ class ClusterClient:
         result: Obj = response.json()
         return result
 
+    async def _path(self, suffix: str = "") -> str:
+        """The cluster's path on the platform API, found by its Kubernetes API endpoint (what an
+        engagement records), falling back to the engagement's name for it."""
+        if self.platform_name is None:
+            listed = (await self._platform("GET", "/v1/clusters"))["clusters"]
+            matches = [
+                c["name"] for c in listed if str(c.get("kubernetes_api_url", "")).rstrip("/") == self.api_endpoint
+            ]
+            self.platform_name = matches[0] if matches else self.name
+        return f"/v1/clusters/{self.platform_name}{suffix}"
+
     async def platform_cluster(self) -> Obj:
-        return await self._platform("GET", f"/v1/clusters/{self.name}")
+        return await self._platform("GET", await self._path())
 
     async def node_pools(self) -> list[Obj]:
-        pools: list[Obj] = (await self._platform("GET", f"/v1/clusters/{self.name}/node-pools"))["node_pools"]
+        pools: list[Obj] = (await self._platform("GET", await self._path("/node-pools")))["node_pools"]
         return pools
 
     async def surge_available(self) -> int:
-        quota = await self._platform("GET", f"/v1/clusters/{self.name}/quota")
+        quota = await self._platform("GET", await self._path("/quota"))
         return int(quota["surge_nodes"]["available"])
 
     async def upgrade_control_plane(self, version: Version) -> Obj:
-        return await self._platform(
-            "POST", f"/v1/clusters/{self.name}/control-plane/upgrade", {"version": version.minor_text}
-        )
+        return await self._platform("POST", await self._path("/control-plane/upgrade"), {"version": version.minor_text})
 
     async def upgrade_node(self, pool: str, node: str, version: str) -> Obj:
-        path = f"/v1/clusters/{self.name}/node-pools/{pool}/nodes/{node}/upgrade"
+        path = await self._path(f"/node-pools/{pool}/nodes/{node}/upgrade")
         return await self._platform("POST", path, {"version": version})
 
     async def platform_operation(self, operation_id: str) -> Obj:
