@@ -122,6 +122,9 @@ operation_nodes = Table(
     Column("platform_operation", Text),
     Column("touched", ARRAY(Text), nullable=False, server_default=text("'{}'")),
     Column("started_at", DateTime(timezone=True)),
+    # From the replace request until the node was seen Ready: the platform's part of the time.
+    Column("replace_requested_at", DateTime(timezone=True)),
+    Column("ready_at", DateTime(timezone=True)),
     Column("finished_at", DateTime(timezone=True)),
     Column("detail", Text, nullable=False, server_default=""),
 )

@@ -85,6 +85,8 @@ class NodeOut(BaseModel):
     phase: str
     touched: list[str]
     started_at: datetime | None
+    replace_requested_at: datetime | None
+    ready_at: datetime | None
     finished_at: datetime | None
     detail: str
 

@@ -58,12 +58,17 @@ class NodeRoller:
             operation = await self.client.upgrade_node(row["pool"], row["node"], row["to_version"])
             row = await self.save(
                 row,
-                {"phase": "upgrading", "platform_operation": operation["id"], "touched": [*row["touched"], "replaced"]},
+                {
+                    "phase": "upgrading",
+                    "platform_operation": operation["id"],
+                    "replace_requested_at": self.clock(),
+                    "touched": [*row["touched"], "replaced"],
+                },
             )
         if row["phase"] == "upgrading":
             await self.wait_platform(row["platform_operation"], row["node"])
             await self.wait_ready(row["node"], row["to_version"])
-            row = await self.save(row, {"phase": "ready"})
+            row = await self.save(row, {"phase": "ready", "ready_at": self.clock()})
         if row["phase"] == "ready":
             await self.client.set_unschedulable(row["node"], False)
             row = await self.save(
