@@ -13,6 +13,7 @@ from typing import Any
 
 from standardwebhooks import Webhook
 
+from .examples_upgrade import UPGRADE_EXAMPLES
 from .support import Call, Example, World
 
 ENGAGEMENT = "eng-cov"
@@ -217,6 +218,7 @@ EXAMPLES: dict[tuple[str, str, str], Example] = {
         "/v1/sla/policies/credit-rules/k8s-business",
         {"percent_of_retainer": "6.00", "monthly_cap_percent_of_retainer": "30.00"},
     ),
+    **UPGRADE_EXAMPLES,
 }
 
 

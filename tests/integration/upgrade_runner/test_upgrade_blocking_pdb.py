@@ -31,6 +31,8 @@ async def test_blocking_pdb_found_at_precheck_then_forced_drain_times_out_and_ro
     forced = await api.post("/v1/operations", json=body, headers=SENIOR)
     assert forced.status_code == 201, forced.text
     operation_id = forced.json()["operation_id"]
+    recheck = await api.post(f"/v1/operations/{first}/recheck", headers=OPERATOR)
+    assert recheck.status_code == 409 and "another live operation" in recheck.json()["detail"]
     done = await blocking.until_state(operation_id, "rolled_back", "completed", timeout_s=90)
     assert done["state"] == "rolled_back"
     assert "timed out after 1.5s" in done["failure"] and "payments/ledger" in done["failure"]

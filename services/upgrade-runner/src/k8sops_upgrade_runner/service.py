@@ -317,9 +317,15 @@ async def command(
     operation = await repository.get_operation(session, operation_id, for_update=True)
     assert operation is not None  # the endpoint checked visibility
     try:
-        return await transition(session, outbox, operation, trigger, actor=actor, detail=detail, changes=changes)
+        async with session.begin_nested():
+            return await transition(session, outbox, operation, trigger, actor=actor, detail=detail, changes=changes)
     except InvalidTransition as error:
         raise conflict(f"{error}.") from error
+    except IntegrityError as error:  # a re-check while another plan of the cluster is live
+        raise conflict(
+            f"Cluster {operation['cluster_id']!r} has another live operation; finish or cancel it first.",
+            "operation-in-progress",
+        ) from error
 
 
 async def record_audit_of_start(
