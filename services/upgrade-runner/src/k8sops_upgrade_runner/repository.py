@@ -109,12 +109,23 @@ async def steps_of(session: AsyncSession, operation_id: str) -> Sequence[RowMapp
 
 
 async def claim_due_operations(
-    session: AsyncSession, now: datetime, limit: int, skip: Collection[str]
+    session: AsyncSession, now: datetime, limit: int, skip: Collection[str], holder: str
 ) -> Sequence[RowMapping]:
-    """Due operations, locked so that other runners skip them while this transaction lasts."""
+    """Due operations whose cluster no other runner holds, locked so that other runners skip them
+    while this transaction lasts (without the lease filter, operations another runner is driving
+    would fill every batch and starve the free ones)."""
+    held_elsewhere = (
+        select(cluster_leases.c.cluster_id)
+        .where(
+            cluster_leases.c.cluster_id == operations.c.cluster_id,
+            cluster_leases.c.holder != holder,
+            cluster_leases.c.expires_at > func.now(),
+        )
+        .exists()
+    )
     query = (
         select(operations)
-        .where(operations.c.next_run_at <= now)
+        .where(operations.c.next_run_at <= now, ~held_elsewhere)
         .order_by(operations.c.next_run_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

@@ -44,7 +44,9 @@ class Runner:
         lease_until = now + timedelta(seconds=self.settings.lease_ttl_s)
         claimed: list[tuple[str, set[str]]] = []
         async with self.context.database.unit_of_work() as session:
-            for operation in await repository.claim_due_operations(session, now, capacity, set(self.active)):
+            for operation in await repository.claim_due_operations(
+                session, now, capacity, set(self.active), self.settings.runner_id
+            ):
                 cluster = await repository.get_cluster(session, operation["cluster_id"])
                 leased = {operation["cluster_id"]}
                 if cluster is not None and cluster["paired_cluster_id"]:
