@@ -95,6 +95,18 @@ async def update_operation(session: AsyncSession, operation_id: str, values: dic
     return (await session.execute(statement)).mappings().one()
 
 
+async def wake_waiting_operations(session: AsyncSession, engagement_id: str, now: datetime) -> None:
+    await session.execute(
+        update(operations)
+        .where(
+            operations.c.engagement_id == engagement_id,
+            operations.c.state.in_(("scheduled", "upgrading_nodes")),
+            operations.c.next_run_at > now,
+        )
+        .values(next_run_at=now)
+    )
+
+
 async def insert_step(session: AsyncSession, values: dict[str, Any]) -> None:
     await session.execute(insert(operation_steps).values(**values))
 

@@ -88,6 +88,8 @@ async def apply_engagement_change(session: AsyncSession, data: EngagementChanged
     if not applied:
         log.info("engagement %s: ignoring a version older than the stored one", data.engagement_id)
         return
+    # Operations waiting for a window look again at once: the window may have moved.
+    await repository.wake_waiting_operations(session, data.engagement_id, now_utc())
     await repository.replace_clusters(
         session,
         data.engagement_id,

@@ -23,6 +23,7 @@ from ..domain.checks import Baseline, baseline_of, evaluate_precheck, postcheck_
 from ..domain.operation import State, Trigger
 from ..domain.removed_apis import from_helm, from_last_applied, from_metrics, kinds_to_scan
 from ..domain.versions import Version, check_target, next_minor
+from ..domain.window import MaintenanceWindow
 from ..settings import RunnerSettings
 from .cluster import ClusterClient, PlatformError
 from .nodes import NodeFailed, NodeRoller
@@ -217,8 +218,7 @@ class Driver:
         if not service.is_staged(cluster):
             await self.move(Trigger.WINDOW_OPENED, "non-prod cluster: no window to wait for")
             return True
-        async with self.context.database.sessions() as session:
-            window = service.window_of(await repository.get_engagement(session, operation["engagement_id"]))
+        window = await self.window()
         now = self.now()
         if window is None:
             await self.defer(now + NO_WINDOW_RECHECK)
@@ -342,21 +342,25 @@ class Driver:
         """True when every node is done; False when paused because the window closed."""
         async with self.context.database.sessions() as session:
             rows = await repository.nodes_of(session, self.operation_id, cluster_name)
-            window = None
-            if pausable:
-                operation = await repository.get_operation(session, self.operation_id)
-                assert operation is not None
-                window = service.window_of(await repository.get_engagement(session, operation["engagement_id"]))
         roller = NodeRoller(client, self.save_node, self.now, self.settings)
         for row in rows:
             if row["phase"] == "done":
                 continue
-            if window is not None and row["phase"] == "pending" and not window.is_open(self.now()):
-                # Work that would overrun the window waits for the next one, between two nodes.
-                await self.defer(window.next_opening(self.now()))
-                return False
+            if pausable and row["phase"] == "pending":
+                # Read before every node: the engagement may have moved its window meanwhile.
+                window = await self.window()
+                if window is not None and not window.is_open(self.now()):
+                    # Work that would overrun the window waits for the next one, between two nodes.
+                    await self.defer(window.next_opening(self.now()))
+                    return False
             await roller.upgrade(row)
         return True
+
+    async def window(self) -> MaintenanceWindow | None:
+        async with self.context.database.sessions() as session:
+            operation = await repository.get_operation(session, self.operation_id)
+            assert operation is not None
+            return service.window_of(await repository.get_engagement(session, operation["engagement_id"]))
 
     async def save_node(self, row: RowMapping, values: dict[str, Any]) -> RowMapping:
         async def apply(session: AsyncSession) -> RowMapping:
