@@ -75,6 +75,15 @@ def cluster_event(sandbox: Sandbox, name: str, environment: str = "prod", paired
     )
 
 
+def acme_with_staging(sandbox: Sandbox, *, window_open: bool) -> EngagementChangedV1:
+    """acme-prod staged on acme-staging, with a window open now or closed until next week."""
+    clusters = [
+        cluster_event(sandbox, "acme-staging", "non-prod"),
+        cluster_event(sandbox, "acme-prod", paired="acme-staging"),
+    ]
+    return engagement_event(clusters, window_around(datetime.now(UTC), open_now=window_open))
+
+
 def engagement_event(clusters: list[ClusterV1], window: MaintenanceWindowV1 | None) -> EngagementChangedV1:
     return EngagementChangedV1(
         engagement_id=ENGAGEMENT,
@@ -122,6 +131,25 @@ def speed_up(sandbox: Sandbox) -> None:
     timing.node_ready_seconds = 0.1
     timing.pod_start_seconds = 0.05
     timing.control_plane_upgrade_seconds = 0.1
+
+
+async def pin_a_pod_behind_a_strict_budget(kube: str, node: str) -> None:
+    """A pod on `node` whose PDB allows no eviction: the drain of that node waits until it is gone."""
+    async with httpx.AsyncClient(base_url=kube) as http:
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": "pinned", "namespace": "shop", "labels": {"pin": "yes"}},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
+        }
+        budget = {
+            "apiVersion": "policy/v1",
+            "kind": "PodDisruptionBudget",
+            "metadata": {"name": "pinned", "namespace": "shop"},
+            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pin": "yes"}}},
+        }
+        assert (await http.post("/api/v1/namespaces/shop/pods", json=pod)).status_code == 201
+        assert (await http.post("/apis/policy/v1/namespaces/shop/poddisruptionbudgets", json=budget)).status_code == 201
 
 
 @dataclass

@@ -14,6 +14,7 @@ from .conftest import (
     OPERATOR,
     REQUESTER,
     Harness,
+    acme_with_staging,
     bearer,
     cluster_event,
     engagement_event,
@@ -27,11 +28,7 @@ async def test_emergency_outside_the_window_needs_the_admins_authorisation(healt
     await healthy.start_runner(fast_runner(sandbox))
     api = healthy.api
     assert api is not None
-    clusters = [
-        cluster_event(sandbox, "acme-staging", "non-prod"),
-        cluster_event(sandbox, "acme-prod", paired="acme-staging"),
-    ]
-    await healthy.deliver(engagement_event(clusters, window_around(datetime.now(UTC), open_now=False)))
+    await healthy.deliver(acme_with_staging(sandbox, window_open=False))
     created = await api.post(
         "/v1/operations",
         json={"engagement_id": ENGAGEMENT, "cluster_id": "acme-prod", "emergency": True},

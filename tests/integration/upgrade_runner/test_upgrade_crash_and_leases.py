@@ -12,28 +12,9 @@ import httpx
 
 from k8sops_upgrade_runner import repository
 
-from .conftest import SENIOR, Harness, cluster_event, engagement_event, fast_runner
+from .conftest import SENIOR, Harness, cluster_event, engagement_event, fast_runner, pin_a_pod_behind_a_strict_budget
 
 CLUSTER = "acme-prod"
-
-
-async def pin_a_pod_behind_a_strict_budget(kube: str, node: str) -> None:
-    """A pod on `node` whose PDB allows no eviction: the drain of that node waits until it is gone."""
-    async with httpx.AsyncClient(base_url=kube) as http:
-        pod = {
-            "apiVersion": "v1",
-            "kind": "Pod",
-            "metadata": {"name": "pinned", "namespace": "shop", "labels": {"pin": "yes"}},
-            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "busybox"}]},
-        }
-        budget = {
-            "apiVersion": "policy/v1",
-            "kind": "PodDisruptionBudget",
-            "metadata": {"name": "pinned", "namespace": "shop"},
-            "spec": {"minAvailable": 1, "selector": {"matchLabels": {"pin": "yes"}}},
-        }
-        assert (await http.post("/api/v1/namespaces/shop/pods", json=pod)).status_code == 201
-        assert (await http.post("/apis/policy/v1/namespaces/shop/poddisruptionbudgets", json=budget)).status_code == 201
 
 
 async def test_kill_mid_drain_resumes_without_repeating_nodes_and_one_replica_acts(healthy: Harness) -> None:

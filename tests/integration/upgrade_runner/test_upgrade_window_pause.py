@@ -9,8 +9,15 @@ from typing import Any
 
 import httpx
 
-from .conftest import ADMIN, ENGAGEMENT, OPERATOR, Harness, cluster_event, engagement_event, fast_runner, window_around
-from .test_upgrade_crash_and_leases import pin_a_pod_behind_a_strict_budget
+from .conftest import (
+    ADMIN,
+    ENGAGEMENT,
+    OPERATOR,
+    Harness,
+    acme_with_staging,
+    fast_runner,
+    pin_a_pod_behind_a_strict_budget,
+)
 
 
 async def test_a_closing_window_pauses_between_nodes_and_the_next_one_resumes(healthy: Harness) -> None:
@@ -19,13 +26,9 @@ async def test_a_closing_window_pauses_between_nodes_and_the_next_one_resumes(he
     await healthy.start_runner(fast_runner(sandbox))
     api = healthy.api
     assert api is not None
-    clusters = [
-        cluster_event(sandbox, "acme-staging", "non-prod"),
-        cluster_event(sandbox, "acme-prod", paired="acme-staging"),
-    ]
 
     def with_window(open_now: bool) -> Any:
-        return engagement_event(clusters, window_around(datetime.now(UTC), open_now=open_now))
+        return acme_with_staging(sandbox, window_open=open_now)
 
     await healthy.deliver(with_window(True))
     body = {"engagement_id": ENGAGEMENT, "cluster_id": "acme-prod"}
