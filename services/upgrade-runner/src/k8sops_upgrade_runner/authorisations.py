@@ -88,6 +88,8 @@ async def consume(
         if row is not None and row["engagement_id"] != engagement_id:
             row = None
         problem = authorisation_problem(of_row(row) if row else None, action, target, service.now_utc())
+        if row is None and authorisation_id:
+            problem = f"Authorisation {authorisation_id!r} does not exist in this engagement. {problem}"
         if problem is None:
             assert authorisation_id is not None
             await repository.use_authorisation(session, authorisation_id, principal.sub, service.now_utc())
