@@ -100,6 +100,21 @@ async def test_destructive_actions_need_an_exact_single_use_unexpired_authorisat
     cordoned = await act(api, {"action": "cordon", "target": {"kind": "Node", "name": node}})
     assert cordoned.status_code == 201, cordoned.text
     assert (await act(api, {"action": "uncordon", "target": {"kind": "Node", "name": node}})).status_code == 201
+    web = {"kind": "Deployment", "namespace": "shop", "name": "checkout"}
+    async with httpx.AsyncClient(base_url=sandbox.kube_urls["acme-prod"]) as http:
+        pods = (await http.get("/api/v1/namespaces/shop/pods", params={"labelSelector": "app=checkout"})).json()
+    victim = pods["items"][0]["metadata"]["name"]
+    deleted = await act(api, {"action": "delete-pod", "target": {"kind": "Pod", "namespace": "shop", "name": victim}})
+    assert deleted.status_code == 201, deleted.text
+    assert (await act(api, {"action": "restart-workload", "target": web})).status_code == 201
+    assert (await act(api, {"action": "scale", "target": web, "replicas": 4})).status_code == 201
+    async with httpx.AsyncClient(base_url=sandbox.kube_urls["acme-prod"]) as http:
+        checkout = (await http.get("/apis/apps/v1/namespaces/shop/deployments/checkout")).json()
+    assert checkout["spec"]["replicas"] == 4
+    assert "kubectl.kubernetes.io/restartedAt" in checkout["spec"]["template"]["metadata"]["annotations"]
+    drained = await act(api, {"action": "drain", "target": {"kind": "Node", "name": node}})  # inside the window
+    assert drained.status_code == 201, drained.text
+    assert (await act(api, {"action": "uncordon", "target": {"kind": "Node", "name": node}})).status_code == 201
     outsider = bearer(["k8s-ops.operator"], ["eng-other"])
     assert (await act(api, delete_ns, outsider)).status_code == 404
     assert (await act(api, {**delete_ns, "target": {"kind": "Pod", "name": "x"}})).status_code == 422
@@ -153,3 +168,4 @@ async def test_destructive_actions_need_an_exact_single_use_unexpired_authorisat
     assert outcomes.count(("cluster.delete-namespace", "denied", authorisation_id)) == 2
     assert ("cluster.delete-pvc", "denied", expiring) in outcomes
     assert ("cluster.cordon", "success", None) in outcomes
+    assert ("cluster.drain", "success", None) in outcomes and ("cluster.delete-pod", "success", None) in outcomes
