@@ -140,6 +140,12 @@ async def test_healthy_upgrade_staged_signed_off_in_window_reported_and_resolved
         return status
 
     assert await healthy.until(request_status, lambda status: status == "resolved", 30) == "resolved"
+    comments = (await intake.get(f"/v1/requests/{request_id}/comments", headers=REQUESTER)).json()
+    outcome = [c["body"] for c in comments if c["author"] == "upgrade-runner"]
+    assert outcome == [
+        f"Upgrade completed; the report is on the operation (operation {operation_id}): "
+        "post-check green against the baseline"
+    ]
     audited = {event["action"] for event in await healthy.events("audit.event")}
     assert {
         "upgrade.plan",
