@@ -20,8 +20,9 @@ ADMIN = ("k8s-ops.admin",)
 
 
 async def sql(world: World, statement: str, *args: object) -> None:
-    schema = world.isolation.schema_for("upgrade-runner")  # type: ignore[attr-defined]
-    await world.isolation.fetch(statement.replace("{schema}", schema), *args)  # type: ignore[attr-defined]
+    isolation: Any = world.isolation  # the conftest's Isolation
+    schema = isolation.schema_for("upgrade-runner")
+    await isolation.fetch(statement.replace("{schema}", schema), *args)
 
 
 async def with_cluster(world: World, endpoint: str = "https://cov-1.k8s.example:6443") -> None:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from k8sops_upgrade_runner import repository
+from k8sops_upgrade_runner.repository import acquire_leases, holds_leases
 
 from .conftest import SENIOR, Harness, cluster_event, engagement_event, fast_runner, pin_a_pod_behind_a_strict_budget
 
@@ -93,13 +93,13 @@ async def test_a_cluster_lease_has_one_holder_until_it_expires(healthy: Harness)
     database = healthy.apps[0].state.context.database
     soon = datetime.now(UTC) + timedelta(seconds=30)
     async with database.unit_of_work() as session:
-        assert await repository.acquire_leases(session, {"c1", "c2"}, "a", "op-1", soon)
+        assert await acquire_leases(session, {"c1", "c2"}, "a", "op-1", soon)
     async with database.unit_of_work() as session:
-        assert not await repository.acquire_leases(session, {"c2"}, "b", "op-2", soon)
-        assert await repository.acquire_leases(session, {"c1", "c2"}, "a", "op-1", soon)  # renewal
-        assert not await repository.holds_leases(session, {"c1"}, "b")
+        assert not await acquire_leases(session, {"c2"}, "b", "op-2", soon)
+        assert await acquire_leases(session, {"c1", "c2"}, "a", "op-1", soon)  # renewal
+        assert not await holds_leases(session, {"c1"}, "b")
     async with database.unit_of_work() as session:
-        await repository.acquire_leases(session, {"c1"}, "a", "op-1", datetime.now(UTC) - timedelta(seconds=1))
+        await acquire_leases(session, {"c1"}, "a", "op-1", datetime.now(UTC) - timedelta(seconds=1))
     async with database.unit_of_work() as session:
-        assert await repository.acquire_leases(session, {"c1"}, "b", "op-2", soon)  # expired: taken over
-        assert not await repository.holds_leases(session, {"c1"}, "a")
+        assert await acquire_leases(session, {"c1"}, "b", "op-2", soon)  # expired: taken over
+        assert not await holds_leases(session, {"c1"}, "a")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 from kubernetes_asyncio.client.exceptions import ApiException
@@ -103,8 +103,9 @@ async def perform(
     settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
     async with httpx.AsyncClient() as http:
         client = ClusterClient(cluster["name"], cluster["api_endpoint"], settings, http)
+        outcome: Literal["success", "failure"] = "success"
         try:
-            detail, outcome = await execute(client, settings, body), "success"
+            detail = await execute(client, settings, body)
         except ApiException as error:
             detail, outcome = f"the cluster answered {error.status}: {error.reason}", "failure"
         except (RuntimeError, httpx.HTTPError) as error:
