@@ -127,7 +127,8 @@ class Platform:
             _say(f"{process.spec.name:<15} ready at {process.url}  (docs {process.url}/docs)")
         if self.with_demo:
             cost_url = next(p.url for p in self.services if p.spec.name == "cost-analyzer")
-            summary = load_demo_data(self.services[0].url, jwt_secret, cost_url)
+            sandbox_urls = self.sandbox.kube_urls if self.sandbox else None
+            summary = load_demo_data(self.services[0].url, jwt_secret, sandbox_urls, cost_url)
             _say(summary)
 
     def supervisor(self) -> Supervisor:

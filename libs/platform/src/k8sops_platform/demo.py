@@ -62,7 +62,16 @@ def _ensure(client: httpx.Client, path: str, collection: str, body: Mapping[str,
     client.post(collection, json=body).raise_for_status()
 
 
-def load_demo_data(intake_url: str, jwt_secret: str, cost_url: str | None = None) -> str:
+# The sandbox cluster each demo cluster is: its API endpoint resolves there, as a real one would.
+SANDBOX_CLUSTER_OF = {"prod-dhaka-1": "acme-prod", "staging-dhaka-1": "acme-staging"}
+
+
+def load_demo_data(
+    intake_url: str,
+    jwt_secret: str,
+    sandbox_kube_urls: dict[str, str] | None = None,
+    cost_url: str | None = None,
+) -> str:
     requester = mint_token(
         jwt_secret, sub="rahim@customer.example", roles=["k8s-ops.admin"], engagements=[DEMO_ENGAGEMENT], ttl_s=86_400
     )
@@ -77,7 +86,9 @@ def load_demo_data(intake_url: str, jwt_secret: str, cost_url: str | None = None
     with httpx.Client(base_url=intake_url, headers={"Authorization": f"Bearer {requester}"}, timeout=10) as client:
         clusters = f"/v1/engagements/{DEMO_ENGAGEMENT}/clusters"
         for cluster in DEMO_CLUSTERS:
-            _ensure(client, f"{clusters}/{cluster['id']}", clusters, cluster)
+            sandbox_url = (sandbox_kube_urls or {}).get(SANDBOX_CLUSTER_OF[str(cluster["id"])])
+            body = {**cluster, "api_endpoint": sandbox_url} if sandbox_url else cluster
+            _ensure(client, f"{clusters}/{cluster['id']}", clusters, body)
         for number, request in enumerate(DEMO_REQUESTS, start=1):
             # Requests have server-made ids: the same key on every run finds the first one.
             response = client.post(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -21,12 +22,14 @@ class SandboxProcess:
         self.kube_url = ""
         self.platform_url = ""
         self.prometheus_url = ""
+        self.kube_urls: dict[str, str] = {}
         self._process: subprocess.Popen[str] | None = None
 
     def start(self, timeout_s: float = 30.0) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         executable = shutil.which("k8sops-sandbox", path=str(Path(sys.executable).parent)) or "k8sops-sandbox"
         args = [executable, "serve", "--scenario", self.scenario, "--kubeconfig", str(self.kubeconfig)]
+        args += ["--state-dir", str(self.state_dir)]
         for option, variable in (
             ("--kube-port", "K8SOPS_SANDBOX_KUBE_PORT"),
             ("--platform-port", "K8SOPS_SANDBOX_PLATFORM_PORT"),
@@ -47,6 +50,8 @@ class SandboxProcess:
                 fields = dict(part.split("=", 1) for part in line.split()[2:])
                 self.kube_url, self.platform_url = fields["kube"], fields["platform"]
                 self.prometheus_url = fields["prometheus"]
+                # Every cluster's API (the demo engagement's clusters resolve to these).
+                self.kube_urls = json.loads((self.state_dir / "sandbox.json").read_text())["kube_clusters"]
                 # Keep draining its stdout so a chatty sandbox never blocks on a full pipe.
                 threading.Thread(target=self._drain, args=(self._process.stdout,), daemon=True).start()
                 return

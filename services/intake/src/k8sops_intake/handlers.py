@@ -15,9 +15,14 @@ from k8sops_common.service import ServiceContext
 from . import repository
 from .domain.lifecycle import Action, Side
 from .incidents.handlers import incident_subscriptions
-from .service import apply_transition, notify_subscribers, system_audit
+from .service import apply_transition, new_id, notify_subscribers, system_audit
 
 log = logging.getLogger(__name__)
+COMMENTED_STEPS = {
+    ("pre-check", "failed"): "Upgrade blocked at pre-check",
+    ("report", "succeeded"): "Upgrade completed; the report is on the operation",
+    ("rollback", "rolled_back"): "Upgrade rolled back; the report is on the operation",
+}
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
@@ -55,6 +60,19 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         request = await repository.update_request(
             session, step.request_id, {"upgrade_step": step.step, "upgrade_status": step.status}
         )
+        if (step.step, step.status) in COMMENTED_STEPS:
+            # What the customer must read on the request itself: blocking findings, the outcome.
+            await repository.add_comment(
+                session,
+                {
+                    "id": new_id("cmt"),
+                    "request_id": step.request_id,
+                    "author": "upgrade-runner",
+                    "side": Side.PROVIDER.value,
+                    "body": f"{COMMENTED_STEPS[(step.step, step.status)]} (operation {step.plan_id}): {step.detail}",
+                    "created_at": step.at,
+                },
+            )
         # The upgrade's own progress moves the request: work has started, or the report is out.
         if step.status == "running" and request["status"] == "acknowledged":
             await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, Action.START, None)

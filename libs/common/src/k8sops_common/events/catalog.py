@@ -206,7 +206,9 @@ class CreditIssuedV1(EventData):
 
 
 class UpgradeStepV1(EventData):
-    plan_id: str
+    """A step of an operation on a cluster changed state; intake moves the request along with it."""
+
+    plan_id: str = Field(description="the operation id (kept under its first name for existing consumers)")
     engagement_id: str
     cluster_id: str
     request_id: str | None = None
@@ -216,6 +218,11 @@ class UpgradeStepV1(EventData):
     to_version: str
     at: datetime
     detail: str = ""
+    kind: Literal["upgrade", "addon", "drift-reconcile", "migration"] = Field(
+        default="upgrade", description="the operation's kind; every kind shares this event"
+    )
+    operation_id: str | None = Field(default=None, description="same as plan_id")
+    state: str | None = Field(default=None, description="the operation's state after this step, e.g. upgrading_nodes")
 
 
 class CostReportV1(EventData):

@@ -1,0 +1,10 @@
+"""upgrade-runner's REST API: operations, and actions in clusters with their authorisations."""
+
+from fastapi import APIRouter
+
+from .actions import router as actions_router
+from .operations import router as operations_router
+
+router = APIRouter()
+router.include_router(operations_router)
+router.include_router(actions_router)

@@ -1,0 +1,48 @@
+"""Who may do what in upgrade-runner (SPEC sections 3 and 6), as typed dependencies.
+
+A role is checked first (403 `role-required`, from the token alone); then the record's
+engagement must be in the token (404, so other engagements' records do not reveal they exist).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from k8sops_common.auth import Principal, Role, require_any_role
+from k8sops_common.errors import ProblemError
+
+# Reading plans, steps, progress, reports, authorisations, actions.
+Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
+# Planning and running upgrades, acting in clusters: provider operators of the engagement.
+Operator = Annotated[Principal, Depends(require_any_role(Role.OPERATOR))]
+# Signing off production, authorising destructive actions: the customer's engagement admin.
+CustomerAdmin = Annotated[Principal, Depends(require_any_role(Role.ADMIN))]
+# Cancelling before anything changed: either side.
+Canceller = Annotated[Principal, Depends(require_any_role(Role.ADMIN, Role.OPERATOR))]
+
+
+def not_found(kind: str, identifier: str) -> ProblemError:
+    return ProblemError(404, "Not found", f"No {kind} {identifier!r} in your engagements.", problem_type="not-found")
+
+
+def ensure_visible(principal: Principal, engagement_id: str | None, kind: str, identifier: str) -> None:
+    if not principal.can_see_engagement(engagement_id):
+        raise not_found(kind, identifier)
+
+
+def ensure_member(principal: Principal, engagement_id: str, kind: str, identifier: str) -> None:
+    """Acting (not just reading) needs the engagement in the token, even for auditors."""
+    if engagement_id not in principal.engagements:
+        raise not_found(kind, identifier)
+
+
+def ensure_senior_for_force(principal: Principal) -> None:
+    if not principal.has_role(Role.SENIOR):
+        raise ProblemError(
+            403,
+            "Role required",
+            "Running an upgrade past blocking pre-check findings (force) needs k8s-ops.senior.",
+            problem_type="role-required",
+        )

@@ -1,0 +1,1 @@
+"""The runner: drives operations from their persisted state against the cluster's APIs."""

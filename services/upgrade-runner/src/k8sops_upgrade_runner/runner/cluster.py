@@ -1,0 +1,307 @@
+"""One customer cluster as the runner sees it: its Kubernetes API (kubernetes-asyncio) and the
+provider's platform API (httpx). The same code runs against the sandbox and real clusters."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import yaml
+from kubernetes_asyncio import client as k8s
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from ..domain.checks import ClusterSnapshot, NodeSnapshot, PdbSnapshot, WorkloadSnapshot, parse_quantity
+from ..domain.removed_apis import HelmRelease
+from ..domain.versions import Version
+from ..settings import RunnerSettings
+
+Obj = dict[str, Any]
+UNHEALTHY_WAITING = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"})
+# The stable version of each kind a removed API concerns: listing there is not itself a deprecated call.
+STABLE_LIST_PATHS = {
+    "PodDisruptionBudget": "/apis/policy/v1/poddisruptionbudgets",
+    "CronJob": "/apis/batch/v1/cronjobs",
+    "HorizontalPodAutoscaler": "/apis/autoscaling/v2/horizontalpodautoscalers",
+    "FlowSchema": "/apis/flowcontrol.apiserver.k8s.io/v1/flowschemas",
+    "PriorityLevelConfiguration": "/apis/flowcontrol.apiserver.k8s.io/v1/prioritylevelconfigurations",
+}
+
+
+class PlatformError(RuntimeError):
+    def __init__(self, status: int, problem_type: str, detail: str) -> None:
+        super().__init__(f"platform API {status} {problem_type}: {detail}")
+        self.status = status
+        self.problem_type = problem_type.rsplit("/", 1)[-1]
+        self.detail = detail
+
+
+class ClusterClient:
+    def __init__(self, name: str, api_endpoint: str, settings: RunnerSettings, http: httpx.AsyncClient) -> None:
+        self.name = name
+        self.api_endpoint = api_endpoint.rstrip("/")
+        self.platform_name: str | None = None
+        self.settings = settings
+        self.http = http
+        configuration = k8s.Configuration(host=api_endpoint.rstrip("/"))
+        if settings.kube_token:
+            configuration.api_key = {"BearerToken": settings.kube_token}
+            configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        self.api = k8s.ApiClient(configuration)
+        self.core = k8s.CoreV1Api(self.api)
+        self.apps = k8s.AppsV1Api(self.api)
+        self.policy = k8s.PolicyV1Api(self.api)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    # --- platform API ------------------------------------------------------------------------
+    async def _platform(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Obj:
+        url = f"{self.settings.platform_api_url.rstrip('/')}{path}"
+        response = await self.http.request(method, url, json=body, timeout=self.settings.http_timeout_s)
+        if response.status_code >= 400:
+            try:
+                problem = response.json()
+            except ValueError:
+                problem = {"type": "unknown", "detail": response.text}
+            raise PlatformError(response.status_code, str(problem.get("type", "")), str(problem.get("detail", "")))
+        result: Obj = response.json()
+        return result
+
+    async def _path(self, suffix: str = "") -> str:
+        """The cluster's path on the platform API, found by its Kubernetes API endpoint (what an
+        engagement records), falling back to the engagement's name for it."""
+        if self.platform_name is None:
+            listed = (await self._platform("GET", "/v1/clusters"))["clusters"]
+            matches = [
+                c["name"] for c in listed if str(c.get("kubernetes_api_url", "")).rstrip("/") == self.api_endpoint
+            ]
+            self.platform_name = matches[0] if matches else self.name
+        return f"/v1/clusters/{self.platform_name}{suffix}"
+
+    async def platform_cluster(self) -> Obj:
+        return await self._platform("GET", await self._path())
+
+    async def node_pools(self) -> list[Obj]:
+        pools: list[Obj] = (await self._platform("GET", await self._path("/node-pools")))["node_pools"]
+        return pools
+
+    async def surge_available(self) -> int:
+        quota = await self._platform("GET", await self._path("/quota"))
+        return int(quota["surge_nodes"]["available"])
+
+    async def upgrade_control_plane(self, version: Version) -> Obj:
+        return await self._platform("POST", await self._path("/control-plane/upgrade"), {"version": version.minor_text})
+
+    async def upgrade_node(self, pool: str, node: str, version: str) -> Obj:
+        path = await self._path(f"/node-pools/{pool}/nodes/{node}/upgrade")
+        return await self._platform("POST", path, {"version": version})
+
+    async def platform_operation(self, operation_id: str) -> Obj:
+        return await self._platform("GET", f"/v1/operations/{operation_id}")
+
+    # --- Kubernetes API, read ----------------------------------------------------------------
+    async def _get(self, path: str, query: list[tuple[str, str]] | None = None) -> Obj:
+        # Raw JSON instead of typed models: a 10,000-pod list deserialises in a fraction of the time.
+        response = await self.api.call_api(
+            path,
+            "GET",
+            query_params=query or [],
+            header_params={"Accept": "application/json"},
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        body: Obj = json.loads(await response.read())
+        return body
+
+    async def _list(self, path: str, query: list[tuple[str, str]] | None = None) -> list[Obj]:
+        items: list[Obj] = (await self._get(path, query)).get("items") or []
+        return items
+
+    async def metrics_text(self) -> str:
+        response = await self.api.call_api(
+            "/metrics", "GET", auth_settings=["BearerToken"], _preload_content=False, _return_http_data_only=True
+        )
+        text: str = await response.text()
+        return text
+
+    async def annotated_objects(self, kinds: set[str]) -> list[Obj]:
+        objects = []
+        for kind in sorted(kinds):
+            path = STABLE_LIST_PATHS.get(kind)
+            if path is None:
+                continue
+            try:
+                objects += [{**item, "kind": kind} for item in await self._list(path)]
+            except ApiException as error:
+                if error.status != 404:  # the stable version is not served yet on this minor
+                    raise
+        return objects
+
+    async def helm_releases(self) -> list[HelmRelease]:
+        secrets = await self._list("/api/v1/secrets", [("labelSelector", "owner=helm,status=deployed")])
+        releases = []
+        for secret in secrets:
+            encoded = (secret.get("data") or {}).get("release")
+            if not encoded or not secret["metadata"]["name"].startswith("sh.helm.release.v1."):
+                continue
+            release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(encoded))))
+            documents = tuple(doc for doc in yaml.safe_load_all(release.get("manifest", "")) if isinstance(doc, dict))
+            releases.append(HelmRelease(release["name"], release["namespace"], int(release["version"]), documents))
+        return releases
+
+    async def node(self, name: str) -> Obj:
+        return await self._get(f"/api/v1/nodes/{name}")
+
+    async def pods_on_node(self, node: str) -> list[Obj]:
+        return await self._list("/api/v1/pods", [("fieldSelector", f"spec.nodeName={node}")])
+
+    async def snapshot(self, control_plane: Version, surge_available: int) -> ClusterSnapshot:
+        pool_of = {node["name"]: pool["name"] for pool in await self.node_pools() for node in pool["nodes"]}
+        pods = await self._list("/api/v1/pods")
+        per_node: dict[str, list[Decimal]] = {}
+        unhealthy: dict[str, str] = {}
+        for pod in pods:
+            reason = unhealthy_reason(pod)
+            if reason:
+                unhealthy[f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"] = reason
+            node_name = pod["spec"].get("nodeName")
+            if not node_name or pod["status"].get("phase") in ("Succeeded", "Failed"):
+                continue
+            cpu, memory = pod_requests(pod)
+            totals = per_node.setdefault(node_name, [Decimal(0)] * 4)
+            totals[0] += cpu
+            totals[1] += memory
+            if not owned_by_daemonset(pod):
+                totals[2] += cpu
+                totals[3] += memory
+        nodes = []
+        for node in await self._list("/api/v1/nodes"):
+            name = node["metadata"]["name"]
+            totals = per_node.get(name, [Decimal(0)] * 4)
+            allocatable = node["status"].get("allocatable") or {}
+            nodes.append(
+                NodeSnapshot(
+                    name,
+                    pool_of.get(name, "?"),
+                    node["status"]["nodeInfo"]["kubeletVersion"],
+                    node_is_ready(node),
+                    bool(node["spec"].get("unschedulable")),
+                    parse_quantity(allocatable.get("cpu")),
+                    parse_quantity(allocatable.get("memory")),
+                    *totals,
+                )
+            )
+        pdbs = [
+            PdbSnapshot(
+                f"{pdb['metadata']['namespace']}/{pdb['metadata']['name']}",
+                int((pdb.get("status") or {}).get("disruptionsAllowed", 0)),
+                int((pdb.get("status") or {}).get("expectedPods", 0)),
+                ((pdb["spec"].get("selector") or {}).get("matchLabels") or {}),
+            )
+            for pdb in await self._list("/apis/policy/v1/poddisruptionbudgets")
+        ]
+        workloads = []
+        for kind, path in (
+            ("Deployment", "/apis/apps/v1/deployments"),
+            ("StatefulSet", "/apis/apps/v1/statefulsets"),
+            ("DaemonSet", "/apis/apps/v1/daemonsets"),
+        ):
+            for item in await self._list(path):
+                status = item.get("status") or {}
+                if kind == "DaemonSet":
+                    desired, available = status.get("desiredNumberScheduled", 0), status.get("numberAvailable", 0)
+                else:
+                    desired, available = item["spec"].get("replicas", 1), status.get("availableReplicas", 0)
+                labels = ((item["spec"].get("template") or {}).get("metadata") or {}).get("labels") or {}
+                ref = f"{item['metadata']['namespace']}/{item['metadata']['name']}"
+                workloads.append(WorkloadSnapshot(kind, ref, int(desired), int(available or 0), labels))
+        return ClusterSnapshot(control_plane, nodes, pdbs, workloads, unhealthy, surge_available)
+
+    # --- Kubernetes API, write ---------------------------------------------------------------
+    async def set_unschedulable(self, node: str, unschedulable: bool) -> None:
+        await self.core.patch_node(node, {"spec": {"unschedulable": unschedulable}})
+
+    async def evict(self, namespace: str, name: str) -> str | None:
+        """One eviction; the reason it was refused (a PDB: 429), or None if the pod is going."""
+        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
+        try:
+            await self.core.create_namespaced_pod_eviction(name, namespace, body)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            if error.status in (429, 500):
+                return f"{namespace}/{name}: {eviction_message(error)}"
+            raise
+        return None
+
+    async def delete(self, path: str) -> None:
+        await self.api.call_api(path, "DELETE", auth_settings=["BearerToken"], _return_http_data_only=True)
+
+    async def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
+        resource = "deployments" if kind == "Deployment" else "statefulsets"
+        body = {"spec": {"replicas": replicas}}
+        await self.api.call_api(
+            f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}/scale",
+            "PATCH",
+            header_params={"Content-Type": "application/merge-patch+json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+
+    async def restart(self, kind: str, namespace: str, name: str, at: str) -> None:
+        """What `kubectl rollout restart` does: a new template annotation, so pods roll."""
+        resource = "deployments" if kind == "Deployment" else "statefulsets"
+        annotations = {"kubectl.kubernetes.io/restartedAt": at}
+        await self.api.call_api(
+            f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}",
+            "PATCH",
+            header_params={"Content-Type": "application/merge-patch+json"},
+            body={"spec": {"template": {"metadata": {"annotations": annotations}}}},
+            auth_settings=["BearerToken"],
+            _return_http_data_only=True,
+        )
+
+
+def node_is_ready(node: Mapping[str, Any]) -> bool:
+    conditions = (node.get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def owned_by_daemonset(pod: Mapping[str, Any]) -> bool:
+    return any(owner.get("kind") == "DaemonSet" for owner in pod["metadata"].get("ownerReferences") or [])
+
+
+def pod_requests(pod: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
+    cpu = memory = Decimal(0)
+    for container in pod["spec"].get("containers") or []:
+        requests = (container.get("resources") or {}).get("requests") or {}
+        cpu += parse_quantity(requests.get("cpu"))
+        memory += parse_quantity(requests.get("memory"))
+    return cpu, memory
+
+
+def unhealthy_reason(pod: Mapping[str, Any]) -> str | None:
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        if waiting.get("reason") in UNHEALTHY_WAITING:
+            return str(waiting["reason"])
+    if status.get("phase") == "Pending":
+        return "Pending"
+    return None
+
+
+def eviction_message(error: ApiException) -> str:
+    try:
+        status = json.loads(error.body or b"")
+    except (TypeError, ValueError):
+        return str(error.reason)
+    causes = (status.get("details") or {}).get("causes") or []
+    return str(causes[0].get("message") if causes else status.get("message", error.reason))

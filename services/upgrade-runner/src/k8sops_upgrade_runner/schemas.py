@@ -1,0 +1,144 @@
+"""Request and response bodies of upgrade-runner's API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .domain.authorisation import ClusterAction
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
+NAME_PATTERN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PlanCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN)
+    target_version: str | None = Field(
+        default=None, pattern=r"^v?\d+\.\d+(\.\d+)?$", description="default: the control plane's minor + 1"
+    )
+    emergency: bool = Field(default=False, description="CVE pathway: may start outside the window with authorisation")
+    force: bool = Field(default=False, description="run past blocking pre-check findings (k8s-ops.senior only)")
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class SignOffIn(Body):
+    stage_ref: str = Field(pattern=ID_PATTERN, description="the passed stage this sign-off is for (`stage.stage_ref`)")
+    comment: str = Field(default="", max_length=2000)
+
+
+class StartIn(Body):
+    authorisation_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="needed outside the window: an emergency-upgrade authorisation"
+    )
+
+
+class OperationOut(BaseModel):
+    operation_id: str
+    kind: str
+    engagement_id: str
+    cluster_id: str
+    request_id: str | None
+    state: str
+    from_version: str | None
+    to_version: str | None
+    emergency: bool
+    force: bool
+    created_by: str
+    findings: list[dict[str, Any]] | None
+    stage: dict[str, Any] | None
+    signoff: dict[str, Any] | None
+    emergency_authorisation_id: str | None
+    postcheck: dict[str, Any] | None
+    rollback: dict[str, Any] | None
+    failure: str | None
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class OperationPage(BaseModel):
+    items: list[OperationOut]
+
+
+class StepOut(BaseModel):
+    from_state: str | None
+    to_state: str
+    at: datetime
+    actor: str
+    detail: str
+
+
+class NodeOut(BaseModel):
+    cluster_name: str
+    node: str
+    pool: str
+    position: int
+    from_version: str
+    to_version: str
+    phase: str
+    touched: list[str]
+    started_at: datetime | None
+    replace_requested_at: datetime | None
+    ready_at: datetime | None
+    finished_at: datetime | None
+    detail: str
+
+
+class TargetIn(Body):
+    kind: str = Field(pattern=r"^(Node|Namespace|PersistentVolumeClaim|Pod|Deployment|StatefulSet|Cluster)$")
+    name: str = Field(pattern=NAME_PATTERN)
+    namespace: str | None = Field(default=None, pattern=NAME_PATTERN)
+
+
+class AuthorisationCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN)
+    action: ClusterAction
+    target: TargetIn
+    reason: str = Field(min_length=1, max_length=2000)
+    ttl_minutes: int = Field(default=60, gt=0, le=24 * 60, description="expiry; default one hour")
+
+
+class AuthorisationOut(BaseModel):
+    authorisation_id: str
+    engagement_id: str
+    cluster_id: str
+    action: str
+    target_kind: str
+    target_namespace: str | None
+    target_name: str
+    reason: str
+    granted_by: str
+    granted_at: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    used_by: str | None
+
+
+class ActionIn(Body):
+    action: ClusterAction
+    target: TargetIn
+    replicas: int | None = Field(default=None, ge=0, le=10_000, description="for scale")
+    authorisation_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class ActionOut(BaseModel):
+    action_id: str
+    cluster_id: str
+    action: str
+    target_kind: str
+    target_namespace: str | None
+    target_name: str
+    parameters: dict[str, Any]
+    actor: str
+    authorisation_id: str | None
+    outcome: str
+    detail: str
+    at: datetime

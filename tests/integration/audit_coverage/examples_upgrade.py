@@ -1,0 +1,118 @@
+"""upgrade-runner's state-changing routes, each called for real (see examples.py)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from k8sops_sandbox.server import run_sandbox
+
+from .support import Call, Example, World
+
+ENGAGEMENT = "eng-cov"
+CLUSTER = "cov-1"
+OPERATOR = ("k8s-ops.operator",)
+ADMIN = ("k8s-ops.admin",)
+
+
+async def sql(world: World, statement: str, *args: object) -> None:
+    isolation: Any = world.isolation  # the conftest's Isolation
+    schema = isolation.schema_for("upgrade-runner")
+    await isolation.fetch(statement.replace("{schema}", schema), *args)
+
+
+async def with_cluster(world: World, endpoint: str = "https://cov-1.k8s.example:6443") -> None:
+    """The copies engagement.changed would have left (the service has no API to write them)."""
+    await sql(
+        world,
+        "INSERT INTO {schema}.engagements (engagement_id, name, tier, timezone, changed_at) "
+        "VALUES ($1, 'Coverage Ltd', 'k8s-247', 'Asia/Dhaka', now()) ON CONFLICT DO NOTHING",
+        ENGAGEMENT,
+    )
+    await sql(
+        world,
+        "INSERT INTO {schema}.clusters (cluster_id, engagement_id, name, environment, api_endpoint) "
+        "VALUES ($1, $2, $1, 'non-prod', $3) ON CONFLICT (cluster_id) DO UPDATE SET api_endpoint = $3",
+        CLUSTER,
+        ENGAGEMENT,
+        endpoint,
+    )
+
+
+async def with_operation(world: World, state: str, **columns: Any) -> str:
+    await with_cluster(world)
+    body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER}
+    response = await world.client.post("/v1/operations", json=body, headers=world.headers(*OPERATOR))
+    assert response.is_success, response.text
+    operation_id = str(response.json()["operation_id"])
+    # The runner is not running here: put the operation where the route under test needs it.
+    await sql(world, "UPDATE {schema}.operations SET state = $2 WHERE operation_id = $1", operation_id, state)
+    for column, value in columns.items():
+        await sql(world, f"UPDATE {{schema}}.operations SET {column} = $2 WHERE operation_id = $1", operation_id, value)
+    return operation_id
+
+
+async def create_plan(world: World) -> Call:
+    await with_cluster(world)
+    body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER}
+    return lambda: world.client.post("/v1/operations", json=body, headers=world.headers(*OPERATOR))
+
+
+def command(route: str, state: str, roles: tuple[str, ...], body: Any = None, **columns: Any) -> Example:
+    async def example(world: World) -> Call:
+        operation_id = await with_operation(world, state, **columns)
+        path = f"/v1/operations/{operation_id}/{route}"
+        return lambda: world.client.post(path, json=body, headers=world.headers(*roles))
+
+    return example
+
+
+async def authorise(world: World) -> Call:
+    await with_cluster(world)
+    body = {
+        "engagement_id": ENGAGEMENT,
+        "cluster_id": CLUSTER,
+        "action": "delete-namespace",
+        "target": {"kind": "Namespace", "name": "old"},
+        "reason": "decommissioned",
+    }
+    return lambda: world.client.post("/v1/authorisations", json=body, headers=world.headers(*ADMIN))
+
+
+async def cluster_action(world: World) -> Call:
+    await with_cluster(world)
+
+    async def call() -> httpx.Response:
+        # A cluster to act in: the sandbox, only for the duration of the call.
+        with tempfile.TemporaryDirectory() as folder:
+            async with run_sandbox("healthy-small", kubeconfig_path=Path(folder) / "kubeconfig") as sandbox:
+                kube = sandbox.kube_urls["acme-prod"]
+                await with_cluster(world, kube)
+                async with httpx.AsyncClient() as http:
+                    node = (await http.get(f"{kube}/api/v1/nodes")).json()["items"][0]["metadata"]["name"]
+                body = {"action": "cordon", "target": {"kind": "Node", "name": node}}
+                return await world.client.post(
+                    f"/v1/clusters/{CLUSTER}/actions", json=body, headers=world.headers(*OPERATOR)
+                )
+
+    return call
+
+
+STAGE = json.dumps({"stage_ref": "stage-cov", "result": "passed"})
+UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
+    ("upgrade-runner", "POST", "/v1/operations"): create_plan,
+    ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
+        "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE
+    ),
+    ("upgrade-runner", "POST", "/v1/operations/{operation_id}/start"): command("start", "scheduled", OPERATOR, {}),
+    ("upgrade-runner", "POST", "/v1/operations/{operation_id}/cancel"): command("cancel", "planned", OPERATOR),
+    ("upgrade-runner", "POST", "/v1/operations/{operation_id}/recheck"): command(
+        "recheck", "precheck_failed", OPERATOR
+    ),
+    ("upgrade-runner", "POST", "/v1/authorisations"): authorise,
+    ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/actions"): cluster_action,
+}
