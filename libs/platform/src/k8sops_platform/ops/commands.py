@@ -33,6 +33,7 @@ app.add_typer(audit_app, name="audit")
 
 ProfileOption = Annotated[str, typer.Option("--profile", "-p", help="profile in the config file")]
 JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable JSON instead of a table")]
+PeriodOption = Annotated[str | None, typer.Option(help="only this billing month, YYYY-MM")]
 REQUEST_COLUMNS = ("id", "engagement_id", "cluster_id", "priority", "status", "title", "opened_at")
 
 
@@ -152,7 +153,7 @@ def sla_state(request_id: str, profile: ProfileOption = "default", as_json: Json
 @handled
 def breaches(
     engagement: str,
-    period: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+    period: PeriodOption = None,
     profile: ProfileOption = "default",
     as_json: JsonOption = False,
 ) -> None:
@@ -167,7 +168,7 @@ def breaches(
 @handled
 def credits(
     engagement: str,
-    period: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+    period: PeriodOption = None,
     profile: ProfileOption = "default",
     as_json: JsonOption = False,
 ) -> None:
@@ -178,10 +179,6 @@ def credits(
 
 
 AUDIT_COLUMNS = ("seq", "recorded_at", "source_service", "actor_sub", "action", "target_kind", "target_name")
-
-
-def _audit_filters(**filters: str | None) -> dict[str, str | None]:
-    return filters
 
 
 @audit_app.command("query")
@@ -196,8 +193,8 @@ def audit_query(
     as_json: JsonOption = False,
 ) -> None:
     """Audit entries in sequence order."""
-    params = _audit_filters(engagement_id=engagement, actor=actor, action=action, trace_id=trace_id)
-    page = api(profile, "audit").get("/v1/audit/entries", limit=limit, **params)
+    filters = {"engagement_id": engagement, "actor": actor, "action": action, "trace_id": trace_id}
+    page = api(profile, "audit").get("/v1/audit/entries", limit=limit, **filters)
     emit(page if as_json else page["items"], as_json, AUDIT_COLUMNS, title="audit entries")
 
 
@@ -209,7 +206,7 @@ def audit_export(
     profile: ProfileOption = "default",
 ) -> None:
     """Every matching entry as JSON Lines on stdout (for files and pipes)."""
-    params = {k: v for k, v in _audit_filters(engagement_id=engagement, action=action).items() if v}
+    params = {name: value for name, value in (("engagement_id", engagement), ("action", action)) if value}
     sys.stdout.write(api(profile, "audit").call("GET", "/v1/audit/export", params=params).text)
 
 
