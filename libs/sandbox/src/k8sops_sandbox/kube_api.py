@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import yaml
@@ -21,6 +22,7 @@ from starlette.routing import Route
 
 from . import discovery
 from .cluster import ClusterState, EvictionRefused
+from .dry_run import dry_run, is_dry_run
 from .objects import short_hash
 from .patch import PatchError, json_patch, merge_patch
 from .resources import RESOURCES, ResourceType, ServedVersion, served_resources
@@ -135,7 +137,8 @@ class KubeApi:
             return self._metrics_api(resource, namespace, name, request)
         if resource.namespaced and namespace is None and name is not None and request.method != "GET":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        response = await self._dispatch(request, resource, version, namespace, name, subresource)
+        dispatch = partial(self._dispatch, request, resource, version, namespace, name, subresource)
+        response = await (dry_run(self, request, dispatch) if await is_dry_run(request) else dispatch())
         response.headers.update(headers)
         return response
 
