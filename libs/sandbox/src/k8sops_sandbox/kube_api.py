@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import discovery
+from . import access_review, discovery
 from .cluster import ClusterState, EvictionRefused
 from .dry_run import dry_run, is_dry_run
 from .objects import short_hash
@@ -135,6 +135,9 @@ class KubeApi:
         self._count(request.method, resource.key)
         if resource.group == "metrics.k8s.io":
             return self._metrics_api(resource, namespace, name, request)
+        if resource.group == access_review.GROUP and request.method == "POST":
+            status, answer = access_review.review(resource, version, await _json_body(request))
+            return JSONResponse(answer, status_code=status)
         if resource.namespaced and namespace is None and name is not None and request.method != "GET":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
         dispatch = partial(self._dispatch, request, resource, version, namespace, name, subresource)
