@@ -290,7 +290,12 @@ class KubeApi:
         def accepts(obj: Obj) -> bool:
             return label_ok(obj["metadata"].get("labels") or {}) and field_ok(obj)
 
+        as_table = "as=Table" in request.headers.get("accept", "")
+
         def line(kind: str, obj: Obj) -> bytes:
+            # `kubectl get -w` asks for Tables: every event's object is a one-row Table, as the apiserver sends.
+            if as_table and kind != "ERROR":
+                obj = to_table(resource.key, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
             return (json.dumps({"type": kind, "object": obj}) + "\n").encode()
 
         try:
