@@ -208,7 +208,7 @@ class OutboxRelay:
             try:
                 deliveries: list[Awaitable[Any]] = []
                 for row, span in zip(rows, spans, strict=True):
-                    headers = [CONTENT_TYPE_HEADER, *headers_for_span(span)]
+                    headers = [CONTENT_TYPE_HEADER, *headers_for_span(span, row.tracestate)]
                     deliveries.append(
                         await producer.send(
                             row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers

@@ -72,10 +72,12 @@ def context_from_traceparent(traceparent: str | None, tracestate: str | None = N
     return extract(carrier)
 
 
-def headers_for_span(span: trace.Span) -> list[tuple[str, bytes]]:
-    carrier: dict[str, str] = {}
-    inject(carrier, context=trace.set_span_in_context(span))
-    return [(name, value.encode()) for name, value in carrier.items()]
+def headers_for_span(span: trace.Span, tracestate: str | None) -> list[tuple[str, bytes]]:
+    """W3C headers naming `span` as the parent, formatted directly: the relay does this per record."""
+    context = span.get_span_context()
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    headers = [("traceparent", traceparent.encode())]
+    return [*headers, ("tracestate", tracestate.encode())] if tracestate else headers
 
 
 def trace_id_from_traceparent(traceparent: str | None) -> str | None:
