@@ -20,6 +20,7 @@ from k8sops_common.auth import mint_token
 from k8sops_common.settings import DEV_JWT_SECRET
 from k8sops_platform.embedded import free_port
 from k8sops_platform.services import SERVICES_BY_NAME, ServiceProcess
+from tests.support.otlp import otlp_receiver  # noqa: F401 - a fixture for the tests here
 
 StartService = Callable[..., Awaitable[ServiceProcess]]
 T = TypeVar("T")

@@ -40,8 +40,8 @@ def chromium() -> str:
     return found
 
 
-async def dump_dom(chromium: str, page: Path, timeout_s: float = 60.0) -> str:
-    """The DOM after Chromium loaded and laid out `page` (an absolute local path; no network is involved)."""
+async def dump_dom(chromium: str, page: Path | str, timeout_s: float = 60.0, extra_args: tuple[str, ...] = ()) -> str:
+    """The DOM after Chromium loaded and laid out `page` (an absolute local path, or a URL)."""
     with tempfile.TemporaryDirectory(prefix="chromium-profile-") as profile:
         process = await asyncio.create_subprocess_exec(
             chromium,
@@ -50,8 +50,9 @@ async def dump_dom(chromium: str, page: Path, timeout_s: float = 60.0) -> str:
             "--disable-gpu",
             "--no-first-run",
             f"--user-data-dir={profile}",
+            *extra_args,
             "--dump-dom",
-            page.as_uri(),
+            page.as_uri() if isinstance(page, Path) else page,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
         )

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .auth.tokens import TokenVerifier
@@ -21,6 +22,7 @@ from .bus.admin import ping_broker
 from .bus.consumer import EventConsumer, Subscriptions
 from .bus.outbox import Outbox, OutboxRelay
 from .bus.republish import republish_command
+from .bus.tracing import quiet
 from .db import Database, engine_from_settings
 from .errors import install_problem_handlers, problem_response
 from .metrics import install_metrics
@@ -102,12 +104,15 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stopping = asyncio.Event()
-        tasks = [asyncio.create_task(context.relay.run(), name="outbox-relay")]
-        if context.consumer is not None:
-            tasks.append(asyncio.create_task(context.consumer.run(), name="consumer"))
-        tasks += [
-            asyncio.create_task(loop(context, stopping), name=loop.__name__) for loop in definition.background_loops
-        ]
+        # Tasks inherit the context they are created in: polls that find nothing make no spans;
+        # the work they find turns tracing on again in its own trace (`bus.tracing.traced`).
+        with quiet():
+            tasks = [asyncio.create_task(context.relay.run(), name="outbox-relay")]
+            if context.consumer is not None:
+                tasks.append(asyncio.create_task(context.consumer.run(), name="consumer"))
+            tasks += [
+                asyncio.create_task(loop(context, stopping), name=loop.__name__) for loop in definition.background_loops
+            ]
         try:
             yield
         finally:
@@ -121,7 +126,8 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
             await asyncio.gather(*pending, return_exceptions=True)
             await database.dispose()
 
-    app = FastAPI(title=definition.title, description=definition.description, version="0.1.0", lifespan=lifespan)
+    # Swagger UI and Redoc from files in the fastapi-offline wheel: /docs works without a CDN.
+    app = FastAPIOffline(title=definition.title, description=definition.description, version="0.1.0", lifespan=lifespan)
     app.state.context = context
     app.state.token_verifier = TokenVerifier(settings)
     install_problem_handlers(app)

@@ -1,8 +1,9 @@
 """OpenTelemetry traces (OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set) and JSON logs with trace ids.
 
-Kafka spans are made by the bus itself (a consumer span per handled event, parented on the
-`traceparent` the outbox captured when the event was written); the aiokafka auto-instrumentation
-is not used because it would stamp the relay's context over the one captured at write time.
+Kafka spans are made by the bus itself (`bus/spans.py`: the relay's producer span parented on the
+`traceparent` the outbox captured when the event was written, a consumer span per handled event);
+the aiokafka auto-instrumentation is not used because it would stamp the relay's context over the
+one captured at write time.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
@@ -37,8 +40,35 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
     trace.set_tracer_provider(provider)
 
 
+class TraceResponseHeaders:
+    """Returns the request's trace id (`traceresponse`, W3C Trace Context level 2, and `X-Trace-Id`),
+    so a caller can open the trace in Jaeger."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        span_context = trace.get_current_span().get_span_context()
+        if scope["type"] != "http" or not span_context.is_valid:
+            await self.app(scope, receive, send)
+            return
+        trace_id = format(span_context.trace_id, "032x")
+        traceresponse = f"00-{trace_id}-{span_context.span_id:016x}-{span_context.trace_flags:02x}"
+
+        async def send_with_trace(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["traceresponse"] = traceresponse
+                headers["X-Trace-Id"] = trace_id
+            await send(message)
+
+        await self.app(scope, receive, send_with_trace)
+
+
 def instrument(app: FastAPI, engine: AsyncEngine) -> None:
-    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics")
+    # Inside the OpenTelemetry middleware (which wraps the whole stack), so the server span is current.
+    app.add_middleware(TraceResponseHeaders)
+    FastAPIInstrumentor.instrument_app(app, excluded_urls="healthz,readyz,metrics", exclude_spans=["receive", "send"])
     SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine)
     HTTPXClientInstrumentor().instrument()
 

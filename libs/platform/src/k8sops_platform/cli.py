@@ -204,6 +204,13 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
+    """`k8sops run …` starts the platform; every other command is the operator CLI (`ops/`)."""
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or argv[0] != "run":
+        from .ops.commands import app
+
+        app(args=argv, prog_name="k8sops")
+        return
     parser = argparse.ArgumentParser(prog="k8sops", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run_parser = commands.add_parser(

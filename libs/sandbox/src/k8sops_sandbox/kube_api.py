@@ -11,6 +11,7 @@ import base64
 import json
 import time
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 import yaml
@@ -19,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import discovery
+from . import access_review, discovery
 from .cluster import ClusterState, EvictionRefused
+from .dry_run import dry_run, is_dry_run
 from .objects import short_hash
 from .patch import PatchError, json_patch, merge_patch
 from .resources import RESOURCES, ResourceType, ServedVersion, served_resources
@@ -133,9 +135,13 @@ class KubeApi:
         self._count(request.method, resource.key)
         if resource.group == "metrics.k8s.io":
             return self._metrics_api(resource, namespace, name, request)
+        if resource.group == access_review.GROUP and request.method == "POST":
+            status, answer = access_review.review(resource, version, await _json_body(request))
+            return JSONResponse(answer, status_code=status)
         if resource.namespaced and namespace is None and name is not None and request.method != "GET":
             raise ApiError(404, "NotFound", "the server could not find the requested resource")
-        response = await self._dispatch(request, resource, version, namespace, name, subresource)
+        dispatch = partial(self._dispatch, request, resource, version, namespace, name, subresource)
+        response = await (dry_run(self, request, dispatch) if await is_dry_run(request) else dispatch())
         response.headers.update(headers)
         return response
 
@@ -284,7 +290,12 @@ class KubeApi:
         def accepts(obj: Obj) -> bool:
             return label_ok(obj["metadata"].get("labels") or {}) and field_ok(obj)
 
+        as_table = "as=Table" in request.headers.get("accept", "")
+
         def line(kind: str, obj: Obj) -> bytes:
+            # `kubectl get -w` asks for Tables: every event's object is a one-row Table, as the apiserver sends.
+            if as_table and kind != "ERROR":
+                obj = to_table(resource.key, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
             return (json.dumps({"type": kind, "object": obj}) + "\n").encode()
 
         try:

@@ -120,6 +120,13 @@ RESOURCES: tuple[ResourceType, ...] = (
     ),
     ResourceType("metrics.k8s.io", "pods", "PodMetrics", True, (_v("v1beta1"),), verbs=("get", "list")),
     ResourceType("metrics.k8s.io", "nodes", "NodeMetrics", False, (_v("v1beta1"),), verbs=("get", "list")),
+    # Answered per request, never stored (`access_review.py`).
+    ResourceType(
+        "authorization.k8s.io", "selfsubjectaccessreviews", "SelfSubjectAccessReview", False, V1, verbs=("create",)
+    ),
+    ResourceType(
+        "authorization.k8s.io", "selfsubjectrulesreviews", "SelfSubjectRulesReview", False, V1, verbs=("create",)
+    ),
 )
 
 # flowcontrol v1 only exists from 1.29: before that v1beta3/v1beta2 are the served versions.

@@ -83,15 +83,58 @@ COLUMNS: dict[str, list[Column]] = {
 }
 
 
+def _address(node: Obj, kind: str) -> str:
+    found = [a["address"] for a in node.get("status", {}).get("addresses", []) if a.get("type") == kind]
+    return found[0] if found else "<none>"
+
+
+def _containers(obj: Obj, field: str) -> str:
+    return ",".join(str(c.get(field, "")) for c in obj["spec"]["template"]["spec"].get("containers", []))
+
+
+def _selector(obj: Obj) -> str:
+    labels = obj["spec"].get("selector", {}).get("matchLabels", {})
+    return ",".join(f"{key}={value}" for key, value in sorted(labels.items())) or "<none>"
+
+
+# The extra columns `-o wide` shows (priority 1), as a real cluster prints them.
+WIDE_COLUMNS: dict[str, list[Column]] = {
+    "nodes": [
+        ("Internal-IP", "string", lambda n: _address(n, "InternalIP")),
+        ("External-IP", "string", lambda n: _address(n, "ExternalIP")),
+        ("OS-Image", "string", lambda n: n["status"].get("nodeInfo", {}).get("osImage", "<unknown>")),
+        ("Kernel-Version", "string", lambda n: n["status"].get("nodeInfo", {}).get("kernelVersion", "<unknown>")),
+        (
+            "Container-Runtime",
+            "string",
+            lambda n: n["status"].get("nodeInfo", {}).get("containerRuntimeVersion", "<unknown>"),
+        ),
+    ],
+    "pods": [
+        ("IP", "string", lambda p: p.get("status", {}).get("podIP", "<none>")),
+        ("Node", "string", lambda p: p["spec"].get("nodeName", "<none>")),
+        ("Nominated Node", "string", lambda p: p.get("status", {}).get("nominatedNodeName", "<none>")),
+        ("Readiness Gates", "string", lambda p: "<none>"),
+    ],
+    "apps/deployments": [
+        ("Containers", "string", lambda d: _containers(d, "name")),
+        ("Images", "string", lambda d: _containers(d, "image")),
+        ("Selector", "string", _selector),
+    ],
+}
+
+
 def to_table(resource_key: str, items: list[Obj], list_meta: dict[str, Any]) -> dict[str, Any]:
-    columns = COLUMNS.get(resource_key, [("Age", "string", _age)])
+    columns = [(column, 0) for column in COLUMNS.get(resource_key, [("Age", "string", _age)])]
+    columns += [(column, 1) for column in WIDE_COLUMNS.get(resource_key, [])]
     definitions = [{"name": "Name", "type": "string", "format": "name", "description": "", "priority": 0}]
     definitions += [
-        {"name": name, "type": kind, "format": "", "description": "", "priority": 0} for name, kind, _ in columns
+        {"name": name, "type": kind, "format": "", "description": "", "priority": priority}
+        for (name, kind, _), priority in columns
     ]
     rows = [
         {
-            "cells": [obj["metadata"]["name"], *(render(obj) for _, _, render in columns)],
+            "cells": [obj["metadata"]["name"], *(render(obj) for (_, _, render), _ in columns)],
             "object": {
                 "kind": "PartialObjectMetadata",
                 "apiVersion": "meta.k8s.io/v1",

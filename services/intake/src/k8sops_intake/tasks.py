@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from k8sops_common.bus.tracing import traced
 from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
@@ -128,10 +129,12 @@ async def deliver_due_webhooks(context: ServiceContext, client: httpx.AsyncClien
         due = await repository.claim_due_deliveries(session, settings.batch_size, timedelta(seconds=settings.lease_s))
 
     async def attempt(delivery: dict[str, Any]) -> None:
-        started = time.perf_counter()
-        status_code, error = await _send(client, delivery, settings)
-        duration_ms = int((time.perf_counter() - started) * 1000)
-        await _record_outcome(context, delivery, status_code, error, duration_ms, settings)
+        # The loop polls untraced; a delivery it found is traced (the POST and its bookkeeping).
+        with traced():
+            started = time.perf_counter()
+            status_code, error = await _send(client, delivery, settings)
+            duration_ms = int((time.perf_counter() - started) * 1000)
+            await _record_outcome(context, delivery, status_code, error, duration_ms, settings)
 
     await asyncio.gather(*(attempt(delivery) for delivery in due))
     return len(due)

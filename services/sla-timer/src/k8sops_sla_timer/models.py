@@ -98,6 +98,8 @@ timers = Table(
     Column("resolution_banked", Interval),
     Column("resolution_running_since", DateTime(timezone=True)),
     Column("resolved_at", DateTime(timezone=True)),
+    # The opening request's W3C trace context: its warnings, breach and credit join that trace.
+    Column("traceparent", Text),
     Index("timers_next_alert", "next_alert_at", postgresql_where=text("next_alert_at IS NOT NULL")),
     Index("timers_engagement", "engagement_id"),
 )

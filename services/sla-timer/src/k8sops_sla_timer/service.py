@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -17,13 +18,14 @@ from functools import lru_cache
 from typing import Any
 
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.audit import SYSTEM_ACTOR, record_audit
 from k8sops_common.auth import Principal
 from k8sops_common.bus import Outbox
-from k8sops_common.bus.tracing import within_trace
+from k8sops_common.bus.tracing import context_from_traceparent, traced, traceparent_of, within_trace
 from k8sops_common.events.catalog import (
     AuditTargetV1,
     CreditIssuedV1,
@@ -50,6 +52,7 @@ from .domain.policy import (
 from .domain.timer import ResolutionClock, ResponseTimer, TimerAlert
 
 log = logging.getLogger(__name__)
+tracer = trace.get_tracer(__name__)
 
 # SPEC section 3: "the P1 figures are contractual"; operators may edit every other target.
 CONTRACTUAL_TARGETS = frozenset(
@@ -256,6 +259,7 @@ async def open_timers(
             "cluster_id": data.cluster_id,
             "priority": data.priority,
             "opened_at": data.opened_at,
+            "traceparent": traceparent_of((traces or {}).get(data.request_id)),
         }
         for data in requests
     }
@@ -297,9 +301,8 @@ async def _arm_timers(
                 **resolution_columns(resolution),
             }
         )
-        # The request's own trace, where the handler knows it (not for timers armed later, when
-        # their engagement arrives).
-        with within_trace((traces or {}).get(timer_row["request_id"])):
+        # The request's own trace: the event's, or the one stored with a timer armed later.
+        with within_trace((traces or {}).get(timer_row["request_id"]) or _request_trace(timer_row)):
             await record_audit(
                 session,
                 outbox,
@@ -457,27 +460,40 @@ async def fire_due_alerts(session: AsyncSession, outbox: Outbox, schema: str, no
     # Engagement locks are taken in one global order, so two replicas never wait on each other in a cycle.
     for row in sorted(rows, key=lambda row: (row["engagement_id"], row["request_id"])):
         timer = response_timer_of(row, calendar_of(row))
-        for alert in timer.alerts_due(now):
-            if alert is TimerAlert.WARNING:
-                timer = timer.record_warning(now)
-                await _send_warning(outbox, session, row, timer, now)
-                fired.warnings += 1
-                continue
-            if row["engagement_id"] not in breached:
-                await repository.lock_engagement_for_breaches(session, schema, row["engagement_id"])
-                breached[row["engagement_id"]] = row
-            # The breach happened at the deadline, whenever the scheduler got to it.
-            timer = timer.record_breach(timer.due_at)
-            breach, credit = await _breach_and_credit(session, outbox, row, timer, ledger, now)
-            breach_rows.append(breach)
-            credit_rows.append(credit)
-            fired.breaches += 1
+        with _alert_span(row, "sla.alert"):
+            for alert in timer.alerts_due(now):
+                if alert is TimerAlert.WARNING:
+                    timer = timer.record_warning(now)
+                    await _send_warning(outbox, session, row, timer, now)
+                    fired.warnings += 1
+                    continue
+                if row["engagement_id"] not in breached:
+                    await repository.lock_engagement_for_breaches(session, schema, row["engagement_id"])
+                    breached[row["engagement_id"]] = row
+                # The breach happened at the deadline, whenever the scheduler got to it.
+                timer = timer.record_breach(timer.due_at)
+                breach, credit = await _breach_and_credit(session, outbox, row, timer, ledger, now)
+                breach_rows.append(breach)
+                credit_rows.append(credit)
+                fired.breaches += 1
         timer_changes.append({"request_id": row["request_id"], **response_timer_columns(timer)})
     await repository.insert_breaches_and_credits(session, breach_rows, credit_rows)
     await repository.update_timers(session, timer_changes)
     for row in breached.values():
-        fired.escalations += await _escalate_patterns(session, outbox, row, now)
+        with _alert_span(row, "sla.escalation check"):
+            fired.escalations += await _escalate_patterns(session, outbox, row, now)
     return fired
+
+
+def _request_trace(row: Mapping[Any, Any]) -> otel_context.Context | None:
+    return context_from_traceparent(row["traceparent"]) if row.get("traceparent") else None
+
+
+@contextmanager
+def _alert_span(row: Mapping[Any, Any], name: str) -> Iterator[None]:
+    """The scheduler's work for one timer, as a span in the trace of the request that opened it."""
+    with traced(_request_trace(row)), tracer.start_as_current_span(name, attributes={"request_id": row["request_id"]}):
+        yield
 
 
 async def _send_warning(

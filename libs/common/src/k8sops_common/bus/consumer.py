@@ -11,13 +11,14 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.trace import Span
 from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy import MetaData, text
@@ -30,11 +31,11 @@ from ..events.envelope import CloudEvent, RawCloudEvent
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist
 from .outbox import new_producer
+from .spans import batch_span, end_span, start_event_span
 from .tables import inbox_table
 from .tracing import context_from_headers
 
 log = logging.getLogger(__name__)
-tracer = trace.get_tracer(__name__)
 
 INBOX = inbox_table(MetaData())
 INSERT_INBOX = text(
@@ -96,18 +97,37 @@ class Subscriptions:
         names = [*self.per_event, *self.per_batch]
         return sorted({EVENT_TYPES_BY_NAME[name].topic for name in names})
 
-    async def dispatch(self, session: AsyncSession, events: list[ReceivedEvent]) -> None:
+    async def dispatch(
+        self, session: AsyncSession, events: list[ReceivedEvent], consumer_group: str = "", batch: Span | None = None
+    ) -> None:
+        """Runs the handlers, each event inside its own `process` span in the trace it came with."""
         for event in events:
             handler = self.per_event.get(event.envelope.type)
             if handler is not None:
-                with tracer.start_as_current_span(f"handle {event.envelope.type}", context=event.trace_context):
+                span = start_event_span(event.record, event.id, event.trace_context, consumer_group, batch)
+                with trace.use_span(span, end_on_exit=True):
                     await handler(session, event)
         by_type: dict[str, list[ReceivedEvent]] = {}
         for event in events:
             if event.envelope.type in self.per_batch:
                 by_type.setdefault(event.envelope.type, []).append(event)
-        for type_name, batch in by_type.items():
-            await self.per_batch[type_name](session, batch)
+        for type_name, typed in by_type.items():
+            spans = [start_event_span(e.record, e.id, e.trace_context, consumer_group, batch) for e in typed]
+            # The handler sees each event's trace context with its span in it, so what it writes
+            # for one event (audit entries, further events) hangs under that event's span.
+            inside = [
+                replace(event, trace_context=trace.set_span_in_context(span, event.trace_context))
+                for event, span in zip(typed, spans, strict=True)
+            ]
+            error: BaseException | None = None
+            try:
+                await self.per_batch[type_name](session, inside)
+            except BaseException as failure:
+                error = failure
+                raise
+            finally:
+                for span in spans:
+                    end_span(span, error)
 
 
 def _type_name(data_model: type[EventData]) -> str:
@@ -271,6 +291,14 @@ class EventConsumer:
             await self._handle_with_retries(event)
 
     async def _handle_in_one_transaction(self, events: list[ReceivedEvent]) -> None:
+        group = self.settings.consumer_group
+        contexts = [event.trace_context for event in events]
+        with batch_span([event.record for event in events], contexts, group) as span:
+            fresh = await self._handle_batch(events, span)
+        for event in fresh:
+            HANDLED.labels(self.settings.service_name, event.record.topic).inc()
+
+    async def _handle_batch(self, events: list[ReceivedEvent], span: Span) -> list[ReceivedEvent]:
         async with self.database.unit_of_work() as session:
             # One statement with two array parameters, however large the batch.
             fresh_ids = set(
@@ -287,9 +315,8 @@ class EventConsumer:
                 if event.id in fresh_ids:
                     fresh.append(event)
                     fresh_ids.discard(event.id)
-            await self.subscriptions.dispatch(session, fresh)
-        for event in fresh:
-            HANDLED.labels(self.settings.service_name, event.record.topic).inc()
+            await self.subscriptions.dispatch(session, fresh, self.settings.consumer_group, span)
+        return fresh
 
     async def _handle_with_retries(self, event: ReceivedEvent) -> None:
         last_error = ""

@@ -25,10 +25,13 @@ from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist
 from .ledger import SendLedger, lost_topics, prune, republish
+from .spans import end_span, start_producer_span
 from .tables import outbox_table
-from .tracing import current_trace_headers
+from .tracing import current_trace_headers, headers_for_span
 
 log = logging.getLogger(__name__)
+# The CloudEvents Kafka protocol binding's marker for structured mode: the value is the whole event.
+CONTENT_TYPE_HEADER = ("content-type", b"application/cloudevents+json")
 
 OUTBOX = outbox_table(MetaData())
 OUTBOX_PUBLISHED = Counter("k8sops_outbox_published_total", "Outbox rows published to Kafka", ["service"])
@@ -199,17 +202,27 @@ class OutboxRelay:
             if not rows:
                 return 0
             await ensure_topics_exist(producer, {row.topic for row in rows}, self.settings.kafka_bootstrap_servers)
-            deliveries: list[Awaitable[Any]] = []
-            for row in rows:
-                headers = [
-                    (name, value.encode())
-                    for name, value in (("traceparent", row.traceparent), ("tracestate", row.tracestate))
-                    if value
-                ]
-                deliveries.append(
-                    await producer.send(row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers)
-                )
-            for row, delivered in zip(rows, await asyncio.gather(*deliveries), strict=True):
+            spans = [
+                start_producer_span(row.topic, row.key, row.event_id, row.traceparent, row.tracestate) for row in rows
+            ]
+            try:
+                deliveries: list[Awaitable[Any]] = []
+                for row, span in zip(rows, spans, strict=True):
+                    headers = [CONTENT_TYPE_HEADER, *headers_for_span(span, row.tracestate)]
+                    deliveries.append(
+                        await producer.send(
+                            row.topic, value=row.payload.encode(), key=row.key.encode(), headers=headers
+                        )
+                    )
+                delivered_all = await asyncio.gather(*deliveries)
+            except BaseException as error:
+                for span in spans:
+                    end_span(span, error)
+                raise
+            for row, span, delivered in zip(rows, spans, delivered_all, strict=True):
+                span.set_attribute("messaging.destination.partition.id", str(delivered.partition))
+                span.set_attribute("messaging.kafka.offset", delivered.offset)
+                end_span(span)
                 self.ledger.record(TopicPartition(row.topic, delivered.partition), delivered.offset, row.event_id)
             sent_ids = cast([row.id for row in rows], ARRAY(BigInteger))
             await session.execute(update(OUTBOX).where(OUTBOX.c.id == any_(sent_ids)).values(sent_at=func.now()))

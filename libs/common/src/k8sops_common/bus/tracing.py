@@ -1,4 +1,11 @@
-"""W3C trace context across the bus: captured when an event is written, restored when handled."""
+"""W3C trace context across the bus: captured when an event is written, restored when handled.
+
+Spans follow the OTel messaging conventions: the relay makes a PRODUCER span per record, parented
+on the context captured when the outbox row was written, and sends that span's context in the
+record's headers; consumers make a CONSUMER span per event parented on it (and, for a batch, one
+span linking every event). Background loops run with instrumentation suppressed (`quiet`), so a
+poll that finds nothing makes no spans; work they find runs `traced` in the trace it belongs to.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,17 @@ from contextlib import contextmanager
 
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from opentelemetry.instrumentation.utils import (
+    _SUPPRESS_INSTRUMENTATION_KEY,
+    _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
+    suppress_instrumentation,
+)
 from opentelemetry.propagate import extract, inject
 
 KafkaHeaders = Sequence[tuple[str, bytes]]
+# The two keys `suppress_instrumentation` sets; `traced` clears them again for real work.
+_SUPPRESS_KEYS = (_SUPPRESS_INSTRUMENTATION_KEY, _SUPPRESS_INSTRUMENTATION_KEY_PLAIN)
+quiet = suppress_instrumentation
 
 
 @contextmanager
@@ -28,6 +43,19 @@ def within_trace(trace_context: otel_context.Context | None) -> Iterator[None]:
         otel_context.detach(token)
 
 
+@contextmanager
+def traced(parent: otel_context.Context | None = None) -> Iterator[None]:
+    """Instrumentation on again (inside a `quiet` loop) for work that was found, in `parent`'s trace."""
+    ctx = parent if parent is not None else otel_context.get_current()
+    for key in _SUPPRESS_KEYS:
+        ctx = otel_context.set_value(key, False, ctx)
+    token = otel_context.attach(ctx)
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
 def current_trace_headers() -> dict[str, str]:
     carrier: dict[str, str] = {}
     inject(carrier)
@@ -37,6 +65,19 @@ def current_trace_headers() -> dict[str, str]:
 def context_from_headers(headers: KafkaHeaders | None) -> otel_context.Context:
     carrier = {name: value.decode("latin-1") for name, value in headers or () if value is not None}
     return extract(carrier)
+
+
+def context_from_traceparent(traceparent: str | None, tracestate: str | None = None) -> otel_context.Context:
+    carrier = {name: value for name, value in (("traceparent", traceparent), ("tracestate", tracestate)) if value}
+    return extract(carrier)
+
+
+def headers_for_span(span: trace.Span, tracestate: str | None) -> list[tuple[str, bytes]]:
+    """W3C headers naming `span` as the parent, formatted directly: the relay does this per record."""
+    context = span.get_span_context()
+    traceparent = f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
+    headers = [("traceparent", traceparent.encode())]
+    return [*headers, ("tracestate", tracestate.encode())] if tracestate else headers
 
 
 def trace_id_from_traceparent(traceparent: str | None) -> str | None:
@@ -52,3 +93,12 @@ def trace_id_from_traceparent(traceparent: str | None) -> str | None:
 def current_trace_id() -> str | None:
     span_context = trace.get_current_span().get_span_context()
     return format(span_context.trace_id, "032x") if span_context.is_valid else None
+
+
+def traceparent_of(trace_context: otel_context.Context | None) -> str | None:
+    """The W3C `traceparent` of a context, to store with work that continues later (None: no trace)."""
+    if trace_context is None:
+        return None
+    carrier: dict[str, str] = {}
+    inject(carrier, context=trace_context)
+    return carrier.get("traceparent")

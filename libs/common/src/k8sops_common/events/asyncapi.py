@@ -71,8 +71,17 @@ def build_asyncapi() -> dict[str, Any]:
             "contentType": "application/cloudevents+json",
             "headers": {
                 "type": "object",
+                "required": ["content-type", "traceparent"],
                 "properties": {
-                    "traceparent": {"type": "string", "description": "W3C trace context of the producing action"},
+                    "content-type": {
+                        "type": "string",
+                        "const": "application/cloudevents+json",
+                        "description": "CloudEvents Kafka binding, structured mode: the value is the whole event",
+                    },
+                    "traceparent": {
+                        "type": "string",
+                        "description": "W3C trace context: the relay's producer span, a child of the producing action",
+                    },
                     "tracestate": {"type": "string"},
                 },
             },
@@ -110,6 +119,8 @@ def build_asyncapi() -> dict[str, Any]:
             "description": (
                 "CloudEvents 1.0 (structured JSON) on Kafka, keyed by the aggregate id. Delivery is at least "
                 "once on the wire and exactly once in effect (transactional outbox, inbox of handled ids). "
+                "Every record carries the header content-type: application/cloudevents+json (the CloudEvents "
+                "Kafka protocol binding's structured mode) and a W3C traceparent. "
                 "Billing consumes credit.issued: exactly one per SLA breach, amount in BDT, period YYYY-MM."
             ),
         },

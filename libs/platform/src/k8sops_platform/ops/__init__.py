@@ -1,0 +1,1 @@
+"""The operator CLI: `k8sops requests|sla|audit|login …` against the services' APIs."""

@@ -1,0 +1,48 @@
+"""`dryRun=All` is honoured: the sandbox answers as if it stored the change and stores nothing.
+
+Before, `kubectl create … --dry-run=server` really created the object.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from k8sops_sandbox.server import Sandbox
+
+from .conftest import kubectl
+
+
+async def test_server_side_dry_runs_store_nothing_and_tell_no_watcher(healthy: Sandbox, tmp_path: Path) -> None:
+    store = healthy.cluster().store
+    version_before = store.resource_version
+    pods_before = store.count("pods")
+
+    created = await kubectl(
+        healthy,
+        tmp_path,
+        "create",
+        "deployment",
+        "ghost",
+        "--image=nginx",
+        "-n",
+        "shop",
+        "--dry-run=server",
+        "-o",
+        "json",
+    )
+    assert created.code == 0, created.stderr
+    answer = json.loads(created.stdout)
+    assert answer["metadata"]["name"] == "ghost" and answer["metadata"]["uid"], "answered as if stored"
+    assert store.find("deployments", "shop", "ghost") is None
+
+    [victim] = [pod["metadata"]["name"] for pod in store.items("pods", "shop")][:1]
+    deleted = await kubectl(healthy, tmp_path, "delete", "pod", victim, "-n", "shop", "--dry-run=server")
+    assert deleted.code == 0, deleted.stderr
+    assert store.find("pods", "shop", victim) is not None
+
+    labelled = await kubectl(healthy, tmp_path, "label", "pod", victim, "-n", "shop", "tier=ghost", "--dry-run=server")
+    assert labelled.code == 0, labelled.stderr
+    assert "tier" not in (store.get("pods", "shop", victim)["metadata"].get("labels") or {})
+
+    assert store.resource_version == version_before and store.count("pods") == pods_before
