@@ -102,9 +102,16 @@ async def cluster_action(world: World) -> Call:
     return call
 
 
+async def create_addon_operation(world: World) -> Call:
+    await with_cluster(world)
+    body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER, "addon": "ingress-nginx", "version": "1.11.3"}
+    return lambda: world.client.post("/v1/operations/addons", json=body, headers=world.headers(*OPERATOR))
+
+
 STAGE = json.dumps({"stage_ref": "stage-cov", "result": "passed"})
 UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("upgrade-runner", "POST", "/v1/operations"): create_plan,
+    ("upgrade-runner", "POST", "/v1/operations/addons"): create_addon_operation,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
         "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE
     ),

@@ -76,3 +76,6 @@ class FaultRegistry:
 
     def pdb_blocked(self, cluster: str, pdb: str) -> bool:
         return any(f.pdb in (None, pdb) for f in self.matching("pdb_blocks_forever", cluster))
+
+    def image_unpullable(self, cluster: str, image: str) -> bool:
+        return any(f.image in (None, image) for f in self.matching("image_pull_fails", cluster))

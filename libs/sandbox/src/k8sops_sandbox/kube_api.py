@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import discovery
+from . import discovery, ssa
 from .cluster import ClusterState, EvictionRefused
 from .objects import short_hash
 from .patch import PatchError, json_patch, merge_patch
@@ -360,14 +360,14 @@ class KubeApi:
         return self.store.delete(resource.key, namespace, name)
 
     async def _patch(self, request: Request, resource: ResourceType, namespace: str, name: str) -> Obj:
-        current = self._get(resource, namespace, name)
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         raw = await request.body()
+        if content_type == "application/apply-patch+yaml":
+            return self._apply(request, resource, namespace, name, raw)
+        current = self._get(resource, namespace, name)
         try:
             if content_type == "application/json-patch+json":
                 patched = json_patch(current, json.loads(raw))
-            elif content_type == "application/apply-patch+yaml":
-                patched = merge_patch(current, yaml.safe_load(raw))
             elif content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
                 patched = merge_patch(current, json.loads(raw))
             else:
@@ -391,6 +391,33 @@ class KubeApi:
             return self.store.replace(resource.key, patched, expected)
         except Conflict:
             raise ApiError(409, "Conflict", _conflict_message(resource, name)) from None
+
+    def _apply(self, request: Request, resource: ResourceType, namespace: str, name: str, raw: bytes) -> Obj:
+        manager = request.query_params.get("fieldManager")
+        if not manager:
+            raise ApiError(400, "BadRequest", "PATCH: fieldManager is required for apply requests")
+        try:
+            applied = yaml.safe_load(raw)
+        except yaml.YAMLError as error:
+            raise ApiError(400, "BadRequest", f"error decoding YAML: {error}") from None
+        if not isinstance(applied, dict) or not applied.get("kind"):
+            raise ApiError(400, "BadRequest", "an applied configuration must be an object with its kind")
+        if (applied.get("metadata") or {}).get("name", name) != name:
+            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
+        current = self.store.find(resource.key, namespace, name)
+        force = request.query_params.get("force") in ("true", "1")
+        try:
+            result = ssa.apply(current, applied, manager, force, resource.api_version(), self.cluster.now_iso())
+        except ssa.ApplyConflict as conflict:
+            raise ApiError(409, "Conflict", str(conflict)) from None
+        meta = result.setdefault("metadata", {})
+        meta["name"] = name
+        if current is None:
+            self._create(resource, resource.api_version(), namespace or None, result)
+            return self._get(resource, namespace, name)
+        if resource.namespaced:
+            meta["namespace"] = namespace
+        return self.store.replace(resource.key, result)
 
     def _evict(self, namespace: str, name: str) -> Response:
         if self.store.find("pods", namespace, name) is None:

@@ -75,6 +75,8 @@ operations = Table(
     Column("postcheck", JSONB),
     Column("rollback", JSONB),
     Column("failure", Text),
+    # What a kind other than `upgrade` acts on (an add-on: name, namespace, version, what it replaced).
+    Column("spec", JSONB),
     Column("report", JSONB),
     Column("report_markdown", Text),
     # When the runner should next look at it; NULL while it waits for a person (or is finished).

@@ -28,6 +28,15 @@ class PlanCreate(Body):
     request_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class AddonPlanCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN)
+    addon: str = Field(pattern=NAME_PATTERN, description="a catalogue name, e.g. ingress-nginx (`GET /v1/addons`)")
+    version: str = Field(pattern=r"^v?\d+\.\d+\.\d+$", description="a catalogued version of the add-on")
+    namespace: str | None = Field(default=None, pattern=NAME_PATTERN, description="default: the catalogue's")
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
 class SignOffIn(Body):
     stage_ref: str = Field(pattern=ID_PATTERN, description="the passed stage this sign-off is for (`stage.stage_ref`)")
     comment: str = Field(default="", max_length=2000)
@@ -58,6 +67,7 @@ class OperationOut(BaseModel):
     postcheck: dict[str, Any] | None
     rollback: dict[str, Any] | None
     failure: str | None
+    spec: dict[str, Any] | None
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime

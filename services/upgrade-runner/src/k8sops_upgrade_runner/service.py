@@ -121,9 +121,12 @@ async def create_plan(
     target_version: str | None,
     emergency: bool,
     force: bool,
+    kind: OperationKind = OperationKind.UPGRADE,
+    spec: dict[str, Any] | None = None,
+    from_version: str | None = None,
 ) -> RowMapping:
     """A plan for one cluster; versions are read from the cluster at pre-check when not given."""
-    if target_version is not None:
+    if target_version is not None and kind is OperationKind.UPGRADE:
         Version.parse(target_version)  # the caller turns ValueError into a 422
     existing = await repository.live_operation_of_cluster(session, cluster_id)
     if existing is not None:
@@ -136,13 +139,14 @@ async def create_plan(
     operation_id = f"op-{uuid.uuid4().hex[:16]}"
     values = {
         "operation_id": operation_id,
-        "kind": OperationKind.UPGRADE.value,
+        "kind": kind.value,
         "engagement_id": engagement_id,
         "cluster_id": cluster_id,
         "request_id": request_id,
         "state": State.PLANNED.value,
-        "from_version": None,
+        "from_version": from_version,
         "to_version": target_version,
+        "spec": spec,
         "emergency": emergency,
         "force": force,
         "created_by": actor.sub,

@@ -3,8 +3,10 @@
 from fastapi import APIRouter
 
 from .actions import router as actions_router
+from .addons import router as addons_router
 from .operations import router as operations_router
 
 router = APIRouter()
+router.include_router(addons_router)
 router.include_router(operations_router)
 router.include_router(actions_router)

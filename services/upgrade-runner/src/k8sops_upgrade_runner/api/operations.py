@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context
@@ -40,6 +41,17 @@ async def _visible(context: Context, principal: Any, operation_id: str) -> dict[
     return dict(operation)
 
 
+async def known_cluster(session: AsyncSession, engagement_id: str, cluster_id: str) -> None:
+    cluster = await repository.get_cluster(session, cluster_id)
+    if cluster is None or cluster["engagement_id"] != engagement_id:
+        raise ProblemError(
+            422,
+            "Unknown cluster",
+            f"Engagement {engagement_id!r} has no cluster {cluster_id!r} (as last announced by intake).",
+            problem_type="unknown-cluster",
+        )
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -52,14 +64,7 @@ async def create_plan(principal: Operator, context: Context, body: PlanCreate) -
     if body.force:
         ensure_senior_for_force(principal)
     async with context.database.unit_of_work() as session:
-        cluster = await repository.get_cluster(session, body.cluster_id)
-        if cluster is None or cluster["engagement_id"] != body.engagement_id:
-            raise ProblemError(
-                422,
-                "Unknown cluster",
-                f"Engagement {body.engagement_id!r} has no cluster {body.cluster_id!r} (as last announced by intake).",
-                problem_type="unknown-cluster",
-            )
+        await known_cluster(session, body.engagement_id, body.cluster_id)
         operation = await service.create_plan(
             session,
             context.outbox,

@@ -2,7 +2,7 @@
 
 Every multi-step change to a cluster is an operation with a `kind` (SPEC 7a): they share the
 persisted steps, the per-cluster lease, windows, sign-offs, authorisations, reports and audit.
-Only `upgrade` has a state machine today; the other kinds add theirs to `MACHINES`.
+`upgrade` and `addon` have state machines; the other kinds add theirs to `MACHINES`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class State(StrEnum):
     SCHEDULED = "scheduled"
     UPGRADING_CONTROL_PLANE = "upgrading_control_plane"
     UPGRADING_NODES = "upgrading_nodes"
+    APPLYING = "applying"
     POSTCHECKING = "postchecking"
     COMPLETED = "completed"
     ROLLING_BACK = "rolling_back"
@@ -47,6 +48,7 @@ class Trigger(StrEnum):
     WINDOW_OPENED = "window_opened"
     CONTROL_PLANE_DONE = "control_plane_done"
     NODES_DONE = "nodes_done"
+    APPLIED = "applied"
     POSTCHECK_PASSED = "postcheck_passed"
     FAILED = "failed"
     ROLLBACK_DONE = "rollback_done"
@@ -70,6 +72,7 @@ RUNNER_STATES = frozenset(
         State.SCHEDULED,
         State.UPGRADING_CONTROL_PLANE,
         State.UPGRADING_NODES,
+        State.APPLYING,
         State.POSTCHECKING,
         State.ROLLING_BACK,
     }
@@ -94,7 +97,26 @@ UPGRADE_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
 }
 
-MACHINES: dict[OperationKind, dict[tuple[State, Trigger], State]] = {OperationKind.UPGRADE: UPGRADE_TRANSITIONS}
+# An add-on rollout: checked against the cluster's minor, applied inside the window (server-side
+# apply), its rollout awaited as the post-check; a failed rollout puts the previous version back.
+ADDON_TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    (State.PLANNED, Trigger.START_PRECHECK): State.PRECHECKING,
+    (State.PRECHECKING, Trigger.PRECHECK_BLOCKED): State.PRECHECK_FAILED,
+    (State.PRECHECKING, Trigger.PRECHECK_PASSED): State.SCHEDULED,
+    (State.PRECHECK_FAILED, Trigger.RECHECK): State.PLANNED,
+    (State.SCHEDULED, Trigger.WINDOW_OPENED): State.APPLYING,
+    (State.APPLYING, Trigger.APPLIED): State.POSTCHECKING,
+    (State.APPLYING, Trigger.FAILED): State.ROLLING_BACK,
+    (State.POSTCHECKING, Trigger.POSTCHECK_PASSED): State.COMPLETED,
+    (State.POSTCHECKING, Trigger.FAILED): State.ROLLING_BACK,
+    (State.ROLLING_BACK, Trigger.ROLLBACK_DONE): State.ROLLED_BACK,
+    **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
+}
+
+MACHINES: dict[OperationKind, dict[tuple[State, Trigger], State]] = {
+    OperationKind.UPGRADE: UPGRADE_TRANSITIONS,
+    OperationKind.ADDON: ADDON_TRANSITIONS,
+}
 
 
 def next_state(kind: OperationKind, state: State, trigger: Trigger, *, staged: bool = True) -> State:
@@ -124,6 +146,7 @@ STEP_OF_STATE: dict[State, tuple[StepName, StepStatus]] = {
     State.SCHEDULED: ("production", "waiting"),
     State.UPGRADING_CONTROL_PLANE: ("production", "running"),
     State.UPGRADING_NODES: ("production", "running"),
+    State.APPLYING: ("production", "running"),
     State.POSTCHECKING: ("post-check", "running"),
     State.COMPLETED: ("report", "succeeded"),
     State.ROLLING_BACK: ("rollback", "running"),

@@ -152,7 +152,18 @@ class ClusterClient:
                 continue
             release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(encoded))))
             documents = tuple(doc for doc in yaml.safe_load_all(release.get("manifest", "")) if isinstance(doc, dict))
-            releases.append(HelmRelease(release["name"], release["namespace"], int(release["version"]), documents))
+            chart = (release.get("chart") or {}).get("metadata") or {}
+            releases.append(
+                HelmRelease(
+                    release["name"],
+                    release["namespace"],
+                    int(release["version"]),
+                    documents,
+                    str(chart.get("name", "")),
+                    str(chart.get("version", "")),
+                    str(chart.get("appVersion", "")),
+                )
+            )
         return releases
 
     async def node(self, name: str) -> Obj:
@@ -240,6 +251,41 @@ class ClusterClient:
             raise
         return None
 
+    async def apply(self, obj: Obj, field_manager: str) -> Obj:
+        """Server-side apply of one object (created if missing); `force` takes over fields another
+        manager set, as a controller that owns the object does."""
+        meta = obj["metadata"]
+        group_version = obj["apiVersion"]
+        base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+        namespace = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+        response = await self.api.call_api(
+            f"{base}{namespace}/{plural_of(obj['kind'])}/{meta['name']}",
+            "PATCH",
+            query_params=[("fieldManager", field_manager), ("force", "true")],
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=obj,  # JSON is YAML: the client sends it as JSON under the apply media type
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        applied: Obj = json.loads(await response.read())
+        return applied
+
+    async def find(self, path: str) -> Obj | None:
+        try:
+            return await self._get(path)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def workloads(self) -> list[Obj]:
+        """Every Deployment, DaemonSet and StatefulSet, with its kind."""
+        found = []
+        for kind in ("Deployment", "DaemonSet", "StatefulSet"):
+            found += [{**item, "kind": kind} for item in await self._list(f"/apis/apps/v1/{plural_of(kind)}")]
+        return found
+
     async def delete(self, path: str) -> None:
         await self.api.call_api(path, "DELETE", auth_settings=["BearerToken"], _return_http_data_only=True)
 
@@ -267,6 +313,10 @@ class ClusterClient:
             auth_settings=["BearerToken"],
             _return_http_data_only=True,
         )
+
+
+def plural_of(kind: str) -> str:
+    return kind.lower() + ("es" if kind.endswith("s") else "s")
 
 
 def node_is_ready(node: Mapping[str, Any]) -> bool:
