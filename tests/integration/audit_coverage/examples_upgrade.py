@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,23 +84,45 @@ async def authorise(world: World) -> Call:
     return lambda: world.client.post("/v1/authorisations", json=body, headers=world.headers(*ADMIN))
 
 
-async def cluster_action(world: World) -> Call:
+def in_sandbox(act: Callable[[str], Awaitable[httpx.Response]]) -> Example:
+    """A route that reads or acts in a cluster: the sandbox, only for the duration of the call."""
+
+    async def example(world: World) -> Call:
+        await with_cluster(world)
+
+        async def call() -> httpx.Response:
+            with tempfile.TemporaryDirectory() as folder:
+                async with run_sandbox("healthy-small", kubeconfig_path=Path(folder) / "kubeconfig") as sandbox:
+                    kube = sandbox.kube_urls["acme-prod"]
+                    await with_cluster(world, kube)
+                    return await act(kube)
+
+        return call
+
+    return example
+
+
+def cluster_action(world: World) -> Awaitable[Call]:
+    async def cordon(kube: str) -> httpx.Response:
+        async with httpx.AsyncClient() as http:
+            node = (await http.get(f"{kube}/api/v1/nodes")).json()["items"][0]["metadata"]["name"]
+        body = {"action": "cordon", "target": {"kind": "Node", "name": node}}
+        return await world.client.post(f"/v1/clusters/{CLUSTER}/actions", json=body, headers=world.headers(*OPERATOR))
+
+    return in_sandbox(cordon)(world)
+
+
+def record_baseline(world: World) -> Awaitable[Call]:
+    async def record(kube: str) -> httpx.Response:
+        return await world.client.post(f"/v1/clusters/{CLUSTER}/baseline", headers=world.headers(*OPERATOR))
+
+    return in_sandbox(record)(world)
+
+
+async def create_drift_reconcile(world: World) -> Call:
     await with_cluster(world)
-
-    async def call() -> httpx.Response:
-        # A cluster to act in: the sandbox, only for the duration of the call.
-        with tempfile.TemporaryDirectory() as folder:
-            async with run_sandbox("healthy-small", kubeconfig_path=Path(folder) / "kubeconfig") as sandbox:
-                kube = sandbox.kube_urls["acme-prod"]
-                await with_cluster(world, kube)
-                async with httpx.AsyncClient() as http:
-                    node = (await http.get(f"{kube}/api/v1/nodes")).json()["items"][0]["metadata"]["name"]
-                body = {"action": "cordon", "target": {"kind": "Node", "name": node}}
-                return await world.client.post(
-                    f"/v1/clusters/{CLUSTER}/actions", json=body, headers=world.headers(*OPERATOR)
-                )
-
-    return call
+    body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER}
+    return lambda: world.client.post("/v1/operations/drift-reconcile", json=body, headers=world.headers(*OPERATOR))
 
 
 async def create_addon_operation(world: World) -> Call:
@@ -112,6 +135,8 @@ STAGE = json.dumps({"stage_ref": "stage-cov", "result": "passed"})
 UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("upgrade-runner", "POST", "/v1/operations"): create_plan,
     ("upgrade-runner", "POST", "/v1/operations/addons"): create_addon_operation,
+    ("upgrade-runner", "POST", "/v1/operations/drift-reconcile"): create_drift_reconcile,
+    ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/baseline"): record_baseline,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
         "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE
     ),

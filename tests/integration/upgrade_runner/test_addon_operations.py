@@ -93,6 +93,16 @@ async def test_addon_blocks_upgrade_then_a_failed_rollout_rolls_back_and_a_good_
     report = (await api.get(f"/v1/operations/{done['operation_id']}/report?format=markdown", headers=OPERATOR)).text
     assert "Outcome: **completed**" in report
 
+    # A fresh install (a second ExternalDNS for another zone): namespace and workload created by apply.
+    fresh = {**body, "addon": "external-dns", "version": "0.15.0", "namespace": "dns-internal"}
+    installed = await api.post("/v1/operations/addons", json=fresh, headers=OPERATOR)
+    assert installed.status_code == 201, installed.text
+    done_fresh = await addons.until_state(installed.json()["operation_id"], "completed", "rolled_back")
+    assert done_fresh["state"] == "completed", done_fresh["failure"]
+    assert done_fresh["from_version"] == "not installed" and done_fresh["spec"]["previous"] is None
+    unknown_addon = await api.post("/v1/operations/addons", json={**body, "addon": "istio"}, headers=OPERATOR)
+    assert unknown_addon.status_code == 422 and "ingress-nginx" in unknown_addon.json()["detail"]
+
     # The upgrade's re-check now passes, and the upgrade runs.
     assert (await api.post(f"/v1/operations/{upgrade_id}/recheck", headers=OPERATOR)).status_code == 200
     upgraded = await addons.until_state(upgrade_id, "completed", "rolled_back", "precheck_failed", timeout_s=90)

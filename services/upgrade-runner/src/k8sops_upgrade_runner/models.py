@@ -179,6 +179,19 @@ cluster_actions = Table(
     Index("cluster_actions_cluster", "cluster_id", "at"),
 )
 
+# The desired state of each managed object of a cluster, as recorded at onboarding and after
+# each operation (normalised); drift is measured against it. Created by revision 0003.
+cluster_baselines = Table(
+    "cluster_baselines",
+    metadata,
+    Column("cluster_id", Text, primary_key=True),
+    Column("object_key", Text, primary_key=True),
+    Column("object", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
 DOMAIN_TABLES = (
     engagements,
     clusters,

@@ -37,6 +37,18 @@ class AddonPlanCreate(Body):
     request_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class DriftReconcileCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN)
+    delete_extra: bool = Field(
+        default=False, description="also delete objects not in the desired state (needs `authorisation_id`)"
+    )
+    authorisation_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="a delete-drift-extras authorisation for the cluster"
+    )
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
 class SignOffIn(Body):
     stage_ref: str = Field(pattern=ID_PATTERN, description="the passed stage this sign-off is for (`stage.stage_ref`)")
     comment: str = Field(default="", max_length=2000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +50,7 @@ def conflict(detail: str, problem_type: str = "invalid-state") -> ProblemError:
     return ProblemError(409, "Conflict", detail, problem_type=problem_type)
 
 
-def cluster_target(cluster: RowMapping | None, cluster_id: str) -> AuditTargetV1:
+def cluster_target(cluster: Mapping[Any, Any] | None, cluster_id: str) -> AuditTargetV1:
     return AuditTargetV1(kind="Cluster", name=cluster["name"] if cluster else cluster_id, cluster=cluster_id)
 
 

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import httpx
 from fastapi import APIRouter, Path, status
-from kubernetes_asyncio.client.exceptions import ApiException
 
 from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context
 
-from .. import repository, service
-from ..auth import Operator, Reader, ensure_member, ensure_visible, not_found
+from .. import service
+from ..auth import Operator, Reader, ensure_member
 from ..domain.addons import catalogue, compatibility_findings, inventory
 from ..domain.operation import OperationKind
 from ..domain.versions import Version, next_minor
-from ..runner.cluster import ClusterClient, PlatformError
 from ..schemas import ID_PATTERN, AddonPlanCreate, OperationOut
-from ..settings import RunnerSettings
+from .drift import cluster_client, visible_cluster
 from .operations import known_cluster
 
 router = APIRouter(prefix="/v1", tags=["add-ons"])
@@ -56,26 +53,10 @@ async def get_catalogue(principal: Reader) -> dict[str, Any]:
     summary="What add-ons the cluster runs (read from it now), and whether they support the next minor",
 )
 async def get_inventory(principal: Reader, context: Context, cluster_id: ClusterId) -> dict[str, Any]:
-    async with context.database.sessions() as session:
-        cluster = await repository.get_cluster(session, cluster_id)
-    if cluster is None:
-        raise not_found("cluster", cluster_id)
-    ensure_visible(principal, cluster["engagement_id"], "cluster", cluster_id)
-    settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
-    async with httpx.AsyncClient() as http:
-        client = ClusterClient(cluster["name"], cluster["api_endpoint"], settings, http)
-        try:
-            minor = Version.parse((await client.platform_cluster())["control_plane"]["version"])
-            installed = inventory(await client.workloads(), await client.helm_releases())
-        except (ApiException, PlatformError, httpx.HTTPError) as error:
-            raise ProblemError(
-                502,
-                "Cluster unreachable",
-                f"Could not read cluster {cluster_id!r}: {error}",
-                problem_type="cluster-unreachable",
-            ) from error
-        finally:
-            await client.close()
+    cluster = await visible_cluster(context, principal, cluster_id)
+    async with cluster_client(context, cluster) as client:
+        minor = Version.parse((await client.platform_cluster())["control_plane"]["version"])
+        installed = inventory(await client.workloads(), await client.helm_releases())
     target = next_minor(minor)
     return {
         "cluster_id": cluster_id,

@@ -2,7 +2,7 @@
 
 Every multi-step change to a cluster is an operation with a `kind` (SPEC 7a): they share the
 persisted steps, the per-cluster lease, windows, sign-offs, authorisations, reports and audit.
-`upgrade` and `addon` have state machines; the other kinds add theirs to `MACHINES`.
+`upgrade`, `addon` and `drift-reconcile` have state machines; `migration` is not written yet.
 """
 
 from __future__ import annotations
@@ -97,9 +97,9 @@ UPGRADE_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
 }
 
-# An add-on rollout: checked against the cluster's minor, applied inside the window (server-side
-# apply), its rollout awaited as the post-check; a failed rollout puts the previous version back.
-ADDON_TRANSITIONS: dict[tuple[State, Trigger], State] = {
+# Operations that apply objects (an add-on rollout, a drift reconcile): checked, applied inside
+# the window (server-side apply), verified as the post-check; a failed one puts back what it can.
+APPLY_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (State.PLANNED, Trigger.START_PRECHECK): State.PRECHECKING,
     (State.PRECHECKING, Trigger.PRECHECK_BLOCKED): State.PRECHECK_FAILED,
     (State.PRECHECKING, Trigger.PRECHECK_PASSED): State.SCHEDULED,
@@ -115,7 +115,8 @@ ADDON_TRANSITIONS: dict[tuple[State, Trigger], State] = {
 
 MACHINES: dict[OperationKind, dict[tuple[State, Trigger], State]] = {
     OperationKind.UPGRADE: UPGRADE_TRANSITIONS,
-    OperationKind.ADDON: ADDON_TRANSITIONS,
+    OperationKind.ADDON: APPLY_TRANSITIONS,
+    OperationKind.DRIFT_RECONCILE: APPLY_TRANSITIONS,
 }
 
 

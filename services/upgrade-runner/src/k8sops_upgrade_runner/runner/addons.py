@@ -11,9 +11,12 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
+from k8sops_common.audit import SYSTEM_ACTOR
+
 from ..domain.addons import FIELD_MANAGER, catalogue, inventory, manifest, rollout_problem
 from ..domain.operation import State, Trigger
 from ..domain.versions import Version
+from .baseline import record_baseline
 from .cluster import ClusterClient, plural_of
 from .engine import RETRY_UNKNOWN_CLUSTER, Driver
 
@@ -119,6 +122,10 @@ class AddonDriver(Driver):
             await self.move(Trigger.FAILED, problem, postcheck={"problems": [problem]}, failure=f"rollout: {problem}")
             return True
         await self.move(Trigger.POSTCHECK_PASSED, f"rolled out: {image}", postcheck={"problems": []})
+        # The add-on's new version is now the cluster's desired state.
+        cluster = await self.cluster(operation["cluster_id"])
+        assert cluster is not None
+        await record_baseline(self.context, client, cluster, SYSTEM_ACTOR, f"after operation {self.operation_id}")
         return False
 
     async def rolling_back(self, operation: RowMapping) -> bool:

@@ -16,6 +16,7 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..domain.checks import ClusterSnapshot, NodeSnapshot, PdbSnapshot, WorkloadSnapshot, parse_quantity
+from ..domain.drift import MANAGED_KINDS, is_managed
 from ..domain.removed_apis import HelmRelease
 from ..domain.versions import Version
 from ..settings import RunnerSettings
@@ -116,7 +117,7 @@ class ClusterClient:
             _preload_content=False,
             _return_http_data_only=True,
         )
-        body: Obj = json.loads(await response.read())
+        body: Obj = json.loads(await checked(response))
         return body
 
     async def _list(self, path: str, query: list[tuple[str, str]] | None = None) -> list[Obj]:
@@ -254,12 +255,8 @@ class ClusterClient:
     async def apply(self, obj: Obj, field_manager: str) -> Obj:
         """Server-side apply of one object (created if missing); `force` takes over fields another
         manager set, as a controller that owns the object does."""
-        meta = obj["metadata"]
-        group_version = obj["apiVersion"]
-        base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-        namespace = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
         response = await self.api.call_api(
-            f"{base}{namespace}/{plural_of(obj['kind'])}/{meta['name']}",
+            object_path(obj),
             "PATCH",
             query_params=[("fieldManager", field_manager), ("force", "true")],
             header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
@@ -268,7 +265,7 @@ class ClusterClient:
             _preload_content=False,
             _return_http_data_only=True,
         )
-        applied: Obj = json.loads(await response.read())
+        applied: Obj = json.loads(await checked(response))
         return applied
 
     async def find(self, path: str) -> Obj | None:
@@ -285,6 +282,13 @@ class ClusterClient:
         for kind in ("Deployment", "DaemonSet", "StatefulSet"):
             found += [{**item, "kind": kind} for item in await self._list(f"/apis/apps/v1/{plural_of(kind)}")]
         return found
+
+    async def managed_objects(self) -> list[Obj]:
+        """Every object whose drift is tracked, with its kind (list items carry none)."""
+        found = []
+        for kind, path in MANAGED_KINDS.items():
+            found += [{**item, "kind": kind} for item in await self._list(path)]
+        return [obj for obj in found if is_managed(obj)]
 
     async def delete(self, path: str) -> None:
         await self.api.call_api(path, "DELETE", auth_settings=["BearerToken"], _return_http_data_only=True)
@@ -315,8 +319,30 @@ class ClusterClient:
         )
 
 
+async def checked(response: Any) -> bytes:
+    """The body of a raw (not preloaded) response; kubernetes-asyncio raises for an error status
+    only when it preloads, so an error status is raised here as the client would."""
+    body: bytes = await response.read()
+    if response.status >= 400:
+        error = ApiException(status=response.status, reason=response.reason)
+        error.body = body
+        raise error
+    return body
+
+
+def object_path(obj: Mapping[str, Any]) -> str:
+    meta = obj["metadata"]
+    group_version = obj["apiVersion"]
+    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
+    namespace = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
+    return f"{base}{namespace}/{plural_of(obj['kind'])}/{meta['name']}"
+
+
 def plural_of(kind: str) -> str:
-    return kind.lower() + ("es" if kind.endswith("s") else "s")
+    lower = kind.lower()
+    if lower.endswith("y"):
+        return lower[:-1] + "ies"
+    return lower + ("es" if lower.endswith("s") else "s")
 
 
 def node_is_ready(node: Mapping[str, Any]) -> bool:

@@ -21,11 +21,16 @@ from .. import repository, service
 from ..domain.operation import OperationKind
 from ..settings import RunnerSettings
 from .addons import AddonDriver
+from .drift import DriftDriver
 from .engine import Driver, LeaseLost
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR = timedelta(seconds=5)
-DRIVERS: dict[OperationKind, type[Driver]] = {OperationKind.UPGRADE: Driver, OperationKind.ADDON: AddonDriver}
+DRIVERS: dict[OperationKind, type[Driver]] = {
+    OperationKind.UPGRADE: Driver,
+    OperationKind.ADDON: AddonDriver,
+    OperationKind.DRIFT_RECONCILE: DriftDriver,
+}
 
 
 class _NotAcquired(Exception):
