@@ -20,7 +20,7 @@ from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.migrations import migrate
 from k8sops_common.settings import DEV_JWT_SECRET
 
-from .demo import load_demo_data
+from .demo import load_demo_data, show_day2
 from .embedded import EmbeddedPostgres, TansuBroker
 from .provision import ServiceDatabase, ensure_database, provision_service
 from .sandbox import SandboxProcess
@@ -97,6 +97,9 @@ class Platform:
         if self.with_demo:
             summary = load_demo_data(self.services[0].url, jwt_secret, self.sandbox.kube_urls if self.sandbox else None)
             _say(summary)
+            runner = next((p for p in self.services if p.spec.name == "upgrade-runner"), None)
+            if self.sandbox is not None and runner is not None:
+                _say(show_day2(runner.url, jwt_secret))
 
     async def _prepare(self, admin_url: str, bootstrap: str) -> dict[str, ServiceDatabase]:
         await ensure_topics(bootstrap, all_topic_names())
