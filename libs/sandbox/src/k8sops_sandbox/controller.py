@@ -380,20 +380,15 @@ class Controller:
         octets = hashlib_octets(f"{meta['namespace']}/{meta['name']}")
         pod_ip = f"10.244.{octets[0]}.{octets[1]}"
         statuses = []
-        unpullable = [
-            c["image"]
+        pulls = {
+            c["image"]: self.cluster.faults.pull_failure(self.cluster.name, c["image"])
             for c in pod["spec"]["containers"]
-            if self.cluster.faults.image_unpullable(self.cluster.name, c["image"])
-        ]
+        }
+        unpullable = [image for image, failure in pulls.items() if failure]
         for container in pod["spec"]["containers"]:
             state: dict[str, Any]
-            if container["image"] in unpullable:
-                state = {
-                    "waiting": {
-                        "reason": "ImagePullBackOff",
-                        "message": f'Back-off pulling image "{container["image"]}"',
-                    }
-                }
+            if pulls[container["image"]]:
+                state = dict(pulls[container["image"]] or {})
             elif crashloop:
                 state = {
                     "waiting": {

@@ -13,7 +13,6 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
@@ -393,30 +392,20 @@ class KubeApi:
             raise ApiError(409, "Conflict", _conflict_message(resource, name)) from None
 
     def _apply(self, request: Request, resource: ResourceType, namespace: str, name: str, raw: bytes) -> Obj:
-        manager = request.query_params.get("fieldManager")
-        if not manager:
-            raise ApiError(400, "BadRequest", "PATCH: fieldManager is required for apply requests")
-        try:
-            applied = yaml.safe_load(raw)
-        except yaml.YAMLError as error:
-            raise ApiError(400, "BadRequest", f"error decoding YAML: {error}") from None
-        if not isinstance(applied, dict) or not applied.get("kind"):
-            raise ApiError(400, "BadRequest", "an applied configuration must be an object with its kind")
-        if (applied.get("metadata") or {}).get("name", name) != name:
-            raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
         current = self.store.find(resource.key, namespace, name)
-        force = request.query_params.get("force") in ("true", "1")
         try:
+            applied, manager, force = ssa.parse(request.query_params, raw, name)
             result = ssa.apply(current, applied, manager, force, resource.api_version(), self.cluster.now_iso())
+        except ssa.BadApply as error:
+            raise ApiError(400, "BadRequest", str(error)) from None
         except ssa.ApplyConflict as conflict:
             raise ApiError(409, "Conflict", str(conflict)) from None
-        meta = result.setdefault("metadata", {})
-        meta["name"] = name
+        result.setdefault("metadata", {})["name"] = name
         if current is None:
             self._create(resource, resource.api_version(), namespace or None, result)
             return self._get(resource, namespace, name)
         if resource.namespaced:
-            meta["namespace"] = namespace
+            result["metadata"]["namespace"] = namespace
         return self.store.replace(resource.key, result)
 
     def _evict(self, namespace: str, name: str) -> Response:

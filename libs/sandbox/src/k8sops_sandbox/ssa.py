@@ -9,7 +9,10 @@ no longer sends is removed. Applying an object that does not exist creates it.
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
+
+import yaml
 
 Obj = dict[str, Any]
 Path = tuple[str, ...]
@@ -18,6 +21,26 @@ SERVER_FIELDS = frozenset({"status", "apiVersion", "kind"})
 SERVER_META = frozenset(
     {"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation", "name", "namespace"}
 )
+
+
+class BadApply(ValueError):
+    pass
+
+
+def parse(query: Mapping[str, str], raw: bytes, name: str) -> tuple[Obj, str, bool]:
+    """The applied configuration, its field manager and `force`, as the request gives them."""
+    manager = query.get("fieldManager")
+    if not manager:
+        raise BadApply("PATCH: fieldManager is required for apply requests")
+    try:
+        applied = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise BadApply(f"error decoding YAML: {error}") from None
+    if not isinstance(applied, dict) or not applied.get("kind"):
+        raise BadApply("an applied configuration must be an object with its kind")
+    if (applied.get("metadata") or {}).get("name", name) != name:
+        raise BadApply("the name of the object does not match the name on the URL")
+    return applied, manager, query.get("force") in ("true", "1")
 
 
 class ApplyConflict(Exception):
