@@ -112,6 +112,11 @@ async def test_sigkill_mid_drain_and_a_new_process_finishes_without_repeating_no
                 await http.post("/apis/policy/v1/namespaces/shop/poddisruptionbudgets", json=budget)
             ).status_code == 201
 
+            async def pinned_phase() -> str:  # Pending pods are always evictable: wait until it runs
+                return str((await http.get("/api/v1/namespaces/shop/pods/pinned")).json()["status"].get("phase"))
+
+            await eventually(pinned_phase, lambda phase: phase == "Running", 30)
+
         async with httpx.AsyncClient(base_url=first.url, headers=SENIOR) as api:
 
             async def planned() -> int:

@@ -151,6 +151,16 @@ async def pin_a_pod_behind_a_strict_budget(kube: str, node: str) -> None:
         assert (await http.post("/api/v1/namespaces/shop/pods", json=pod)).status_code == 201
         assert (await http.post("/apis/policy/v1/namespaces/shop/poddisruptionbudgets", json=budget)).status_code == 201
 
+        async def running_behind_budget() -> bool:
+            # A Pending pod is always evictable: the budget holds only once the pod runs.
+            pinned = (await http.get("/api/v1/namespaces/shop/pods/pinned")).json()
+            held = (await http.get("/apis/policy/v1/namespaces/shop/poddisruptionbudgets/pinned")).json()
+            return (
+                pinned["status"].get("phase") == "Running" and (held.get("status") or {}).get("disruptionsAllowed") == 0
+            )
+
+        await Harness.until(running_behind_budget, bool, 30)
+
 
 @dataclass
 class Harness:

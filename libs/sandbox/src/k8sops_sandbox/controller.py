@@ -316,7 +316,12 @@ class Controller:
 
     def _schedule_pending(self, instant: bool) -> None:
         for pod in list(self.store.items(PODS)):
-            if pod["spec"].get("nodeName") or pod["status"].get("phase") != "Pending":
+            if pod["status"].get("phase") != "Pending":
+                continue
+            if pod["spec"].get("nodeName"):
+                # Created already bound (the client set nodeName): no scheduling, the kubelet starts it.
+                if f"{pod['metadata']['namespace']}/{pod['metadata']['name']}" not in self.cluster.pod_start_at:
+                    self._queue_start(pod)
                 continue
             node = self._pick_node(pod)
             meta = pod["metadata"]
