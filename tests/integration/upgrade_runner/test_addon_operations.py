@@ -90,6 +90,9 @@ async def test_addon_blocks_upgrade_then_a_failed_rollout_rolls_back_and_a_good_
     assert live["spec"]["selector"] == {"matchLabels": {"app": "ingress-nginx-controller"}}  # immutable, kept
     assert live["status"]["availableReplicas"] == 2
     assert [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]] == [("k8s-ops", "Apply")]
+    # The new version is the cluster's desired state now: recorded as its drift baseline.
+    drift = (await api.get("/v1/clusters/edge-dev/drift", headers=VIEWER)).json()
+    assert drift["baseline_reason"] == f"after operation {done['operation_id']}" and drift["findings"] == []
     report = (await api.get(f"/v1/operations/{done['operation_id']}/report?format=markdown", headers=OPERATOR)).text
     assert "Outcome: **completed**" in report
 

@@ -121,11 +121,12 @@ class AddonDriver(Driver):
         if problem:
             await self.move(Trigger.FAILED, problem, postcheck={"problems": [problem]}, failure=f"rollout: {problem}")
             return True
-        await self.move(Trigger.POSTCHECK_PASSED, f"rolled out: {image}", postcheck={"problems": []})
-        # The add-on's new version is now the cluster's desired state.
+        # The add-on's new version is now the cluster's desired state (recorded first: a resumed
+        # runner repeats it, but never finds the operation completed without it).
         cluster = await self.cluster(operation["cluster_id"])
         assert cluster is not None
         await record_baseline(self.context, client, cluster, SYSTEM_ACTOR, f"after operation {self.operation_id}")
+        await self.move(Trigger.POSTCHECK_PASSED, f"rolled out: {image}", postcheck={"problems": []})
         return False
 
     async def rolling_back(self, operation: RowMapping) -> bool:
@@ -136,7 +137,7 @@ class AddonDriver(Driver):
         path = workload_path(addon.kind, spec["namespace"], addon.workload)
         previous = spec.get("previous")
         if previous is None:
-            await client.delete(path)
+            await client.delete_if_present(path)
             action = f"fresh install removed: {addon.kind} {spec['namespace']}/{addon.workload} deleted"
         else:
             restored = {

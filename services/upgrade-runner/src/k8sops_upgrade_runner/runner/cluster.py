@@ -293,6 +293,14 @@ class ClusterClient:
     async def delete(self, path: str) -> None:
         await self.api.call_api(path, "DELETE", auth_settings=["BearerToken"], _return_http_data_only=True)
 
+    async def delete_if_present(self, path: str) -> None:
+        """Idempotent delete, for steps a resumed runner may repeat."""
+        try:
+            await self.delete(path)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+
     async def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
         resource = "deployments" if kind == "Deployment" else "statefulsets"
         body = {"spec": {"replicas": replicas}}

@@ -76,7 +76,7 @@ class DriftDriver(Driver):
                 kind, _, name = key.partition(" ")
                 namespace, _, short = name.rpartition("/")
                 obj = desired_object({"kind": kind, "metadata": {"name": short, "namespace": namespace or None}})
-                await client.delete(object_path(obj))
+                await client.delete_if_present(object_path(obj))
                 actions.append(f"{key}: deleted (authorisation {spec['authorisation_id']})")
             else:
                 actions.append(f"{key}: extra, left in place (deleting needs the customer's authorisation)")
