@@ -131,11 +131,47 @@ async def create_addon_operation(world: World) -> Call:
     return lambda: world.client.post("/v1/operations/addons", json=body, headers=world.headers(*OPERATOR))
 
 
+async def create_migration(world: World) -> Call:
+    await with_cluster(world)
+    body = {
+        "engagement_id": ENGAGEMENT,
+        "cluster_id": CLUSTER,
+        "new_cluster": {
+            "name": "cov-2",
+            "version": "1.30.4",
+            "node_pools": [{"name": "a", "instance_type": "m5.xlarge", "count": 1}],
+        },
+        "topology": "one cluster",
+        "workloads": [{"kind": "Deployment", "namespace": "shop", "name": "web"}],
+    }
+    return lambda: world.client.post("/v1/operations/migration", json=body, headers=world.headers(*OPERATOR))
+
+
+async def decommission(world: World) -> Call:
+    operation_id = await with_operation(
+        world, "awaiting_decommission", kind="migration", spec=json.dumps({"workloads": []})
+    )
+    grant = {
+        "engagement_id": ENGAGEMENT,
+        "cluster_id": CLUSTER,
+        "action": "decommission-cluster",
+        "target": {"kind": "Cluster", "name": CLUSTER},
+        "reason": "migrated",
+    }
+    granted = await world.client.post("/v1/authorisations", json=grant, headers=world.headers(*ADMIN))
+    assert granted.is_success, granted.text
+    body = {"authorisation_id": granted.json()["authorisation_id"]}
+    path = f"/v1/operations/{operation_id}/decommission"
+    return lambda: world.client.post(path, json=body, headers=world.headers(*OPERATOR))
+
+
 STAGE = json.dumps({"stage_ref": "stage-cov", "result": "passed"})
 UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("upgrade-runner", "POST", "/v1/operations"): create_plan,
     ("upgrade-runner", "POST", "/v1/operations/addons"): create_addon_operation,
     ("upgrade-runner", "POST", "/v1/operations/drift-reconcile"): create_drift_reconcile,
+    ("upgrade-runner", "POST", "/v1/operations/migration"): create_migration,
+    ("upgrade-runner", "POST", "/v1/operations/{operation_id}/decommission"): decommission,
     ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/baseline"): record_baseline,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
         "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE

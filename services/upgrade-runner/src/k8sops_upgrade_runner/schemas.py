@@ -49,6 +49,39 @@ class DriftReconcileCreate(Body):
     request_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class PoolIn(Body):
+    name: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    instance_type: str = Field(min_length=1, max_length=64)
+    count: int = Field(ge=1, le=50)
+
+
+class NewClusterIn(Body):
+    name: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="the new cluster's Kubernetes version")
+    node_pools: list[PoolIn] = Field(min_length=1, max_length=10)
+
+
+class WorkloadIn(Body):
+    kind: str = Field(pattern="^(Deployment|StatefulSet)$")
+    namespace: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class MigrationCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN, description="the old cluster")
+    new_cluster: NewClusterIn
+    topology: str = Field(min_length=1, max_length=20_000, description="step 1: the topology design document")
+    workloads: list[WorkloadIn] = Field(min_length=1, max_length=100, description="shifted in this order")
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class DecommissionIn(Body):
+    authorisation_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="an engagement admin's decommission-cluster authorisation"
+    )
+
+
 class SignOffIn(Body):
     stage_ref: str = Field(pattern=ID_PATTERN, description="the passed stage this sign-off is for (`stage.stage_ref`)")
     comment: str = Field(default="", max_length=2000)

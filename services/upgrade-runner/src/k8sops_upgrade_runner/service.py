@@ -260,7 +260,7 @@ async def record_step(
         action=f"{operation['kind']}.{trigger.value if trigger else 'plan'}",
         target=cluster_target(cluster, operation["cluster_id"]),
         engagement_id=operation["engagement_id"],
-        authorization_ref=operation["emergency_authorisation_id"] if trigger is Trigger.WINDOW_OPENED else None,
+        authorization_ref=authorisation_of(operation, trigger),
         details={
             "operation_id": operation["operation_id"],
             "from_state": previous.value if previous else None,
@@ -268,6 +268,15 @@ async def record_step(
             "detail": detail[:500],
         },
     )
+
+
+def authorisation_of(operation: RowMapping, trigger: Trigger | None) -> str | None:
+    """The customer's authorisation a step ran under: an emergency start, a decommission."""
+    if trigger is Trigger.WINDOW_OPENED:
+        return operation["emergency_authorisation_id"]
+    if trigger is Trigger.DECOMMISSION:
+        return (operation["spec"] or {}).get("decommission_authorisation_id")
+    return None
 
 
 async def transition(

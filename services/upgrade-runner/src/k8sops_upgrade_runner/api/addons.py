@@ -9,14 +9,13 @@ from fastapi import APIRouter, Path, status
 from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context
 
-from .. import service
 from ..auth import Operator, Reader, ensure_member
 from ..domain.addons import catalogue, compatibility_findings, inventory
 from ..domain.operation import OperationKind
 from ..domain.versions import Version, next_minor
 from ..schemas import ID_PATTERN, AddonPlanCreate, OperationOut
 from .drift import cluster_client, visible_cluster
-from .operations import known_cluster
+from .operations import plan_kind
 
 router = APIRouter(prefix="/v1", tags=["add-ons"])
 ClusterId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -97,19 +96,14 @@ async def create_addon_operation(principal: Operator, context: Context, body: Ad
             f"{', '.join(v.version for v in addon.versions)}.",
             problem_type="unknown-addon-version",
         )
-    async with context.database.unit_of_work() as session:
-        await known_cluster(session, body.engagement_id, body.cluster_id)
-        operation = await service.create_plan(
-            session,
-            context.outbox,
-            actor=principal,
-            engagement_id=body.engagement_id,
-            cluster_id=body.cluster_id,
-            request_id=body.request_id,
-            target_version=version.version,
-            emergency=False,
-            force=False,
-            kind=OperationKind.ADDON,
-            spec={"addon": addon.name, "version": version.version, "namespace": body.namespace or addon.namespace},
-        )
-    return dict(operation)
+    spec = {"addon": addon.name, "version": version.version, "namespace": body.namespace or addon.namespace}
+    return await plan_kind(
+        context,
+        principal,
+        body.engagement_id,
+        body.cluster_id,
+        body.request_id,
+        OperationKind.ADDON,
+        spec,
+        version.version,
+    )

@@ -22,7 +22,7 @@ from ..runner.baseline import current_drift, desired_state, record_baseline
 from ..runner.cluster import ClusterClient, PlatformError
 from ..schemas import ID_PATTERN, DriftReconcileCreate, OperationOut
 from ..settings import RunnerSettings
-from .operations import known_cluster
+from .operations import known_cluster, plan_kind
 
 router = APIRouter(prefix="/v1", tags=["drift"])
 ClusterId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -117,18 +117,7 @@ async def create_reconcile(principal: Operator, context: Context, body: DriftRec
         authorisation_id = await authorisations.consume(
             context, principal, body.engagement_id, body.authorisation_id, ClusterAction.DELETE_DRIFT_EXTRAS, target
         )
-    async with context.database.unit_of_work() as session:
-        operation = await service.create_plan(
-            session,
-            context.outbox,
-            actor=principal,
-            engagement_id=body.engagement_id,
-            cluster_id=body.cluster_id,
-            request_id=body.request_id,
-            target_version=None,
-            emergency=False,
-            force=False,
-            kind=OperationKind.DRIFT_RECONCILE,
-            spec={"delete_extra": body.delete_extra, "authorisation_id": authorisation_id},
-        )
-    return dict(operation)
+    spec = {"delete_extra": body.delete_extra, "authorisation_id": authorisation_id}
+    return await plan_kind(
+        context, principal, body.engagement_id, body.cluster_id, body.request_id, OperationKind.DRIFT_RECONCILE, spec
+    )

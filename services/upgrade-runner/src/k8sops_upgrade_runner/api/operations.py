@@ -10,12 +10,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from k8sops_common.auth import Principal
 from k8sops_common.errors import ProblemError
-from k8sops_common.service import Context
+from k8sops_common.service import Context, ServiceContext
 
 from .. import repository, service
 from ..auth import Canceller, CustomerAdmin, Operator, Reader, ensure_member, ensure_senior_for_force, ensure_visible
-from ..domain.operation import Trigger
+from ..domain.operation import OperationKind, Trigger
 from ..schemas import ID_PATTERN, NodeOut, OperationOut, OperationPage, PlanCreate, SignOffIn, StartIn, StepOut
 from .commands import sign_off, start_now
 
@@ -50,6 +51,35 @@ async def known_cluster(session: AsyncSession, engagement_id: str, cluster_id: s
             f"Engagement {engagement_id!r} has no cluster {cluster_id!r} (as last announced by intake).",
             problem_type="unknown-cluster",
         )
+
+
+async def plan_kind(
+    context: ServiceContext,
+    principal: Principal,
+    engagement_id: str,
+    cluster_id: str,
+    request_id: str | None,
+    kind: OperationKind,
+    spec: dict[str, Any],
+    target_version: str | None = None,
+) -> dict[str, Any]:
+    """Plans an operation of a kind other than `upgrade` (committed before the response)."""
+    async with context.database.unit_of_work() as session:
+        await known_cluster(session, engagement_id, cluster_id)
+        operation = await service.create_plan(
+            session,
+            context.outbox,
+            actor=principal,
+            engagement_id=engagement_id,
+            cluster_id=cluster_id,
+            request_id=request_id,
+            target_version=target_version,
+            emergency=False,
+            force=False,
+            kind=kind,
+            spec=spec,
+        )
+    return dict(operation)
 
 
 @router.post(

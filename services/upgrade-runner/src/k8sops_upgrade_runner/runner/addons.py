@@ -15,9 +15,10 @@ from k8sops_common.audit import SYSTEM_ACTOR
 
 from ..domain.addons import FIELD_MANAGER, catalogue, inventory, manifest, rollout_problem
 from ..domain.operation import State, Trigger
+from ..domain.paths import plural_of
 from ..domain.versions import Version
 from .baseline import record_baseline
-from .cluster import ClusterClient, plural_of
+from .cluster import ClusterClient
 from .engine import RETRY_UNKNOWN_CLUSTER, Driver
 
 Obj = dict[str, Any]

@@ -17,6 +17,7 @@ from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..domain.checks import ClusterSnapshot, NodeSnapshot, PdbSnapshot, WorkloadSnapshot, parse_quantity
 from ..domain.drift import MANAGED_KINDS, is_managed
+from ..domain.paths import object_path, plural_of
 from ..domain.removed_apis import HelmRelease
 from ..domain.versions import Version
 from ..settings import RunnerSettings
@@ -41,6 +42,22 @@ class PlatformError(RuntimeError):
         self.detail = detail
 
 
+async def platform_request(
+    http: httpx.AsyncClient, settings: RunnerSettings, method: str, path: str, body: Mapping[str, Any] | None = None
+) -> Obj:
+    """One call to the provider's platform API; an error answer is raised with its problem type."""
+    url = f"{settings.platform_api_url.rstrip('/')}{path}"
+    response = await http.request(method, url, json=body, timeout=settings.http_timeout_s)
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"type": "unknown", "detail": response.text}
+        raise PlatformError(response.status_code, str(problem.get("type", "")), str(problem.get("detail", "")))
+    result: Obj = response.json()
+    return result
+
+
 class ClusterClient:
     def __init__(self, name: str, api_endpoint: str, settings: RunnerSettings, http: httpx.AsyncClient) -> None:
         self.name = name
@@ -62,16 +79,7 @@ class ClusterClient:
 
     # --- platform API ------------------------------------------------------------------------
     async def _platform(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Obj:
-        url = f"{self.settings.platform_api_url.rstrip('/')}{path}"
-        response = await self.http.request(method, url, json=body, timeout=self.settings.http_timeout_s)
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"type": "unknown", "detail": response.text}
-            raise PlatformError(response.status_code, str(problem.get("type", "")), str(problem.get("detail", "")))
-        result: Obj = response.json()
-        return result
+        return await platform_request(self.http, self.settings, method, path, body)
 
     async def _path(self, suffix: str = "") -> str:
         """The cluster's path on the platform API, found by its Kubernetes API endpoint (what an
@@ -83,6 +91,9 @@ class ClusterClient:
             ]
             self.platform_name = matches[0] if matches else self.name
         return f"/v1/clusters/{self.platform_name}{suffix}"
+
+    async def platform_path(self) -> str:
+        return await self._path()
 
     async def platform_cluster(self) -> Obj:
         return await self._platform("GET", await self._path())
@@ -336,21 +347,6 @@ async def checked(response: Any) -> bytes:
         error.body = body
         raise error
     return body
-
-
-def object_path(obj: Mapping[str, Any]) -> str:
-    meta = obj["metadata"]
-    group_version = obj["apiVersion"]
-    base = f"/api/{group_version}" if "/" not in group_version else f"/apis/{group_version}"
-    namespace = f"/namespaces/{meta['namespace']}" if meta.get("namespace") else ""
-    return f"{base}{namespace}/{plural_of(obj['kind'])}/{meta['name']}"
-
-
-def plural_of(kind: str) -> str:
-    lower = kind.lower()
-    if lower.endswith("y"):
-        return lower[:-1] + "ies"
-    return lower + ("es" if lower.endswith("s") else "s")
 
 
 def node_is_ready(node: Mapping[str, Any]) -> bool:

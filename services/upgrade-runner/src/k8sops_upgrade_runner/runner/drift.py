@@ -11,8 +11,9 @@ from sqlalchemy import RowMapping
 from ..domain.addons import FIELD_MANAGER
 from ..domain.drift import desired_object, drift
 from ..domain.operation import State, Trigger
+from ..domain.paths import object_path
 from .baseline import current_drift, desired_state
-from .cluster import ClusterClient, object_path
+from .cluster import ClusterClient
 from .engine import RETRY_UNKNOWN_CLUSTER, Driver
 
 

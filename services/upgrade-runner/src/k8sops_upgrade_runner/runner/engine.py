@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -89,7 +89,7 @@ class Driver:
         async with self.context.database.sessions() as session:
             return await repository.get_cluster(session, cluster_id)
 
-    async def client(self, cluster: RowMapping) -> ClusterClient:
+    async def client(self, cluster: Mapping[Any, Any]) -> ClusterClient:
         if cluster["name"] not in self.clients:
             self.clients[cluster["name"]] = ClusterClient(
                 cluster["name"], cluster["api_endpoint"], self.settings, self.http

@@ -23,6 +23,7 @@ from ..settings import RunnerSettings
 from .addons import AddonDriver
 from .drift import DriftDriver
 from .engine import Driver, LeaseLost
+from .migration import MigrationDriver
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR = timedelta(seconds=5)
@@ -30,6 +31,7 @@ DRIVERS: dict[OperationKind, type[Driver]] = {
     OperationKind.UPGRADE: Driver,
     OperationKind.ADDON: AddonDriver,
     OperationKind.DRIFT_RECONCILE: DriftDriver,
+    OperationKind.MIGRATION: MigrationDriver,
 }
 
 
