@@ -1,10 +1,12 @@
 """A workload migration end to end: the new cluster provisioned through the platform API, the
-CD/CI checklist signed off, three workloads shifted one by one; one whose image cannot be pulled
-on the new cluster is moved back while the others stay moved; after a fix and a re-check it
-moves too; the old cluster is decommissioned only with the customer's authorisation."""
+CD/CI checklist signed off, three workloads shifted one by one; the runner killed mid-shift is
+taken over from the persisted workload phases; one workload whose image cannot be pulled on the
+new cluster is moved back while the others stay moved; after a fix and a re-check it moves too;
+the old cluster is decommissioned only with the customer's authorisation."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -37,7 +39,7 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     healthy: Harness,
 ) -> None:
     sandbox = healthy.sandbox
-    await healthy.start_runner(fast_runner(sandbox, postcheck_timeout_s=3))
+    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-1", lease_ttl_s=2, postcheck_timeout_s=3))
     api = healthy.api
     assert api is not None
     await healthy.deliver(engagement_event([cluster_event(sandbox, "acme-staging", environment="non-prod")], None))
@@ -68,11 +70,23 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     )
     assert signed.status_code == 200, signed.text
 
+    # kill -9 while checkout waits to become ready on the new cluster: another runner takes over.
+    async def phases() -> dict[str, str]:
+        return {w["name"]: w["phase"] for w in (await healthy.operation(operation_id))["spec"]["workloads"]}
+
+    mid = await healthy.until(phases, lambda p: p["checkout"] == "started", 30)
+    assert mid == {"web": "moved", "checkout": "started", "report-builder": "pending"}
+    doomed = [t for t in asyncio.all_tasks() if t.get_name() in (f"operation-{operation_id}", "run_runner")]
+    assert {t.get_name() for t in doomed} == {f"operation-{operation_id}", "run_runner"}
+    for task in doomed:
+        task.cancel()
+    await asyncio.gather(*doomed, return_exceptions=True)
+    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-2", lease_ttl_s=2, postcheck_timeout_s=3))
+
     # checkout cannot start on the new cluster: moved back, the others stay moved.
     blocked = await healthy.until_state(operation_id, "shift_blocked", "awaiting_decommission")
     assert blocked["state"] == "shift_blocked"
-    phases = {w["name"]: w["phase"] for w in blocked["spec"]["workloads"]}
-    assert phases == {"web": "moved", "checkout": "rolled_back", "report-builder": "moved"}
+    assert await phases() == {"web": "moved", "checkout": "rolled_back", "report-builder": "moved"}
     assert await replicas(sandbox.kube_urls["acme-staging"]) == {"web": 0, "checkout": 6, "report-builder": 0}
     assert await replicas(new_kube) == {"web": 4, "checkout": None, "report-builder": 2}
     early = await api.post(f"/v1/operations/{operation_id}/decommission", json={}, headers=OPERATOR)
