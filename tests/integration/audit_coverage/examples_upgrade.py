@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -119,6 +121,31 @@ def record_baseline(world: World) -> Awaitable[Call]:
     return in_sandbox(record)(world)
 
 
+def git_repository(folder: str) -> None:
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
+    (Path(folder) / "c.yaml").write_text(json.dumps(manifest))
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "desired"]):
+        subprocess.run(["git", "-c", "user.name=c", "-c", "user.email=c@example", *command], cwd=folder, check=True)
+
+
+async def git_desired_state(world: World) -> Call:
+    await with_cluster(world)
+
+    async def call() -> httpx.Response:
+        with tempfile.TemporaryDirectory() as folder:
+            git_repository(folder)
+            # The service reads this when the test gives it no runner settings of its own.
+            os.environ["K8SOPS_UPGRADE_GIT_ALLOW_LOCAL"] = "true"
+            try:
+                body = {"repository": f"file://{folder}", "ref": "main", "path": "."}
+                path = f"/v1/clusters/{CLUSTER}/desired-state"
+                return await world.client.post(path, json=body, headers=world.headers(*OPERATOR))
+            finally:
+                os.environ.pop("K8SOPS_UPGRADE_GIT_ALLOW_LOCAL")
+
+    return call
+
+
 async def create_drift_reconcile(world: World) -> Call:
     await with_cluster(world)
     body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER}
@@ -173,6 +200,7 @@ UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("upgrade-runner", "POST", "/v1/operations/migration"): create_migration,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/decommission"): decommission,
     ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/baseline"): record_baseline,
+    ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/desired-state"): git_desired_state,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
         "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE
     ),

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from k8sops_upgrade_runner.domain.addons import catalogue, compatibility_findings, inventory, rollout_problem
 from k8sops_upgrade_runner.domain.drift import diff, drift, normalise
 from k8sops_upgrade_runner.domain.removed_apis import HelmRelease
 from k8sops_upgrade_runner.domain.versions import Version
+from k8sops_upgrade_runner.runner.gitsource import GitSourceError, read_manifests
 
 
 def deployment(image: str, name: str = "ingress-nginx-controller", namespace: str = "ingress-nginx") -> dict[str, Any]:
@@ -101,3 +104,15 @@ def test_drift_per_object_and_only_the_changed_fields() -> None:
             ],
         },
     ]
+
+
+async def test_git_source_refuses_local_repositories_and_paths_outside_unless_allowed() -> None:
+    with pytest.raises(GitSourceError, match="file:// repositories are not allowed"):
+        await read_manifests("file:///etc", "main", ".")
+    with pytest.raises(GitSourceError, match="must stay inside the repository"):
+        await read_manifests("https://git.example/x.git", "main", "../../etc", allow_local=True)
+
+
+def test_a_git_path_declares_objects_not_the_whole_cluster() -> None:
+    extra = {"kind": "ConfigMap", "metadata": {"name": "x", "namespace": "shop"}, "data": {}}
+    assert drift([], [extra], report_extra=False) == []

@@ -37,6 +37,14 @@ class AddonPlanCreate(Body):
     request_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class GitDesiredStateIn(Body):
+    repository: str = Field(
+        pattern=r"^(https://|ssh://|file://|git@)[^\s]+$", max_length=500, description="the Git repository URL"
+    )
+    ref: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$", description="a branch or tag")
+    path: str = Field(default=".", pattern=r"^[A-Za-z0-9._/-]{1,300}$", description="the folder of manifests")
+
+
 class DriftReconcileCreate(Body):
     engagement_id: str = Field(pattern=ID_PATTERN)
     cluster_id: str = Field(pattern=ID_PATTERN)

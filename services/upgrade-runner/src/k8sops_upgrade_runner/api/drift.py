@@ -18,9 +18,10 @@ from .. import authorisations, repository, service
 from ..auth import Operator, Reader, ensure_member, ensure_visible, not_found
 from ..domain.authorisation import ClusterAction, Target
 from ..domain.operation import OperationKind
-from ..runner.baseline import current_drift, desired_state, record_baseline
+from ..runner.baseline import GIT_REASON, current_drift, desired_state, record_baseline, store_baseline
 from ..runner.cluster import ClusterClient, PlatformError
-from ..schemas import ID_PATTERN, DriftReconcileCreate, OperationOut
+from ..runner.gitsource import GitSourceError, read_manifests
+from ..schemas import ID_PATTERN, DriftReconcileCreate, GitDesiredStateIn, OperationOut
 from ..settings import RunnerSettings
 from .operations import known_cluster, plan_kind
 
@@ -71,6 +72,31 @@ async def post_baseline(principal: Operator, context: Context, cluster_id: Clust
     ensure_member(principal, cluster["engagement_id"], "cluster", cluster_id)
     async with cluster_client(context, cluster) as client:
         return await record_baseline(context, client, cluster, principal, "recorded by an operator")
+
+
+@router.post(
+    "/clusters/{cluster_id}/desired-state",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **READ_ERRORS,
+        422: {"description": "The repository, ref or path cannot be read (problem+json says why)"},
+    },
+    summary="Take the cluster's desired state from a Git repository path (GitOps) instead of a recorded baseline",
+)
+async def post_git_desired_state(
+    principal: Operator, context: Context, cluster_id: ClusterId, body: GitDesiredStateIn
+) -> dict[str, Any]:
+    cluster = await visible_cluster(context, principal, cluster_id)
+    ensure_member(principal, cluster["engagement_id"], "cluster", cluster_id)
+    try:
+        settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
+        commit, objects = await read_manifests(
+            body.repository, body.ref, body.path, allow_local=settings.git_allow_local
+        )
+    except GitSourceError as error:
+        raise ProblemError(422, "Git source unreadable", str(error), problem_type="git-source-unreadable") from error
+    reason = f"{GIT_REASON}{body.repository}@{body.ref} ({commit[:12]}):{body.path}"
+    return await store_baseline(context, cluster, principal, reason, objects)
 
 
 @router.get(

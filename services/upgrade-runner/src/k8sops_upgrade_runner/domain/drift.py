@@ -149,7 +149,9 @@ def diff(desired: Mapping[str, Any], live: Mapping[str, Any]) -> list[FieldChang
     ]
 
 
-def drift(desired: Iterable[Mapping[str, Any]], live: Iterable[Mapping[str, Any]]) -> list[DriftFinding]:
+def drift(
+    desired: Iterable[Mapping[str, Any]], live: Iterable[Mapping[str, Any]], *, report_extra: bool = True
+) -> list[DriftFinding]:
     """Per object: missing from the cluster, extra in it, or changed (only the fields that differ)."""
     wanted = {key_of(obj): obj for obj in desired}
     running = {key_of(obj): obj for obj in live if is_managed(obj)}
@@ -158,7 +160,8 @@ def drift(desired: Iterable[Mapping[str, Any]], live: Iterable[Mapping[str, Any]
         if key not in running:
             findings.append(DriftFinding(key, "missing"))
         elif key not in wanted:
-            findings.append(DriftFinding(key, "extra"))
+            if report_extra:
+                findings.append(DriftFinding(key, "extra"))
         elif changes := diff(wanted[key], running[key]):
             findings.append(DriftFinding(key, "changed", tuple(changes)))
     return findings

@@ -16,6 +16,8 @@ from .. import repository, service
 from ..domain.drift import DriftFinding, drift, key_of, normalise
 from .cluster import ClusterClient
 
+GIT_REASON = "git "
+
 
 async def record_baseline(
     context: ServiceContext,
@@ -24,8 +26,18 @@ async def record_baseline(
     actor: Principal | ActorV1,
     reason: str,
 ) -> dict[str, Any]:
-    """The live managed objects become the desired state; the rows and the audit event commit together."""
-    objects = await client.managed_objects()
+    """The live managed objects become the desired state."""
+    return await store_baseline(context, cluster, actor, reason, await client.managed_objects())
+
+
+async def store_baseline(
+    context: ServiceContext,
+    cluster: Mapping[Any, Any],
+    actor: Principal | ActorV1,
+    reason: str,
+    objects: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """`objects` become the cluster's desired state; the rows and the audit event commit together."""
     now = service.now_utc()
     rows = [
         {
@@ -36,7 +48,7 @@ async def record_baseline(
             "recorded_by": actor.sub,
             "reason": reason,
         }
-        for obj in objects
+        for obj in {key_of(obj): obj for obj in objects}.values()
     ]
     async with context.database.unit_of_work() as session:
         await repository.replace_baseline(session, cluster["cluster_id"], rows)
@@ -62,4 +74,6 @@ async def current_drift(context: ServiceContext, client: ClusterClient, cluster_
     baseline = await desired_state(context, cluster_id)
     if not baseline:
         return None
-    return drift([row["object"] for row in baseline], await client.managed_objects())
+    # A Git path declares some objects, not the whole cluster: what it does not declare is not extra.
+    from_git = baseline[0]["reason"].startswith(GIT_REASON)
+    return drift([row["object"] for row in baseline], await client.managed_objects(), report_extra=not from_git)
