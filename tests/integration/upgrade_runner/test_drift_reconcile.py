@@ -75,6 +75,9 @@ async def test_drift_names_only_the_changed_fields_and_reconcile_restores(health
         assert web["spec"]["replicas"] == 4
         assert web["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27.0"
         assert (await kube.get(POLICY)).status_code == 200
+    report = (await api.get(f"/v1/operations/{done['operation_id']}/report?format=markdown", headers=OPERATOR)).text
+    assert "- Deployment shop/web: changed (spec.replicas, spec.template.spec.containers[web].image)" in report
+    assert "- NetworkPolicy shop/default-deny: restored (missing)" in report
     after = (await api.get("/v1/clusters/acme-staging/drift", headers=VIEWER)).json()["findings"]
     assert [(f["object"], f["drift"]) for f in after] == [("ConfigMap shop/debug-flags", "extra")]
 

@@ -120,6 +120,9 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
         assert (await platform.get("/v1/clusters/acme-staging")).status_code == 404
         assert (await platform.get("/v1/clusters/acme-next")).status_code == 200
 
+    report = (await api.get(f"/v1/operations/{operation_id}/report?format=markdown", headers=OPERATOR)).text
+    assert "# Migration report: acme-staging" in report and "One regional cluster" in report
+    assert "| Deployment shop/checkout | moved | ready on the new cluster; scaled to 0 on the old |" in report
     states = [e["state"] for e in await healthy.events("upgrade.step") if e["operation_id"] == operation_id]
     assert states[:4] == ["planned", "prechecking", "awaiting_signoff", "scheduled"]
     assert states[-3:] == ["awaiting_decommission", "decommissioning", "completed"]
