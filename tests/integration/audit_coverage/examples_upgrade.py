@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -83,28 +86,121 @@ async def authorise(world: World) -> Call:
     return lambda: world.client.post("/v1/authorisations", json=body, headers=world.headers(*ADMIN))
 
 
-async def cluster_action(world: World) -> Call:
+def in_sandbox(act: Callable[[str], Awaitable[httpx.Response]]) -> Example:
+    """A route that reads or acts in a cluster: the sandbox, only for the duration of the call."""
+
+    async def example(world: World) -> Call:
+        await with_cluster(world)
+
+        async def call() -> httpx.Response:
+            with tempfile.TemporaryDirectory() as folder:
+                async with run_sandbox("healthy-small", kubeconfig_path=Path(folder) / "kubeconfig") as sandbox:
+                    kube = sandbox.kube_urls["acme-prod"]
+                    await with_cluster(world, kube)
+                    return await act(kube)
+
+        return call
+
+    return example
+
+
+def cluster_action(world: World) -> Awaitable[Call]:
+    async def cordon(kube: str) -> httpx.Response:
+        async with httpx.AsyncClient() as http:
+            node = (await http.get(f"{kube}/api/v1/nodes")).json()["items"][0]["metadata"]["name"]
+        body = {"action": "cordon", "target": {"kind": "Node", "name": node}}
+        return await world.client.post(f"/v1/clusters/{CLUSTER}/actions", json=body, headers=world.headers(*OPERATOR))
+
+    return in_sandbox(cordon)(world)
+
+
+def record_baseline(world: World) -> Awaitable[Call]:
+    async def record(kube: str) -> httpx.Response:
+        return await world.client.post(f"/v1/clusters/{CLUSTER}/baseline", headers=world.headers(*OPERATOR))
+
+    return in_sandbox(record)(world)
+
+
+def git_repository(folder: str) -> None:
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
+    (Path(folder) / "c.yaml").write_text(json.dumps(manifest))
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "desired"]):
+        subprocess.run(["git", "-c", "user.name=c", "-c", "user.email=c@example", *command], cwd=folder, check=True)
+
+
+async def git_desired_state(world: World) -> Call:
     await with_cluster(world)
 
     async def call() -> httpx.Response:
-        # A cluster to act in: the sandbox, only for the duration of the call.
         with tempfile.TemporaryDirectory() as folder:
-            async with run_sandbox("healthy-small", kubeconfig_path=Path(folder) / "kubeconfig") as sandbox:
-                kube = sandbox.kube_urls["acme-prod"]
-                await with_cluster(world, kube)
-                async with httpx.AsyncClient() as http:
-                    node = (await http.get(f"{kube}/api/v1/nodes")).json()["items"][0]["metadata"]["name"]
-                body = {"action": "cordon", "target": {"kind": "Node", "name": node}}
-                return await world.client.post(
-                    f"/v1/clusters/{CLUSTER}/actions", json=body, headers=world.headers(*OPERATOR)
-                )
+            git_repository(folder)
+            # The service reads this when the test gives it no runner settings of its own.
+            os.environ["K8SOPS_UPGRADE_GIT_ALLOW_LOCAL"] = "true"
+            try:
+                body = {"repository": f"file://{folder}", "ref": "main", "path": "."}
+                path = f"/v1/clusters/{CLUSTER}/desired-state"
+                return await world.client.post(path, json=body, headers=world.headers(*OPERATOR))
+            finally:
+                os.environ.pop("K8SOPS_UPGRADE_GIT_ALLOW_LOCAL")
 
     return call
+
+
+async def create_drift_reconcile(world: World) -> Call:
+    await with_cluster(world)
+    body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER}
+    return lambda: world.client.post("/v1/operations/drift-reconcile", json=body, headers=world.headers(*OPERATOR))
+
+
+async def create_addon_operation(world: World) -> Call:
+    await with_cluster(world)
+    body = {"engagement_id": ENGAGEMENT, "cluster_id": CLUSTER, "addon": "ingress-nginx", "version": "1.11.3"}
+    return lambda: world.client.post("/v1/operations/addons", json=body, headers=world.headers(*OPERATOR))
+
+
+async def create_migration(world: World) -> Call:
+    await with_cluster(world)
+    body = {
+        "engagement_id": ENGAGEMENT,
+        "cluster_id": CLUSTER,
+        "new_cluster": {
+            "name": "cov-2",
+            "version": "1.30.4",
+            "node_pools": [{"name": "a", "instance_type": "m5.xlarge", "count": 1}],
+        },
+        "topology": "one cluster",
+        "workloads": [{"kind": "Deployment", "namespace": "shop", "name": "web"}],
+    }
+    return lambda: world.client.post("/v1/operations/migration", json=body, headers=world.headers(*OPERATOR))
+
+
+async def decommission(world: World) -> Call:
+    operation_id = await with_operation(
+        world, "awaiting_decommission", kind="migration", spec=json.dumps({"workloads": []})
+    )
+    grant = {
+        "engagement_id": ENGAGEMENT,
+        "cluster_id": CLUSTER,
+        "action": "decommission-cluster",
+        "target": {"kind": "Cluster", "name": CLUSTER},
+        "reason": "migrated",
+    }
+    granted = await world.client.post("/v1/authorisations", json=grant, headers=world.headers(*ADMIN))
+    assert granted.is_success, granted.text
+    body = {"authorisation_id": granted.json()["authorisation_id"]}
+    path = f"/v1/operations/{operation_id}/decommission"
+    return lambda: world.client.post(path, json=body, headers=world.headers(*OPERATOR))
 
 
 STAGE = json.dumps({"stage_ref": "stage-cov", "result": "passed"})
 UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("upgrade-runner", "POST", "/v1/operations"): create_plan,
+    ("upgrade-runner", "POST", "/v1/operations/addons"): create_addon_operation,
+    ("upgrade-runner", "POST", "/v1/operations/drift-reconcile"): create_drift_reconcile,
+    ("upgrade-runner", "POST", "/v1/operations/migration"): create_migration,
+    ("upgrade-runner", "POST", "/v1/operations/{operation_id}/decommission"): decommission,
+    ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/baseline"): record_baseline,
+    ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/desired-state"): git_desired_state,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
         "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE
     ),

@@ -66,7 +66,7 @@ async def test_scenarios_command_lists_shipped_scenarios() -> None:
     process = await asyncio.create_subprocess_exec(CLI, "scenarios", stdout=asyncio.subprocess.PIPE)
     stdout, _ = await process.communicate()
     names = [line.split("\t")[0] for line in stdout.decode().splitlines()]
-    assert names == ["blocking-pdb", "cost-review", "deprecated-apis", "healthy-small", "large"]
+    assert names == ["addons", "blocking-pdb", "cost-review", "deprecated-apis", "healthy-small", "large"]
 
 
 async def test_large_scenario_loads_and_serves(tmp_path: Path) -> None:

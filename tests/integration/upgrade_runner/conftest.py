@@ -271,3 +271,9 @@ async def deprecated(isolation: Any, tmp_path: Path) -> AsyncIterator[Harness]:
 async def blocking(isolation: Any, tmp_path: Path) -> AsyncIterator[Harness]:
     async for harness in make_harness(isolation, tmp_path, "blocking-pdb"):
         yield harness
+
+
+@pytest.fixture
+async def addons(isolation: Any, tmp_path: Path) -> AsyncIterator[Harness]:
+    async for harness in make_harness(isolation, tmp_path, "addons"):
+        yield harness

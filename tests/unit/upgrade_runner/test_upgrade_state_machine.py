@@ -75,9 +75,16 @@ def test_a_plan_without_a_staging_pair_goes_straight_to_scheduled() -> None:
     assert next_state(UPGRADE, State.PRECHECKING, Trigger.PRECHECK_PASSED, staged=False) is State.SCHEDULED
 
 
-def test_other_kinds_are_named_but_not_runnable_yet() -> None:
-    with pytest.raises(InvalidTransition, match="kind migration"):
-        next_state(OperationKind.MIGRATION, State.PLANNED, Trigger.START_PRECHECK)
+def test_a_migration_waits_for_the_checklist_and_for_the_decommission_authorisation() -> None:
+    kind = OperationKind.MIGRATION
+    assert next_state(kind, State.PRECHECKING, Trigger.PRECHECK_PASSED) is State.AWAITING_SIGNOFF
+    assert next_state(kind, State.APPLYING, Trigger.SHIFT_INCOMPLETE) is State.SHIFT_BLOCKED
+    assert next_state(kind, State.SHIFT_BLOCKED, Trigger.RECHECK) is State.APPLYING
+    assert next_state(kind, State.POSTCHECKING, Trigger.POSTCHECK_PASSED) is State.AWAITING_DECOMMISSION
+    with pytest.raises(InvalidTransition, match="cannot decommission an operation that is shift_blocked"):
+        next_state(kind, State.SHIFT_BLOCKED, Trigger.DECOMMISSION)
+    with pytest.raises(InvalidTransition):
+        next_state(OperationKind.ADDON, State.AWAITING_DECOMMISSION, Trigger.DECOMMISSION)
 
 
 def test_every_state_maps_to_the_upgrade_step_contract() -> None:

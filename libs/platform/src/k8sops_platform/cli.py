@@ -21,7 +21,7 @@ from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.migrations import migrate
 from k8sops_common.settings import DEV_JWT_SECRET
 
-from .demo import load_demo_data
+from .demo import load_demo_data, show_day2
 from .embedded import EmbeddedPostgres, TansuBroker
 from .first_screen import RUN_DESCRIPTION, RUN_ENVIRONMENT, first_screen
 from .provision import ServiceDatabase, ensure_database, provision_service, stored_password
@@ -130,6 +130,9 @@ class Platform:
             sandbox_urls = self.sandbox.kube_urls if self.sandbox else None
             summary = load_demo_data(self.services[0].url, jwt_secret, sandbox_urls, cost_url)
             _say(summary)
+            runner = next((p for p in self.services if p.spec.name == "upgrade-runner"), None)
+            if self.sandbox is not None and runner is not None:
+                _say(show_day2(runner.url, jwt_secret))
 
     def supervisor(self) -> Supervisor:
         supervisor = Supervisor(say=_say)

@@ -122,3 +122,35 @@ def finish_review(cost_url: str, operator_token: str, timeout_s: float = 90.0) -
                 client.post("/v1/cost/clusters/prod-dhaka-1/analyses", json={"kind": "health-review"})
             time.sleep(0.5)
     return f"not finished within {timeout_s:.0f} s (see cost-analyzer's log)"
+
+
+def show_day2(upgrade_runner_url: str, jwt_secret: str, cluster_id: str = "prod-dhaka-1", wait_s: float = 60) -> str:
+    """The demo cluster's add-on inventory and drift: the baseline is recorded (onboarding) once the
+    upgrade runner has heard of the cluster, then drift is read against it."""
+    operator = mint_token(
+        jwt_secret, sub="oncall@provider.example", roles=["k8s-ops.operator"], engagements=[DEMO_ENGAGEMENT], ttl_s=3600
+    )
+    with httpx.Client(
+        base_url=upgrade_runner_url, headers={"Authorization": f"Bearer {operator}"}, timeout=30
+    ) as client:
+        deadline = time.monotonic() + wait_s
+        while (addons := client.get(f"/v1/clusters/{cluster_id}/addons")).status_code == 404:
+            if time.monotonic() > deadline:
+                return (
+                    f"day-2: upgrade-runner has not heard of {cluster_id} yet; see GET /v1/clusters/{cluster_id}/addons"
+                )
+            time.sleep(0.5)
+        addons.raise_for_status()
+        if client.get(f"/v1/clusters/{cluster_id}/drift").status_code == 409:
+            client.post(f"/v1/clusters/{cluster_id}/baseline").raise_for_status()
+        drift = client.get(f"/v1/clusters/{cluster_id}/drift")
+        drift.raise_for_status()
+    installed = ", ".join(f"{i['addon']} {i['version']} ({i['source']})" for i in addons.json()["items"]) or "none"
+    blocked = [f["message"] for f in addons.json()["next_minor_findings"]]
+    findings = drift.json()["findings"]
+    return (
+        f"day-2 on {cluster_id}: add-ons {installed}; next minor {addons.json()['next_minor']}: "
+        f"{'; '.join(blocked) or 'every add-on supports it'}\n"
+        f"  drift since the baseline ({drift.json()['baseline_reason']}): {len(findings)} object(s) "
+        f"(GET {upgrade_runner_url}/v1/clusters/{cluster_id}/drift)"
+    )

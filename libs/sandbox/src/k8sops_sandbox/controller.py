@@ -385,9 +385,16 @@ class Controller:
         octets = hashlib_octets(f"{meta['namespace']}/{meta['name']}")
         pod_ip = f"10.244.{octets[0]}.{octets[1]}"
         statuses = []
+        pulls = {
+            c["image"]: self.cluster.faults.pull_failure(self.cluster.name, c["image"])
+            for c in pod["spec"]["containers"]
+        }
+        unpullable = [image for image, failure in pulls.items() if failure]
         for container in pod["spec"]["containers"]:
             state: dict[str, Any]
-            if crashloop:
+            if pulls[container["image"]]:
+                state = dict(pulls[container["image"]] or {})
+            elif crashloop:
                 state = {
                     "waiting": {
                         "reason": "CrashLoopBackOff",
@@ -402,13 +409,13 @@ class Controller:
                     "image": container["image"],
                     "imageID": f"{container['image']}@sha256:{short_hash(container['image'], 12)}",
                     "containerID": f"containerd://{short_hash(meta['name'] + container['name'], 20)}",
-                    "ready": not crashloop,
-                    "started": not crashloop,
+                    "ready": not crashloop and container["image"] not in unpullable,
+                    "started": not crashloop and container["image"] not in unpullable,
                     "restartCount": 1 if crashloop else 0,
                     "state": state,
                 }
             )
-        ready = "False" if crashloop else "True"
+        ready = "False" if crashloop or unpullable else "True"
         pod["status"].update(
             {
                 "phase": "Running",

@@ -76,3 +76,9 @@ class FaultRegistry:
 
     def pdb_blocked(self, cluster: str, pdb: str) -> bool:
         return any(f.pdb in (None, pdb) for f in self.matching("pdb_blocks_forever", cluster))
+
+    def pull_failure(self, cluster: str, image: str) -> dict[str, object] | None:
+        """The kubelet's waiting state for a container whose image cannot be pulled (None: it can)."""
+        if not any(f.image in (None, image) for f in self.matching("image_pull_fails", cluster)):
+            return None
+        return {"waiting": {"reason": "ImagePullBackOff", "message": f'Back-off pulling image "{image}"'}}

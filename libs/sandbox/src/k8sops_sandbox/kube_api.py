@@ -14,13 +14,12 @@ from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
-import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from . import access_review, discovery
+from . import access_review, discovery, ssa
 from .cluster import ClusterState, EvictionRefused
 from .dry_run import dry_run, is_dry_run
 from .objects import short_hash
@@ -371,14 +370,14 @@ class KubeApi:
         return self.store.delete(resource.key, namespace, name)
 
     async def _patch(self, request: Request, resource: ResourceType, namespace: str, name: str) -> Obj:
-        current = self._get(resource, namespace, name)
         content_type = request.headers.get("content-type", "").split(";")[0].strip()
         raw = await request.body()
+        if content_type == "application/apply-patch+yaml":
+            return self._apply(request, resource, namespace, name, raw)
+        current = self._get(resource, namespace, name)
         try:
             if content_type == "application/json-patch+json":
                 patched = json_patch(current, json.loads(raw))
-            elif content_type == "application/apply-patch+yaml":
-                patched = merge_patch(current, yaml.safe_load(raw))
             elif content_type in ("application/merge-patch+json", "application/strategic-merge-patch+json"):
                 patched = merge_patch(current, json.loads(raw))
             else:
@@ -402,6 +401,23 @@ class KubeApi:
             return self.store.replace(resource.key, patched, expected)
         except Conflict:
             raise ApiError(409, "Conflict", _conflict_message(resource, name)) from None
+
+    def _apply(self, request: Request, resource: ResourceType, namespace: str, name: str, raw: bytes) -> Obj:
+        current = self.store.find(resource.key, namespace, name)
+        try:
+            applied, manager, force = ssa.parse(request.query_params, raw, name)
+            result = ssa.apply(current, applied, manager, force, resource.api_version(), self.cluster.now_iso())
+        except ssa.BadApply as error:
+            raise ApiError(400, "BadRequest", str(error)) from None
+        except ssa.ApplyConflict as conflict:
+            raise ApiError(409, "Conflict", str(conflict)) from None
+        result.setdefault("metadata", {})["name"] = name
+        if current is None:
+            self._create(resource, resource.api_version(), namespace or None, result)
+            return self._get(resource, namespace, name)
+        if resource.namespaced:
+            result["metadata"]["namespace"] = namespace
+        return self.store.replace(resource.key, result)
 
     def _evict(self, namespace: str, name: str) -> Response:
         if self.store.find("pods", namespace, name) is None:

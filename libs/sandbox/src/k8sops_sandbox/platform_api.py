@@ -8,7 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
+from . import provisioning
 from .platform import PlatformError
+from .provisioning import NewCluster
 from .scenario import Fault
 
 if TYPE_CHECKING:
@@ -73,6 +75,15 @@ def build_platform_app(sandbox: Sandbox) -> FastAPI:
     @app.get("/v1/clusters")
     async def list_clusters() -> dict[str, Any]:
         return {"clusters": [service.describe_cluster(c) for c in service.clusters.values()]}
+
+    @app.post("/v1/clusters", status_code=201)
+    async def create_cluster(body: NewCluster) -> dict[str, Any]:
+        """A new cluster, running when the call returns (its Kubernetes API in `kubernetes_api_url`)."""
+        return service.describe_cluster(await provisioning.create_cluster(sandbox, body))
+
+    @app.delete("/v1/clusters/{cluster}")
+    async def delete_cluster(cluster: str) -> dict[str, Any]:
+        return await provisioning.delete_cluster(sandbox, cluster)
 
     @app.get("/v1/clusters/{cluster}")
     async def get_cluster(cluster: str) -> dict[str, Any]:

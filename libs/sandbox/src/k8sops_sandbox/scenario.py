@@ -124,12 +124,20 @@ class Cluster(_Model):
 
 
 class Fault(_Model):
-    type: Literal["node_never_ready", "crashloop_after_upgrade", "pdb_blocks_forever", "api_error", "api_timeout"]
+    type: Literal[
+        "node_never_ready",
+        "crashloop_after_upgrade",
+        "pdb_blocks_forever",
+        "image_pull_fails",
+        "api_error",
+        "api_timeout",
+    ]
     cluster: str | None = None  # None: every cluster
     node: str | None = None
     node_pool: str | None = None
     workload: str | None = None  # "namespace/name"
     pdb: str | None = None  # "namespace/name"
+    image: str | None = None  # image_pull_fails: this exact image reference cannot be pulled
     status: int = 500
     delay_seconds: float = 30.0
     path_prefix: str = "/"

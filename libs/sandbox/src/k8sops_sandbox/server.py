@@ -23,11 +23,12 @@ from .kube_api import KubeApi
 from .platform import PlatformService
 from .platform_api import build_platform_app
 from .prometheus_api import build_prometheus_app
+from .provisioning import Served
 from .scenario import Fault, Scenario, load_scenario
 from .usage import UsageModel
 
 
-class _Server(uvicorn.Server):
+class SignalFreeServer(uvicorn.Server):
     """uvicorn without its own signal handling: the sandbox owns SIGTERM/SIGINT."""
 
     @contextlib.contextmanager
@@ -47,6 +48,10 @@ class Sandbox:
     platform_url: str = ""
     prometheus_url: str = ""
     kubeconfig_path: Path | None = None
+    host: str = "127.0.0.1"
+    # The Kubernetes API server of each cluster: scenario clusters, and those created at runtime.
+    serving: dict[str, Served] = field(default_factory=dict)
+    provisioned: dict[str, Served] = field(default_factory=dict)
 
     @property
     def kube_url(self) -> str:
@@ -114,7 +119,7 @@ def build_sandbox(scenario: Scenario) -> Sandbox:
     return Sandbox(scenario, faults, clusters, controllers, usage, PlatformService(clusters, scenario))
 
 
-def _bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -124,7 +129,7 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(host: str, sock: socket.socket) -> str:
+def url_of(host: str, sock: socket.socket) -> str:
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -144,16 +149,17 @@ async def run_sandbox(
     second cluster gets kube_port + 1 and so on. Writes the kubeconfig (one context per cluster)."""
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sandbox = build_sandbox(loaded)
+    sandbox.host = host
     sockets: list[tuple[Any, socket.socket]] = []
     for index, (name, cluster) in enumerate(sandbox.clusters.items()):
-        sock = _bind(host, kube_port + index if kube_port else 0)
-        cluster.kube_url = sandbox.kube_urls[name] = _url(host, sock)
+        sock = bind(host, kube_port + index if kube_port else 0)
+        cluster.kube_url = sandbox.kube_urls[name] = url_of(host, sock)
         api = KubeApi(cluster, sandbox.usage[name])
         sockets.append((api.app, sock))
-    platform_sock = _bind(host, platform_port)
-    prometheus_sock = _bind(host, prometheus_port)
-    sandbox.platform_url = _url(host, platform_sock)
-    sandbox.prometheus_url = _url(host, prometheus_sock)
+    platform_sock = bind(host, platform_port)
+    prometheus_sock = bind(host, prometheus_port)
+    sandbox.platform_url = url_of(host, platform_sock)
+    sandbox.prometheus_url = url_of(host, prometheus_sock)
     sockets.append((build_platform_app(sandbox), platform_sock))
     sockets.append((build_prometheus_app(sandbox), prometheus_sock))
 
@@ -168,12 +174,17 @@ async def run_sandbox(
         sandbox.kubeconfig_path.write_text(yaml.safe_dump(sandbox.kubeconfig(), sort_keys=False))
 
     servers = [
-        _Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1))
+        SignalFreeServer(
+            uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False, timeout_graceful_shutdown=1)
+        )
         for app, _ in sockets
     ]
     tasks = [
         asyncio.create_task(server.serve(sockets=[sock])) for server, (_, sock) in zip(servers, sockets, strict=True)
     ]
+    sandbox.serving = {
+        name: Served(server, task) for name, server, task in zip(sandbox.clusters, servers, tasks, strict=False)
+    }
     for controller in sandbox.controllers.values():
         controller.start()
     try:
@@ -191,8 +202,8 @@ async def run_sandbox(
         await sandbox.platform.stop()
         for controller in sandbox.controllers.values():
             await controller.stop()
-        for server in servers:
+        for server in [*servers, *(served.server for served in sandbox.provisioned.values())]:
             server.should_exit = True
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *(served.task for served in sandbox.provisioned.values()), return_exceptions=True)
         for _, sock in sockets:
             sock.close()

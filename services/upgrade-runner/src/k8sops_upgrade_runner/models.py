@@ -75,6 +75,8 @@ operations = Table(
     Column("postcheck", JSONB),
     Column("rollback", JSONB),
     Column("failure", Text),
+    # What a kind other than `upgrade` acts on (an add-on: name, namespace, version, what it replaced).
+    Column("spec", JSONB),
     Column("report", JSONB),
     Column("report_markdown", Text),
     # When the runner should next look at it; NULL while it waits for a person (or is finished).
@@ -175,6 +177,19 @@ cluster_actions = Table(
     Column("detail", Text, nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Index("cluster_actions_cluster", "cluster_id", "at"),
+)
+
+# The desired state of each managed object of a cluster, as recorded at onboarding and after
+# each operation (normalised); drift is measured against it. Created by revision 0003.
+cluster_baselines = Table(
+    "cluster_baselines",
+    metadata,
+    Column("cluster_id", Text, primary_key=True),
+    Column("object_key", Text, primary_key=True),
+    Column("object", JSONB, nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_by", Text, nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 DOMAIN_TABLES = (

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .models import (
     authorisations,
     cluster_actions,
+    cluster_baselines,
     cluster_leases,
     clusters,
     engagements,
@@ -276,3 +277,21 @@ async def list_actions(session: AsyncSession, cluster_id: str, limit: int) -> Se
         .limit(limit)
     )
     return (await session.execute(query)).mappings().all()
+
+
+# Baselines (drift)
+
+
+async def replace_baseline(session: AsyncSession, cluster_id: str, rows: list[dict[str, Any]]) -> None:
+    await session.execute(delete(cluster_baselines).where(cluster_baselines.c.cluster_id == cluster_id))
+    if rows:
+        await session.execute(insert(cluster_baselines), rows)
+
+
+async def baseline_of(session: AsyncSession, cluster_id: str) -> list[RowMapping]:
+    query = (
+        select(cluster_baselines)
+        .where(cluster_baselines.c.cluster_id == cluster_id)
+        .order_by(cluster_baselines.c.object_key)
+    )
+    return list((await session.execute(query)).mappings())

@@ -28,6 +28,68 @@ class PlanCreate(Body):
     request_id: str | None = Field(default=None, pattern=ID_PATTERN)
 
 
+class AddonPlanCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN)
+    addon: str = Field(pattern=NAME_PATTERN, description="a catalogue name, e.g. ingress-nginx (`GET /v1/addons`)")
+    version: str = Field(pattern=r"^v?\d+\.\d+\.\d+$", description="a catalogued version of the add-on")
+    namespace: str | None = Field(default=None, pattern=NAME_PATTERN, description="default: the catalogue's")
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class GitDesiredStateIn(Body):
+    repository: str = Field(
+        pattern=r"^(https://|ssh://|file://|git@)[^\s]+$", max_length=500, description="the Git repository URL"
+    )
+    ref: str = Field(default="main", pattern=r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$", description="a branch or tag")
+    path: str = Field(default=".", pattern=r"^[A-Za-z0-9._/-]{1,300}$", description="the folder of manifests")
+
+
+class DriftReconcileCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN)
+    delete_extra: bool = Field(
+        default=False, description="also delete objects not in the desired state (needs `authorisation_id`)"
+    )
+    authorisation_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="a delete-drift-extras authorisation for the cluster"
+    )
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class PoolIn(Body):
+    name: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    instance_type: str = Field(min_length=1, max_length=64)
+    count: int = Field(ge=1, le=50)
+
+
+class NewClusterIn(Body):
+    name: str = Field(pattern=r"^[a-z0-9-]{1,40}$")
+    version: str = Field(pattern=r"^\d+\.\d+\.\d+$", description="the new cluster's Kubernetes version")
+    node_pools: list[PoolIn] = Field(min_length=1, max_length=10)
+
+
+class WorkloadIn(Body):
+    kind: str = Field(pattern="^(Deployment|StatefulSet)$")
+    namespace: str = Field(pattern=NAME_PATTERN)
+    name: str = Field(pattern=NAME_PATTERN)
+
+
+class MigrationCreate(Body):
+    engagement_id: str = Field(pattern=ID_PATTERN)
+    cluster_id: str = Field(pattern=ID_PATTERN, description="the old cluster")
+    new_cluster: NewClusterIn
+    topology: str = Field(min_length=1, max_length=20_000, description="step 1: the topology design document")
+    workloads: list[WorkloadIn] = Field(min_length=1, max_length=100, description="shifted in this order")
+    request_id: str | None = Field(default=None, pattern=ID_PATTERN)
+
+
+class DecommissionIn(Body):
+    authorisation_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="an engagement admin's decommission-cluster authorisation"
+    )
+
+
 class SignOffIn(Body):
     stage_ref: str = Field(pattern=ID_PATTERN, description="the passed stage this sign-off is for (`stage.stage_ref`)")
     comment: str = Field(default="", max_length=2000)
@@ -58,6 +120,7 @@ class OperationOut(BaseModel):
     postcheck: dict[str, Any] | None
     rollback: dict[str, Any] | None
     failure: str | None
+    spec: dict[str, Any] | None
     next_run_at: datetime | None
     created_at: datetime
     updated_at: datetime

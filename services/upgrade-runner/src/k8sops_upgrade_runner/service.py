@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,7 +50,7 @@ def conflict(detail: str, problem_type: str = "invalid-state") -> ProblemError:
     return ProblemError(409, "Conflict", detail, problem_type=problem_type)
 
 
-def cluster_target(cluster: RowMapping | None, cluster_id: str) -> AuditTargetV1:
+def cluster_target(cluster: Mapping[Any, Any] | None, cluster_id: str) -> AuditTargetV1:
     return AuditTargetV1(kind="Cluster", name=cluster["name"] if cluster else cluster_id, cluster=cluster_id)
 
 
@@ -121,9 +122,12 @@ async def create_plan(
     target_version: str | None,
     emergency: bool,
     force: bool,
+    kind: OperationKind = OperationKind.UPGRADE,
+    spec: dict[str, Any] | None = None,
+    from_version: str | None = None,
 ) -> RowMapping:
     """A plan for one cluster; versions are read from the cluster at pre-check when not given."""
-    if target_version is not None:
+    if target_version is not None and kind is OperationKind.UPGRADE:
         Version.parse(target_version)  # the caller turns ValueError into a 422
     existing = await repository.live_operation_of_cluster(session, cluster_id)
     if existing is not None:
@@ -136,13 +140,14 @@ async def create_plan(
     operation_id = f"op-{uuid.uuid4().hex[:16]}"
     values = {
         "operation_id": operation_id,
-        "kind": OperationKind.UPGRADE.value,
+        "kind": kind.value,
         "engagement_id": engagement_id,
         "cluster_id": cluster_id,
         "request_id": request_id,
         "state": State.PLANNED.value,
-        "from_version": None,
+        "from_version": from_version,
         "to_version": target_version,
+        "spec": spec,
         "emergency": emergency,
         "force": force,
         "created_by": actor.sub,
@@ -255,7 +260,7 @@ async def record_step(
         action=f"{operation['kind']}.{trigger.value if trigger else 'plan'}",
         target=cluster_target(cluster, operation["cluster_id"]),
         engagement_id=operation["engagement_id"],
-        authorization_ref=operation["emergency_authorisation_id"] if trigger is Trigger.WINDOW_OPENED else None,
+        authorization_ref=authorisation_of(operation, trigger),
         details={
             "operation_id": operation["operation_id"],
             "from_state": previous.value if previous else None,
@@ -263,6 +268,15 @@ async def record_step(
             "detail": detail[:500],
         },
     )
+
+
+def authorisation_of(operation: RowMapping, trigger: Trigger | None) -> str | None:
+    """The customer's authorisation a step ran under: an emergency start, a decommission."""
+    if trigger is Trigger.WINDOW_OPENED:
+        return operation["emergency_authorisation_id"]
+    if trigger is Trigger.DECOMMISSION:
+        return (operation["spec"] or {}).get("decommission_authorisation_id")
+    return None
 
 
 async def transition(

@@ -38,3 +38,4 @@ class RunnerSettings(BaseSettings):
     lease_ttl_s: float = Field(default=30, gt=0, description="a cluster lease lasts this long without renewal")
     max_parallel: int = Field(default=20, gt=0, description="operations one runner drives at once")
     http_timeout_s: float = Field(default=30, gt=0)
+    git_allow_local: bool = Field(default=False, description="read desired state from file:// Git repositories")

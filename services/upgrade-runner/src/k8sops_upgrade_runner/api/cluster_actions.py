@@ -45,7 +45,9 @@ def _invalid(detail: str) -> ProblemError:
 def validate(body: ActionIn) -> None:
     kinds = TARGET_KINDS.get(body.action)
     if kinds is None:
-        raise _invalid(f"{body.action.value} is not a cluster action; start an emergency upgrade on its operation.")
+        raise _invalid(
+            f"{body.action.value} is not a cluster action; it authorises an operation (emergency, drift reconcile)."
+        )
     if body.target.kind not in kinds:
         raise _invalid(f"{body.action.value} acts on {' or '.join(sorted(kinds))}, not {body.target.kind}.")
     if (body.target.kind in NAMESPACED) != (body.target.namespace is not None):

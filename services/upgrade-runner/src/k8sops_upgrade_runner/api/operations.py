@@ -8,13 +8,15 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from k8sops_common.auth import Principal
 from k8sops_common.errors import ProblemError
-from k8sops_common.service import Context
+from k8sops_common.service import Context, ServiceContext
 
 from .. import repository, service
 from ..auth import Canceller, CustomerAdmin, Operator, Reader, ensure_member, ensure_senior_for_force, ensure_visible
-from ..domain.operation import Trigger
+from ..domain.operation import OperationKind, Trigger
 from ..schemas import ID_PATTERN, NodeOut, OperationOut, OperationPage, PlanCreate, SignOffIn, StartIn, StepOut
 from .commands import sign_off, start_now
 
@@ -40,6 +42,46 @@ async def _visible(context: Context, principal: Any, operation_id: str) -> dict[
     return dict(operation)
 
 
+async def known_cluster(session: AsyncSession, engagement_id: str, cluster_id: str) -> None:
+    cluster = await repository.get_cluster(session, cluster_id)
+    if cluster is None or cluster["engagement_id"] != engagement_id:
+        raise ProblemError(
+            422,
+            "Unknown cluster",
+            f"Engagement {engagement_id!r} has no cluster {cluster_id!r} (as last announced by intake).",
+            problem_type="unknown-cluster",
+        )
+
+
+async def plan_kind(
+    context: ServiceContext,
+    principal: Principal,
+    engagement_id: str,
+    cluster_id: str,
+    request_id: str | None,
+    kind: OperationKind,
+    spec: dict[str, Any],
+    target_version: str | None = None,
+) -> dict[str, Any]:
+    """Plans an operation of a kind other than `upgrade` (committed before the response)."""
+    async with context.database.unit_of_work() as session:
+        await known_cluster(session, engagement_id, cluster_id)
+        operation = await service.create_plan(
+            session,
+            context.outbox,
+            actor=principal,
+            engagement_id=engagement_id,
+            cluster_id=cluster_id,
+            request_id=request_id,
+            target_version=target_version,
+            emergency=False,
+            force=False,
+            kind=kind,
+            spec=spec,
+        )
+    return dict(operation)
+
+
 @router.post(
     "",
     status_code=status.HTTP_201_CREATED,
@@ -52,14 +94,7 @@ async def create_plan(principal: Operator, context: Context, body: PlanCreate) -
     if body.force:
         ensure_senior_for_force(principal)
     async with context.database.unit_of_work() as session:
-        cluster = await repository.get_cluster(session, body.cluster_id)
-        if cluster is None or cluster["engagement_id"] != body.engagement_id:
-            raise ProblemError(
-                422,
-                "Unknown cluster",
-                f"Engagement {body.engagement_id!r} has no cluster {body.cluster_id!r} (as last announced by intake).",
-                problem_type="unknown-cluster",
-            )
+        await known_cluster(session, body.engagement_id, body.cluster_id)
         operation = await service.create_plan(
             session,
             context.outbox,

@@ -19,10 +19,20 @@ class ClusterAction(StrEnum):
     DELETE_NAMESPACE = "delete-namespace"
     DELETE_PVC = "delete-pvc"
     EMERGENCY_UPGRADE = "emergency-upgrade"
+    # A drift reconcile that deletes objects found in the cluster but not in its desired state.
+    DELETE_DRIFT_EXTRAS = "delete-drift-extras"
+    # The last step of a migration: deleting the old cluster.
+    DECOMMISSION_CLUSTER = "decommission-cluster"
 
 
 ALWAYS_DESTRUCTIVE = frozenset(
-    {ClusterAction.DELETE_NAMESPACE, ClusterAction.DELETE_PVC, ClusterAction.EMERGENCY_UPGRADE}
+    {
+        ClusterAction.DELETE_NAMESPACE,
+        ClusterAction.DELETE_PVC,
+        ClusterAction.EMERGENCY_UPGRADE,
+        ClusterAction.DELETE_DRIFT_EXTRAS,
+        ClusterAction.DECOMMISSION_CLUSTER,
+    }
 )
 
 

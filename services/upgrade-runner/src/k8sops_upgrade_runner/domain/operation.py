@@ -2,7 +2,7 @@
 
 Every multi-step change to a cluster is an operation with a `kind` (SPEC 7a): they share the
 persisted steps, the per-cluster lease, windows, sign-offs, authorisations, reports and audit.
-Only `upgrade` has a state machine today; the other kinds add theirs to `MACHINES`.
+Every kind has its machine in `MACHINES`.
 """
 
 from __future__ import annotations
@@ -28,6 +28,10 @@ class State(StrEnum):
     SCHEDULED = "scheduled"
     UPGRADING_CONTROL_PLANE = "upgrading_control_plane"
     UPGRADING_NODES = "upgrading_nodes"
+    APPLYING = "applying"
+    SHIFT_BLOCKED = "shift_blocked"
+    AWAITING_DECOMMISSION = "awaiting_decommission"
+    DECOMMISSIONING = "decommissioning"
     POSTCHECKING = "postchecking"
     COMPLETED = "completed"
     ROLLING_BACK = "rolling_back"
@@ -47,6 +51,10 @@ class Trigger(StrEnum):
     WINDOW_OPENED = "window_opened"
     CONTROL_PLANE_DONE = "control_plane_done"
     NODES_DONE = "nodes_done"
+    APPLIED = "applied"
+    SHIFT_INCOMPLETE = "shift_incomplete"
+    DECOMMISSION = "decommission"
+    DECOMMISSIONED = "decommissioned"
     POSTCHECK_PASSED = "postcheck_passed"
     FAILED = "failed"
     ROLLBACK_DONE = "rollback_done"
@@ -70,8 +78,10 @@ RUNNER_STATES = frozenset(
         State.SCHEDULED,
         State.UPGRADING_CONTROL_PLANE,
         State.UPGRADING_NODES,
+        State.APPLYING,
         State.POSTCHECKING,
         State.ROLLING_BACK,
+        State.DECOMMISSIONING,
     }
 )
 
@@ -94,7 +104,49 @@ UPGRADE_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
 }
 
-MACHINES: dict[OperationKind, dict[tuple[State, Trigger], State]] = {OperationKind.UPGRADE: UPGRADE_TRANSITIONS}
+# Operations that apply objects (an add-on rollout, a drift reconcile): checked, applied inside
+# the window (server-side apply), verified as the post-check; a failed one puts back what it can.
+APPLY_TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    (State.PLANNED, Trigger.START_PRECHECK): State.PRECHECKING,
+    (State.PRECHECKING, Trigger.PRECHECK_BLOCKED): State.PRECHECK_FAILED,
+    (State.PRECHECKING, Trigger.PRECHECK_PASSED): State.SCHEDULED,
+    (State.PRECHECK_FAILED, Trigger.RECHECK): State.PLANNED,
+    (State.SCHEDULED, Trigger.WINDOW_OPENED): State.APPLYING,
+    (State.APPLYING, Trigger.APPLIED): State.POSTCHECKING,
+    (State.APPLYING, Trigger.FAILED): State.ROLLING_BACK,
+    (State.POSTCHECKING, Trigger.POSTCHECK_PASSED): State.COMPLETED,
+    (State.POSTCHECKING, Trigger.FAILED): State.ROLLING_BACK,
+    (State.ROLLING_BACK, Trigger.ROLLBACK_DONE): State.ROLLED_BACK,
+    **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
+}
+
+# A workload migration (SPEC 7a's five steps): topology recorded with the plan; the new cluster
+# provisioned at pre-check; the CD/CI checklist signed off like a stage; workloads shifted one by
+# one inside the window (a workload that fails is moved back, and the shift waits for a re-check);
+# validation; the old cluster decommissioned only under the customer's authorisation.
+MIGRATION_TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    (State.PLANNED, Trigger.START_PRECHECK): State.PRECHECKING,
+    (State.PRECHECKING, Trigger.PRECHECK_BLOCKED): State.PRECHECK_FAILED,
+    (State.PRECHECKING, Trigger.PRECHECK_PASSED): State.AWAITING_SIGNOFF,
+    (State.PRECHECK_FAILED, Trigger.RECHECK): State.PLANNED,
+    (State.AWAITING_SIGNOFF, Trigger.SIGNED_OFF): State.SCHEDULED,
+    (State.SCHEDULED, Trigger.WINDOW_OPENED): State.APPLYING,
+    (State.APPLYING, Trigger.APPLIED): State.POSTCHECKING,
+    (State.APPLYING, Trigger.SHIFT_INCOMPLETE): State.SHIFT_BLOCKED,
+    (State.SHIFT_BLOCKED, Trigger.RECHECK): State.APPLYING,
+    (State.POSTCHECKING, Trigger.SHIFT_INCOMPLETE): State.SHIFT_BLOCKED,
+    (State.POSTCHECKING, Trigger.POSTCHECK_PASSED): State.AWAITING_DECOMMISSION,
+    (State.AWAITING_DECOMMISSION, Trigger.DECOMMISSION): State.DECOMMISSIONING,
+    (State.DECOMMISSIONING, Trigger.DECOMMISSIONED): State.COMPLETED,
+    **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
+}
+
+MACHINES: dict[OperationKind, dict[tuple[State, Trigger], State]] = {
+    OperationKind.UPGRADE: UPGRADE_TRANSITIONS,
+    OperationKind.ADDON: APPLY_TRANSITIONS,
+    OperationKind.DRIFT_RECONCILE: APPLY_TRANSITIONS,
+    OperationKind.MIGRATION: MIGRATION_TRANSITIONS,
+}
 
 
 def next_state(kind: OperationKind, state: State, trigger: Trigger, *, staged: bool = True) -> State:
@@ -124,6 +176,10 @@ STEP_OF_STATE: dict[State, tuple[StepName, StepStatus]] = {
     State.SCHEDULED: ("production", "waiting"),
     State.UPGRADING_CONTROL_PLANE: ("production", "running"),
     State.UPGRADING_NODES: ("production", "running"),
+    State.APPLYING: ("production", "running"),
+    State.SHIFT_BLOCKED: ("production", "waiting"),
+    State.AWAITING_DECOMMISSION: ("post-check", "succeeded"),
+    State.DECOMMISSIONING: ("production", "running"),
     State.POSTCHECKING: ("post-check", "running"),
     State.COMPLETED: ("report", "succeeded"),
     State.ROLLING_BACK: ("rollback", "running"),

@@ -181,6 +181,10 @@ class HelmRelease:
     namespace: str
     revision: int
     manifest_documents: tuple[Mapping[str, Any], ...]
+    # From the release's chart metadata: what the add-on inventory recognises it by.
+    chart: str = ""
+    chart_version: str = ""
+    app_version: str = ""
 
 
 def latest_releases(releases: Iterable[HelmRelease]) -> list[HelmRelease]:

@@ -59,12 +59,39 @@ def build_report(
         "failure": operation["failure"],
         "steps": timed_steps,
         "node_pools": pools,
+        "spec": operation.get("spec"),
     }
+
+
+TITLES = {"upgrade": "Upgrade", "addon": "Add-on", "drift-reconcile": "Drift reconcile", "migration": "Migration"}
+
+
+def _kind_sections(report: Mapping[str, Any]) -> list[str]:
+    """What a kind other than `upgrade` acted on: the add-on, the drifted objects, the workloads."""
+    spec = report.get("spec") or {}
+    if report["kind"] == "addon" and spec:
+        return ["## Add-on", "", f"- {spec['addon']} {spec['version']} in namespace {spec['namespace']}", ""]
+    if report["kind"] == "drift-reconcile" and spec.get("drift") is not None:
+        lines = ["## Drift", ""]
+        for finding in spec["drift"]:
+            fields = ", ".join(change["path"] for change in finding["changes"])
+            lines.append(f"- {finding['object']}: {finding['drift']}" + (f" ({fields})" if fields else ""))
+        lines += ["", "## Reconcile actions", "", *[f"- {action}" for action in spec.get("actions", [])], ""]
+        return lines
+    if report["kind"] == "migration" and spec:
+        lines = ["## Topology", "", spec["topology"], "", "## Workloads", "", "| workload | phase | detail |"]
+        lines.append("|---|---|---|")
+        for workload in spec["workloads"]:
+            name = f"{workload['kind']} {workload['namespace']}/{workload['name']}"
+            lines.append(f"| {name} | {workload['phase']} | {_cell(workload['detail'])} |")
+        return [*lines, ""]
+    return []
 
 
 def render_markdown(report: Mapping[str, Any]) -> str:
     lines = [
-        f"# Upgrade report: {report['cluster_name']} {report['from_version']} → {report['to_version']}",
+        f"# {TITLES.get(report['kind'], 'Operation')} report: {report['cluster_name']} "
+        f"{report['from_version']} → {report['to_version']}",
         "",
         f"- Operation: `{report['operation_id']}` ({report['kind']})",
         f"- Outcome: **{report['outcome']}**",
@@ -92,7 +119,9 @@ def render_markdown(report: Mapping[str, Any]) -> str:
             f"- **{finding['severity']}** `{finding['code']}` {finding['message']}{source}. "
             f"Evidence: {finding['evidence']}"
         )
-    lines += ["", "## Nodes", ""]
+    lines += ["", *_kind_sections(report)]
+    if report["node_pools"]:
+        lines += ["## Nodes", ""]
     for pool, nodes in report["node_pools"].items():
         lines += [
             f"### {pool}",

@@ -16,6 +16,8 @@ from kubernetes_asyncio import client as k8s
 from kubernetes_asyncio.client.exceptions import ApiException
 
 from ..domain.checks import ClusterSnapshot, NodeSnapshot, PdbSnapshot, WorkloadSnapshot, parse_quantity
+from ..domain.drift import MANAGED_KINDS, is_managed
+from ..domain.paths import object_path, plural_of
 from ..domain.removed_apis import HelmRelease
 from ..domain.versions import Version
 from ..settings import RunnerSettings
@@ -40,6 +42,22 @@ class PlatformError(RuntimeError):
         self.detail = detail
 
 
+async def platform_request(
+    http: httpx.AsyncClient, settings: RunnerSettings, method: str, path: str, body: Mapping[str, Any] | None = None
+) -> Obj:
+    """One call to the provider's platform API; an error answer is raised with its problem type."""
+    url = f"{settings.platform_api_url.rstrip('/')}{path}"
+    response = await http.request(method, url, json=body, timeout=settings.http_timeout_s)
+    if response.status_code >= 400:
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {"type": "unknown", "detail": response.text}
+        raise PlatformError(response.status_code, str(problem.get("type", "")), str(problem.get("detail", "")))
+    result: Obj = response.json()
+    return result
+
+
 class ClusterClient:
     def __init__(self, name: str, api_endpoint: str, settings: RunnerSettings, http: httpx.AsyncClient) -> None:
         self.name = name
@@ -61,16 +79,7 @@ class ClusterClient:
 
     # --- platform API ------------------------------------------------------------------------
     async def _platform(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Obj:
-        url = f"{self.settings.platform_api_url.rstrip('/')}{path}"
-        response = await self.http.request(method, url, json=body, timeout=self.settings.http_timeout_s)
-        if response.status_code >= 400:
-            try:
-                problem = response.json()
-            except ValueError:
-                problem = {"type": "unknown", "detail": response.text}
-            raise PlatformError(response.status_code, str(problem.get("type", "")), str(problem.get("detail", "")))
-        result: Obj = response.json()
-        return result
+        return await platform_request(self.http, self.settings, method, path, body)
 
     async def _path(self, suffix: str = "") -> str:
         """The cluster's path on the platform API, found by its Kubernetes API endpoint (what an
@@ -82,6 +91,9 @@ class ClusterClient:
             ]
             self.platform_name = matches[0] if matches else self.name
         return f"/v1/clusters/{self.platform_name}{suffix}"
+
+    async def platform_path(self) -> str:
+        return await self._path()
 
     async def platform_cluster(self) -> Obj:
         return await self._platform("GET", await self._path())
@@ -116,7 +128,7 @@ class ClusterClient:
             _preload_content=False,
             _return_http_data_only=True,
         )
-        body: Obj = json.loads(await response.read())
+        body: Obj = json.loads(await checked(response))
         return body
 
     async def _list(self, path: str, query: list[tuple[str, str]] | None = None) -> list[Obj]:
@@ -152,7 +164,18 @@ class ClusterClient:
                 continue
             release = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(encoded))))
             documents = tuple(doc for doc in yaml.safe_load_all(release.get("manifest", "")) if isinstance(doc, dict))
-            releases.append(HelmRelease(release["name"], release["namespace"], int(release["version"]), documents))
+            chart = (release.get("chart") or {}).get("metadata") or {}
+            releases.append(
+                HelmRelease(
+                    release["name"],
+                    release["namespace"],
+                    int(release["version"]),
+                    documents,
+                    str(chart.get("name", "")),
+                    str(chart.get("version", "")),
+                    str(chart.get("appVersion", "")),
+                )
+            )
         return releases
 
     async def node(self, name: str) -> Obj:
@@ -240,8 +263,54 @@ class ClusterClient:
             raise
         return None
 
+    async def apply(self, obj: Obj, field_manager: str) -> Obj:
+        """Server-side apply of one object (created if missing); `force` takes over fields another
+        manager set, as a controller that owns the object does."""
+        response = await self.api.call_api(
+            object_path(obj),
+            "PATCH",
+            query_params=[("fieldManager", field_manager), ("force", "true")],
+            header_params={"Content-Type": "application/apply-patch+yaml", "Accept": "application/json"},
+            body=obj,  # JSON is YAML: the client sends it as JSON under the apply media type
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        applied: Obj = json.loads(await checked(response))
+        return applied
+
+    async def find(self, path: str) -> Obj | None:
+        try:
+            return await self._get(path)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def workloads(self) -> list[Obj]:
+        """Every Deployment, DaemonSet and StatefulSet, with its kind."""
+        found = []
+        for kind in ("Deployment", "DaemonSet", "StatefulSet"):
+            found += [{**item, "kind": kind} for item in await self._list(f"/apis/apps/v1/{plural_of(kind)}")]
+        return found
+
+    async def managed_objects(self) -> list[Obj]:
+        """Every object whose drift is tracked, with its kind (list items carry none)."""
+        found = []
+        for kind, path in MANAGED_KINDS.items():
+            found += [{**item, "kind": kind} for item in await self._list(path)]
+        return [obj for obj in found if is_managed(obj)]
+
     async def delete(self, path: str) -> None:
         await self.api.call_api(path, "DELETE", auth_settings=["BearerToken"], _return_http_data_only=True)
+
+    async def delete_if_present(self, path: str) -> None:
+        """Idempotent delete, for steps a resumed runner may repeat."""
+        try:
+            await self.delete(path)
+        except ApiException as error:
+            if error.status != 404:
+                raise
 
     async def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
         resource = "deployments" if kind == "Deployment" else "statefulsets"
@@ -267,6 +336,17 @@ class ClusterClient:
             auth_settings=["BearerToken"],
             _return_http_data_only=True,
         )
+
+
+async def checked(response: Any) -> bytes:
+    """The body of a raw (not preloaded) response; kubernetes-asyncio raises for an error status
+    only when it preloads, so an error status is raised here as the client would."""
+    body: bytes = await response.read()
+    if response.status >= 400:
+        error = ApiException(status=response.status, reason=response.reason)
+        error.body = body
+        raise error
+    return body
 
 
 def node_is_ready(node: Mapping[str, Any]) -> bool:

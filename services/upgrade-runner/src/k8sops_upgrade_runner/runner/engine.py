@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from k8sops_common.service import ServiceContext
 
 from .. import repository, service
+from ..domain.addons import compatibility_findings, inventory
 from ..domain.checks import Baseline, baseline_of, evaluate_precheck, postcheck_problems
 from ..domain.operation import State, Trigger
 from ..domain.removed_apis import from_helm, from_last_applied, from_metrics, kinds_to_scan
@@ -88,7 +89,7 @@ class Driver:
         async with self.context.database.sessions() as session:
             return await repository.get_cluster(session, cluster_id)
 
-    async def client(self, cluster: RowMapping) -> ClusterClient:
+    async def client(self, cluster: Mapping[Any, Any]) -> ClusterClient:
         if cluster["name"] not in self.clients:
             self.clients[cluster["name"]] = ClusterClient(
                 cluster["name"], cluster["api_endpoint"], self.settings, self.http
@@ -99,9 +100,9 @@ class Driver:
         for client in self.clients.values():
             await client.close()
 
-    async def run(self) -> None:
-        """Advances the operation until it has to wait (for a person, a window, or for good)."""
-        handlers: dict[State, Callable[[RowMapping], Awaitable[bool]]] = {
+    def handlers(self) -> dict[State, Callable[[RowMapping], Awaitable[bool]]]:
+        """One function per state of the kind's machine; other kinds override this."""
+        return {
             State.PLANNED: self.planned,
             State.PRECHECKING: self.prechecking,
             State.STAGING: self.staging,
@@ -111,6 +112,10 @@ class Driver:
             State.POSTCHECKING: self.postchecking,
             State.ROLLING_BACK: self.rolling_back,
         }
+
+    async def run(self) -> None:
+        """Advances the operation until it has to wait (for a person, a window, or for good)."""
+        handlers = self.handlers()
         try:
             while True:
                 operation = await self.load()
@@ -155,7 +160,8 @@ class Driver:
         )
         snapshot = await client.snapshot(current, await client.surge_available())
         evaluated = evaluate_precheck(snapshot, target, removed)
-        findings += [finding.as_dict() for finding in evaluated]
+        addons = inventory(await client.workloads(), await client.helm_releases())
+        findings += [finding.as_dict() for finding in [*evaluated, *compatibility_findings(addons, target)]]
         blocking = [f for f in findings if f["severity"] == "blocking"]
         changes = {
             "from_version": str(current),

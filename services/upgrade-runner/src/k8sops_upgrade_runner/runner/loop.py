@@ -18,11 +18,21 @@ import httpx
 from k8sops_common.service import ServiceContext
 
 from .. import repository, service
+from ..domain.operation import OperationKind
 from ..settings import RunnerSettings
+from .addons import AddonDriver
+from .drift import DriftDriver
 from .engine import Driver, LeaseLost
+from .migration import MigrationDriver
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_ERROR = timedelta(seconds=5)
+DRIVERS: dict[OperationKind, type[Driver]] = {
+    OperationKind.UPGRADE: Driver,
+    OperationKind.ADDON: AddonDriver,
+    OperationKind.DRIFT_RECONCILE: DriftDriver,
+    OperationKind.MIGRATION: MigrationDriver,
+}
 
 
 class _NotAcquired(Exception):
@@ -72,7 +82,10 @@ class Runner:
         self.active.pop(operation_id, None)
 
     async def drive(self, http: httpx.AsyncClient, operation_id: str, leased: set[str]) -> None:
-        driver = Driver(self.context, self.settings, http, operation_id, leased)
+        async with self.context.database.sessions() as session:
+            operation = await repository.get_operation(session, operation_id)
+        kind = OperationKind(operation["kind"]) if operation is not None else OperationKind.UPGRADE
+        driver = DRIVERS.get(kind, Driver)(self.context, self.settings, http, operation_id, leased)
         heartbeat = asyncio.create_task(self.renew(operation_id, leased, asyncio.current_task()))
         try:
             await driver.run()

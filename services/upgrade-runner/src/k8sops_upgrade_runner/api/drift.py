@@ -1,0 +1,149 @@
+"""Drift: record a cluster's desired state, read its drift now, reconcile it as an operation."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Path, status
+from kubernetes_asyncio.client.exceptions import ApiException
+
+from k8sops_common.auth import Principal
+from k8sops_common.errors import ProblemError
+from k8sops_common.service import Context, ServiceContext
+
+from .. import authorisations, repository, service
+from ..auth import Operator, Reader, ensure_member, ensure_visible, not_found
+from ..domain.authorisation import ClusterAction, Target
+from ..domain.operation import OperationKind
+from ..runner.baseline import GIT_REASON, current_drift, desired_state, record_baseline, store_baseline
+from ..runner.cluster import ClusterClient, PlatformError
+from ..runner.gitsource import GitSourceError, read_manifests
+from ..schemas import ID_PATTERN, DriftReconcileCreate, GitDesiredStateIn, OperationOut
+from ..settings import RunnerSettings
+from .operations import known_cluster, plan_kind
+
+router = APIRouter(prefix="/v1", tags=["drift"])
+ClusterId = Annotated[str, Path(pattern=ID_PATTERN)]
+READ_ERRORS: dict[int | str, dict[str, Any]] = {
+    404: {"description": "Not in the caller's engagements"},
+    502: {"description": "The cluster could not be read"},
+}
+
+
+async def visible_cluster(context: ServiceContext, principal: Principal, cluster_id: str) -> dict[str, Any]:
+    async with context.database.sessions() as session:
+        cluster = await repository.get_cluster(session, cluster_id)
+    if cluster is None:
+        raise not_found("cluster", cluster_id)
+    ensure_visible(principal, cluster["engagement_id"], "cluster", cluster_id)
+    return dict(cluster)
+
+
+@asynccontextmanager
+async def cluster_client(context: ServiceContext, cluster: dict[str, Any]) -> AsyncIterator[ClusterClient]:
+    """A client for one request; a cluster that cannot be read is a 502 problem, not a 500."""
+    settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
+    async with httpx.AsyncClient() as http:
+        client = ClusterClient(cluster["name"], cluster["api_endpoint"], settings, http)
+        try:
+            yield client
+        except (ApiException, PlatformError, httpx.HTTPError) as error:
+            raise ProblemError(
+                502,
+                "Cluster unreachable",
+                f"Could not read cluster {cluster['cluster_id']!r}: {error}",
+                problem_type="cluster-unreachable",
+            ) from error
+        finally:
+            await client.close()
+
+
+@router.post(
+    "/clusters/{cluster_id}/baseline",
+    status_code=status.HTTP_201_CREATED,
+    responses=READ_ERRORS,
+    summary="Record the cluster's live managed objects as its desired state (onboarding)",
+)
+async def post_baseline(principal: Operator, context: Context, cluster_id: ClusterId) -> dict[str, Any]:
+    cluster = await visible_cluster(context, principal, cluster_id)
+    ensure_member(principal, cluster["engagement_id"], "cluster", cluster_id)
+    async with cluster_client(context, cluster) as client:
+        return await record_baseline(context, client, cluster, principal, "recorded by an operator")
+
+
+@router.post(
+    "/clusters/{cluster_id}/desired-state",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        **READ_ERRORS,
+        422: {"description": "The repository, ref or path cannot be read (problem+json says why)"},
+    },
+    summary="Take the cluster's desired state from a Git repository path (GitOps) instead of a recorded baseline",
+)
+async def post_git_desired_state(
+    principal: Operator, context: Context, cluster_id: ClusterId, body: GitDesiredStateIn
+) -> dict[str, Any]:
+    cluster = await visible_cluster(context, principal, cluster_id)
+    ensure_member(principal, cluster["engagement_id"], "cluster", cluster_id)
+    try:
+        settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
+        commit, objects = await read_manifests(
+            body.repository, body.ref, body.path, allow_local=settings.git_allow_local
+        )
+    except GitSourceError as error:
+        raise ProblemError(422, "Git source unreadable", str(error), problem_type="git-source-unreadable") from error
+    reason = f"{GIT_REASON}{body.repository}@{body.ref} ({commit[:12]}):{body.path}"
+    return await store_baseline(context, cluster, principal, reason, objects)
+
+
+@router.get(
+    "/clusters/{cluster_id}/drift",
+    responses={**READ_ERRORS, 409: {"description": "No baseline recorded yet"}},
+    summary="Drift now: per object missing, extra, or the fields changed (server-managed fields ignored)",
+)
+async def get_drift(principal: Reader, context: Context, cluster_id: ClusterId) -> dict[str, Any]:
+    cluster = await visible_cluster(context, principal, cluster_id)
+    async with cluster_client(context, cluster) as client:
+        findings = await current_drift(context, client, cluster_id)
+    if findings is None:
+        raise service.conflict(
+            f"Cluster {cluster_id!r} has no desired state yet: POST /v1/clusters/{cluster_id}/baseline.", "no-baseline"
+        )
+    rows = await desired_state(context, cluster_id)
+    return {
+        "cluster_id": cluster_id,
+        "baseline_recorded_at": rows[0]["recorded_at"],
+        "baseline_reason": rows[0]["reason"],
+        "findings": [finding.as_dict() for finding in findings],
+    }
+
+
+@router.post(
+    "/operations/drift-reconcile",
+    status_code=status.HTTP_201_CREATED,
+    response_model=OperationOut,
+    responses={
+        403: {"description": "delete_extra without a valid delete-drift-extras authorisation"},
+        404: {"description": "Not in the caller's engagements"},
+        409: {"description": "The cluster has a live operation"},
+        422: {"description": "Invalid body or unknown cluster"},
+    },
+    summary="Put the cluster back to its desired state (deleting extra objects needs authorisation)",
+)
+async def create_reconcile(principal: Operator, context: Context, body: DriftReconcileCreate) -> dict[str, Any]:
+    ensure_member(principal, body.engagement_id, "engagement", body.engagement_id)
+    async with context.database.sessions() as session:
+        await known_cluster(session, body.engagement_id, body.cluster_id)
+    authorisation_id = None
+    if body.delete_extra:
+        target = Target(body.cluster_id, "Cluster", body.cluster_id)
+        authorisation_id = await authorisations.consume(
+            context, principal, body.engagement_id, body.authorisation_id, ClusterAction.DELETE_DRIFT_EXTRAS, target
+        )
+    spec = {"delete_extra": body.delete_extra, "authorisation_id": authorisation_id}
+    return await plan_kind(
+        context, principal, body.engagement_id, body.cluster_id, body.request_id, OperationKind.DRIFT_RECONCILE, spec
+    )
