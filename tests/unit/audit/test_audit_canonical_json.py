@@ -58,19 +58,15 @@ json_scalars = (
     | json_text
 )
 # Keys limited to the BMP, where code point order is UTF-16 order.
-bmp_text = st.text(
-    st.characters(codec="utf-8", max_codepoint=0xFFFF, exclude_characters="\x00")
-)
+bmp_text = st.text(st.characters(codec="utf-8", max_codepoint=0xFFFF, exclude_characters="\x00"))
 json_values_without_floats = st.recursive(
     st.none() | st.booleans() | st.integers(min_value=-(2**53), max_value=2**53) | bmp_text,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(bmp_text, children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(bmp_text, children, max_size=4),
     max_leaves=20,
 )
 json_values = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(json_text, children, max_size=4),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(json_text, children, max_size=4),
     max_leaves=20,
 )
 

@@ -120,13 +120,10 @@ details_values = st.recursive(
     | st.integers(min_value=-(2**53), max_value=2**53)
     | st.floats(allow_nan=False, allow_infinity=False)
     | json_text,
-    lambda children: st.lists(children, max_size=3)
-    | st.dictionaries(json_text, children, max_size=3),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(json_text, children, max_size=3),
     max_leaves=12,
 )
-aware_datetimes = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-)
+aware_datetimes = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 trace_ids = st.text("0123456789abcdef", min_size=32, max_size=32)
 entries = st.builds(
     AuditEntry,
@@ -137,9 +134,7 @@ entries = st.builds(
     source_service=names,
     actor=st.builds(Actor, sub=names, roles=st.lists(names, max_size=3).map(tuple)),
     action=names,
-    target=st.builds(
-        Target, kind=names, name=names, namespace=st.none() | names, cluster=st.none() | names
-    ),
+    target=st.builds(Target, kind=names, name=names, namespace=st.none() | names, cluster=st.none() | names),
     engagement_id=st.none() | names,
     outcome=st.sampled_from(Outcome),
     authorization_ref=st.none() | names,
@@ -149,9 +144,7 @@ entries = st.builds(
 
 
 @given(entries, st.integers(min_value=-12 * 60, max_value=14 * 60))
-def test_any_entry_hashes_the_same_after_a_storage_round_trip(
-    entry: AuditEntry, offset_minutes: int
-) -> None:
+def test_any_entry_hashes_the_same_after_a_storage_round_trip(entry: AuditEntry, offset_minutes: int) -> None:
     # As a database returns it: times in another zone, details re-parsed from JSON text.
     zone = timezone(timedelta(minutes=offset_minutes))
     read_back = replace(
@@ -353,9 +346,7 @@ def test_an_edit_with_a_recomputed_content_hash_breaks_the_link_at_that_entry(
 
 
 @pytest.mark.parametrize("index", [0, 1, 30, CHAIN_LENGTH - 2])
-def test_a_removed_entry_is_named_at_the_entry_after_the_gap(
-    chain: list[ChainedEntry], index: int
-) -> None:
+def test_a_removed_entry_is_named_at_the_entry_after_the_gap(chain: list[ChainedEntry], index: int) -> None:
     stored = chain[:index] + chain[index + 1 :]
     result = verify_chain(stored)
     mismatch = result.first_mismatch
@@ -367,9 +358,7 @@ def test_a_removed_entry_is_named_at_the_entry_after_the_gap(
 
 
 @pytest.mark.parametrize("index", [0, 17, CHAIN_LENGTH - 2])
-def test_two_swapped_entries_are_named_at_the_first_of_them(
-    chain: list[ChainedEntry], index: int
-) -> None:
+def test_two_swapped_entries_are_named_at_the_first_of_them(chain: list[ChainedEntry], index: int) -> None:
     stored = list(chain)
     stored[index], stored[index + 1] = stored[index + 1], stored[index]
     mismatch = verify_chain(stored).first_mismatch
@@ -386,9 +375,7 @@ def test_swapped_entries_renumbered_with_recomputed_content_hashes_break_the_lin
     moved_down = replace(first, sequence=second.sequence)
     stored = list(chain)
     stored[index] = ChainedEntry(moved_up, content_hash(moved_up), chain[index].link_hash)
-    stored[index + 1] = ChainedEntry(
-        moved_down, content_hash(moved_down), chain[index + 1].link_hash
-    )
+    stored[index + 1] = ChainedEntry(moved_down, content_hash(moved_down), chain[index + 1].link_hash)
     mismatch = verify_chain(stored).first_mismatch
     assert mismatch is not None
     assert (mismatch.kind, mismatch.sequence, mismatch.event_id) == (
@@ -419,9 +406,7 @@ def test_an_edited_stored_content_hash_is_a_content_mismatch(chain: list[Chained
 
 
 @pytest.mark.parametrize("edited_link", ["e" * 64, "A" * 64, ""])
-def test_an_edited_stored_link_hash_is_a_link_mismatch(
-    chain: list[ChainedEntry], edited_link: str
-) -> None:
+def test_an_edited_stored_link_hash_is_a_link_mismatch(chain: list[ChainedEntry], edited_link: str) -> None:
     stored = list(chain)
     stored[5] = ChainedEntry(chain[5].entry, chain[5].content_hash, edited_link)
     mismatch = verify_chain(stored).first_mismatch

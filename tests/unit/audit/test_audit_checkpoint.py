@@ -56,9 +56,7 @@ GOLDEN_CHECKPOINT = Checkpoint(
     created_at=datetime(2026, 3, 1, 15, 0, tzinfo=timezone(timedelta(hours=6))),
 )
 # Ed25519 signatures are deterministic, so the signature pins the signed bytes as well.
-GOLDEN_SIGNATURE = (
-    "rYo80OA+TuE704gfSnMALdThc+JS9gkdeEDeDWDpnxTscA8vDSQeblRVlOERZlZGb5TQVnW/jK1JFantxdpjAw=="
-)
+GOLDEN_SIGNATURE = "rYo80OA+TuE704gfSnMALdThc+JS9gkdeEDeDWDpnxTscA8vDSQeblRVlOERZlZGb5TQVnW/jK1JFantxdpjAw=="
 
 CHAIN_LENGTH = 90
 CHECKPOINT_AT = 40
@@ -76,9 +74,7 @@ def chain(build_chain: ChainBuilder) -> list[ChainedEntry]:
     return build_chain(CHAIN_LENGTH)
 
 
-def signed_checkpoint_at(
-    chain: list[ChainedEntry], sequence: int, key: Ed25519PrivateKey
-) -> SignedCheckpoint:
+def signed_checkpoint_at(chain: list[ChainedEntry], sequence: int, key: Ed25519PrivateKey) -> SignedCheckpoint:
     return sign_checkpoint(Checkpoint.of_head(chain[sequence - 1].head, CREATED_AT), key)
 
 
@@ -139,9 +135,7 @@ def test_a_checkpoint_does_not_verify_with_another_key(signing_key: Ed25519Priva
     ],
     ids=["empty", "not-base64", "zeros", "too-short"],
 )
-def test_a_malformed_signature_does_not_verify(
-    signing_key: Ed25519PrivateKey, signature: str
-) -> None:
+def test_a_malformed_signature_does_not_verify(signing_key: Ed25519PrivateKey, signature: str) -> None:
     signed = replace(sign_checkpoint(GOLDEN_CHECKPOINT, signing_key), signature=signature)
     assert not verify_checkpoint(signed, signing_key.public_key())
 
@@ -207,13 +201,9 @@ def test_a_jwk_that_is_not_an_ed25519_public_key_is_refused(jwk: dict[str, objec
 
 
 @pytest.mark.parametrize("passphrase", [None, b"correct horse battery staple"])
-def test_private_key_pem_round_trips(
-    signing_key: Ed25519PrivateKey, passphrase: bytes | None
-) -> None:
+def test_private_key_pem_round_trips(signing_key: Ed25519PrivateKey, passphrase: bytes | None) -> None:
     pem = private_key_to_pem(signing_key, passphrase)
-    assert pem.startswith(
-        b"-----BEGIN ENCRYPTED PRIVATE KEY-----" if passphrase else b"-----BEGIN PRIVATE KEY-----"
-    )
+    assert pem.startswith(b"-----BEGIN ENCRYPTED PRIVATE KEY-----" if passphrase else b"-----BEGIN PRIVATE KEY-----")
     loaded = load_private_key_pem(pem, passphrase)
     assert loaded.private_bytes_raw() == signing_key.private_bytes_raw()
 
@@ -265,16 +255,12 @@ def test_only_the_entries_after_a_trusted_checkpoint_are_walked(
     assert result.head == chain[-1].head
 
 
-def test_an_edit_after_the_checkpoint_is_named(
-    chain: list[ChainedEntry], signing_key: Ed25519PrivateKey
-) -> None:
+def test_an_edit_after_the_checkpoint_is_named(chain: list[ChainedEntry], signing_key: Ed25519PrivateKey) -> None:
     trusted = signed_checkpoint_at(chain, CHECKPOINT_AT, signing_key)
     stored = list(chain)
     edited = replace(chain[60].entry, outcome=Outcome.DENIED)
     stored[60] = ChainedEntry(edited, chain[60].content_hash, chain[60].link_hash)
-    result = verify_range_from_checkpoint(
-        trusted, signing_key.public_key(), stored[CHECKPOINT_AT:]
-    )
+    result = verify_range_from_checkpoint(trusted, signing_key.public_key(), stored[CHECKPOINT_AT:])
     assert result.first_mismatch is not None
     assert (result.first_mismatch.kind, result.first_mismatch.sequence) == (
         MismatchKind.CONTENT,
@@ -287,9 +273,7 @@ def test_rows_that_do_not_start_right_after_the_checkpoint_are_named(
     chain: list[ChainedEntry], signing_key: Ed25519PrivateKey
 ) -> None:
     trusted = signed_checkpoint_at(chain, CHECKPOINT_AT, signing_key)
-    result = verify_range_from_checkpoint(
-        trusted, signing_key.public_key(), chain[CHECKPOINT_AT + 1 :]
-    )
+    result = verify_range_from_checkpoint(trusted, signing_key.public_key(), chain[CHECKPOINT_AT + 1 :])
     assert result.first_mismatch is not None
     assert result.first_mismatch.kind is MismatchKind.SEQUENCE
     assert result.first_mismatch.expected == str(CHECKPOINT_AT + 1)
@@ -306,9 +290,7 @@ def test_a_rewrite_between_two_checkpoints_is_named_at_the_later_one(
     )
     assert verify_chain(rewritten).ok
 
-    result = verify_range_from_checkpoint(
-        trusted, signing_key.public_key(), rewritten[CHECKPOINT_AT:], until=later
-    )
+    result = verify_range_from_checkpoint(trusted, signing_key.public_key(), rewritten[CHECKPOINT_AT:], until=later)
     assert result.first_mismatch is not None
     assert (result.first_mismatch.kind, result.first_mismatch.sequence) == (
         MismatchKind.HEAD,
@@ -322,9 +304,7 @@ def test_a_log_truncated_below_a_later_checkpoint_is_named(
 ) -> None:
     trusted = signed_checkpoint_at(chain, CHECKPOINT_AT, signing_key)
     later = signed_checkpoint_at(chain, LATER_CHECKPOINT_AT, signing_key)
-    result = verify_range_from_checkpoint(
-        trusted, signing_key.public_key(), chain[CHECKPOINT_AT:60], until=later
-    )
+    result = verify_range_from_checkpoint(trusted, signing_key.public_key(), chain[CHECKPOINT_AT:60], until=later)
     assert result.first_mismatch is not None
     assert result.first_mismatch.kind is MismatchKind.HEAD
     assert result.first_mismatch.found == "no entry (the chain ends at 60)"
@@ -350,6 +330,4 @@ def test_partial_verification_refuses_a_checkpoint_whose_signature_fails(
     else:
         later = replace(later, signature=trusted.signature)
     with pytest.raises(UntrustedCheckpointError, match="does not verify with key"):
-        verify_range_from_checkpoint(
-            trusted, signing_key.public_key(), chain[CHECKPOINT_AT:], until=later
-        )
+        verify_range_from_checkpoint(trusted, signing_key.public_key(), chain[CHECKPOINT_AT:], until=later)

@@ -25,9 +25,7 @@ def test_outcome_given_as_text_becomes_the_enum(make_entry: EntryFactory) -> Non
 
 
 def test_provider_level_action_has_no_engagement_and_no_cluster(make_entry: EntryFactory) -> None:
-    entry = make_entry(
-        1, engagement_id=None, target=Target(kind="SlaPolicy", name="k8s-247"), trace_id=None
-    )
+    entry = make_entry(1, engagement_id=None, target=Target(kind="SlaPolicy", name="k8s-247"), trace_id=None)
     assert entry.engagement_id is None
     assert entry.target.cluster is None and entry.target.namespace is None
 

@@ -98,9 +98,7 @@ async def append_entries(session: AsyncSession, chained: Sequence[ChainedEntry])
     records = []
     for item in chained:
         row = entry_row(item)
-        records.append(
-            tuple(json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in ENTRY_COLUMNS)
-        )
+        records.append(tuple(json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in ENTRY_COLUMNS))
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]

@@ -173,9 +173,7 @@ def link_hash(previous_link_hash: str, entry_content_hash: str) -> str:
 
 def _link_hash_unchecked(previous_link_hash: str, entry_content_hash: str) -> str:
     # For hashes this module computed or already validated: skips the format checks per entry.
-    return hashlib.sha256(
-        bytes.fromhex(previous_link_hash) + bytes.fromhex(entry_content_hash)
-    ).hexdigest()
+    return hashlib.sha256(bytes.fromhex(previous_link_hash) + bytes.fromhex(entry_content_hash)).hexdigest()
 
 
 def chain_entries(previous: ChainHead, entries: Iterable[AuditEntry]) -> list[ChainedEntry]:
@@ -230,10 +228,7 @@ class ChainMismatch:
             return f"{subject}: out of sequence: expected {self.expected}, found {self.found}"
         if self.kind is MismatchKind.UNREADABLE:
             return f"{subject}: stored row is not a valid entry: {self.found}"
-        return (
-            f"{subject}: {self.kind.value} hash mismatch: "
-            f"expected {self.expected}, found {self.found}"
-        )
+        return f"{subject}: {self.kind.value} hash mismatch: expected {self.expected}, found {self.found}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +257,7 @@ class ChainVerifier:
     after ``previous`` and within the rows fed, so a rewritten or truncated chain is named.
     """
 
-    def __init__(
-        self, previous: ChainHead = GENESIS, expected_heads: Iterable[ChainHead] = ()
-    ) -> None:
+    def __init__(self, previous: ChainHead = GENESIS, expected_heads: Iterable[ChainHead] = ()) -> None:
         self._started_after = previous
         # The head is kept as two plain values: building a validated ChainHead per row is waste.
         self._head_sequence = previous.sequence
@@ -275,8 +268,7 @@ class ChainVerifier:
         for expected in expected_heads:
             if expected.sequence <= previous.sequence:
                 raise ValueError(
-                    f"expected head at {expected.sequence} is not after the starting point "
-                    f"{previous.sequence}"
+                    f"expected head at {expected.sequence} is not after the starting point {previous.sequence}"
                 )
             self._expected_link_at[expected.sequence] = expected.link_hash
 
@@ -312,15 +304,11 @@ class ChainVerifier:
                 found=str(row.sequence),
             )
         if isinstance(row, UnreadableEntry):
-            return ChainMismatch(
-                MismatchKind.UNREADABLE, row.sequence, event_id, "a valid entry", row.reason
-            )
+            return ChainMismatch(MismatchKind.UNREADABLE, row.sequence, event_id, "a valid entry", row.reason)
         try:
             recomputed_content_hash = content_hash(row.entry)
         except ValueError as error:
-            return ChainMismatch(
-                MismatchKind.UNREADABLE, row.sequence, event_id, "a valid entry", str(error)
-            )
+            return ChainMismatch(MismatchKind.UNREADABLE, row.sequence, event_id, "a valid entry", str(error))
         if recomputed_content_hash != row.content_hash:
             return ChainMismatch(
                 MismatchKind.CONTENT,

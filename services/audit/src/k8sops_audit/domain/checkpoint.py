@@ -163,18 +163,12 @@ def generate_signing_key() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
-def private_key_to_pem(
-    private_key: Ed25519PrivateKey, passphrase: bytes | None = None
-) -> bytes:
+def private_key_to_pem(private_key: Ed25519PrivateKey, passphrase: bytes | None = None) -> bytes:
     """PKCS#8 PEM, encrypted when a passphrase is given."""
     encryption: serialization.KeySerializationEncryption = (
-        serialization.BestAvailableEncryption(passphrase)
-        if passphrase
-        else serialization.NoEncryption()
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
     )
-    return private_key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
-    )
+    return private_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
 
 
 def load_private_key_pem(pem: bytes, passphrase: bytes | None = None) -> Ed25519PrivateKey:
@@ -183,17 +177,13 @@ def load_private_key_pem(pem: bytes, passphrase: bytes | None = None) -> Ed25519
     except (ValueError, TypeError) as error:
         raise InvalidKeyError(f"cannot read the private key PEM: {error}") from error
     if not isinstance(key, Ed25519PrivateKey):
-        raise InvalidKeyError(
-            f"the audit signing key must be Ed25519, got {type(key).__name__}"
-        )
+        raise InvalidKeyError(f"the audit signing key must be Ed25519, got {type(key).__name__}")
     return key
 
 
 def public_key_to_pem(public_key: Ed25519PublicKey) -> bytes:
     """SubjectPublicKeyInfo PEM (``-----BEGIN PUBLIC KEY-----``)."""
-    return public_key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    return public_key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 def load_public_key_pem(pem: bytes) -> Ed25519PublicKey:

@@ -39,9 +39,7 @@ class Actor:
     def __post_init__(self) -> None:
         _require_text("actor.sub", self.sub)
         if not isinstance(self.roles, tuple | list):
-            raise InvalidAuditEntryError(
-                f"actor.roles must be a list of role names, got {self.roles!r}"
-            )
+            raise InvalidAuditEntryError(f"actor.roles must be a list of role names, got {self.roles!r}")
         for role in self.roles:
             _require_text("actor.roles[]", role)
         # Roles are a set; a fixed order makes equal role sets hash equally.
@@ -89,14 +87,10 @@ class AuditEntry:
 
     def __post_init__(self) -> None:
         if type(self.sequence) is not int or self.sequence < 1:
-            raise InvalidAuditEntryError(
-                f"sequence must be a positive integer, got {self.sequence!r}"
-            )
+            raise InvalidAuditEntryError(f"sequence must be a positive integer, got {self.sequence!r}")
         _require_text("event_id", self.event_id)
         if len(self.event_id) > _MAX_EVENT_ID_LENGTH:
-            raise InvalidAuditEntryError(
-                f"event_id is longer than {_MAX_EVENT_ID_LENGTH} characters"
-            )
+            raise InvalidAuditEntryError(f"event_id is longer than {_MAX_EVENT_ID_LENGTH} characters")
         _require_optional_text("engagement_id", self.engagement_id)
         _require_aware("occurred_at", self.occurred_at)
         _require_aware("recorded_at", self.recorded_at)
@@ -110,16 +104,13 @@ class AuditEntry:
             object.__setattr__(self, "outcome", Outcome(self.outcome))
         except ValueError as error:
             allowed = ", ".join(outcome.value for outcome in Outcome)
-            raise InvalidAuditEntryError(
-                f"outcome must be one of {allowed}, got {self.outcome!r}"
-            ) from error
+            raise InvalidAuditEntryError(f"outcome must be one of {allowed}, got {self.outcome!r}") from error
         _require_optional_text("authorization_ref", self.authorization_ref)
         if self.trace_id is not None and (
             not isinstance(self.trace_id, str) or not _TRACE_ID_PATTERN.fullmatch(self.trace_id)
         ):
             raise InvalidAuditEntryError(
-                "trace_id must be 32 lowercase hex digits (W3C Trace Context), "
-                f"got {self.trace_id!r}"
+                f"trace_id must be 32 lowercase hex digits (W3C Trace Context), got {self.trace_id!r}"
             )
         if not isinstance(self.details, Mapping):
             raise InvalidAuditEntryError("details must be a JSON object (a mapping)")
@@ -137,6 +128,4 @@ def _require_optional_text(name: str, value: object) -> None:
 
 def _require_aware(name: str, value: object) -> None:
     if not isinstance(value, datetime) or value.utcoffset() is None:
-        raise InvalidAuditEntryError(
-            f"{name} must be a timezone-aware datetime, got {value!r}"
-        )
+        raise InvalidAuditEntryError(f"{name} must be a timezone-aware datetime, got {value!r}")
