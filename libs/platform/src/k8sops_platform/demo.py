@@ -46,7 +46,7 @@ DEMO_CLUSTERS = (
     },
 )
 DEMO_REQUESTS = (
-    {"category": "cluster-upgrade", "priority": "P3", "title": "Upgrade prod-dhaka-1 from 1.31 to 1.32"},
+    {"category": "cluster-upgrade", "priority": "P3", "title": "Upgrade prod-dhaka-1 to the next minor, 1.30"},
     {"category": "workload-issue", "priority": "P2", "title": "payments-api pods CrashLoopBackOff after deploy"},
     {"category": "cost-optimization", "priority": "P4", "title": "Quarterly cost review for prod-dhaka-1"},
 )
