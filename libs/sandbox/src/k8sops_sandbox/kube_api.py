@@ -504,6 +504,11 @@ class KubeApi:
 
 
 async def _json_body(request: Request) -> Obj:
+    content_type = request.headers.get("content-type", "")
+    if "protobuf" in content_type:
+        # kubectl >= 1.35 sends built-in types it builds itself (create deployment, auth can-i) as
+        # protobuf; the sandbox reads JSON only, so it says so instead of "not valid JSON".
+        raise ApiError(415, "UnsupportedMediaType", f"the sandbox reads JSON request bodies only, not {content_type}")
     raw = await request.body()
     try:
         body = json.loads(raw) if raw else {}
