@@ -9,53 +9,30 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
-from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from . import access_review, discovery, ssa
 from .cluster import ClusterState, EvictionRefused
 from .dry_run import dry_run, is_dry_run
+from .kube_bodies import read_body
+from .kube_errors import ApiError, conflict_message, not_found, qualified, status_body, status_response
+from .kube_metrics import metrics_api, metrics_text
+from .kube_watch import watch_response
 from .objects import short_hash
 from .patch import PatchError, json_patch, merge_patch
 from .resources import RESOURCES, ResourceType, ServedVersion, served_resources
 from .selectors import SelectorError, parse_field_selector, parse_label_selector
-from .store import AlreadyExists, Conflict, Expired, NotFound, Obj
+from .store import AlreadyExists, Conflict, NotFound, Obj
 from .tables import to_table
 from .usage import UsageModel
 
 JSON_TYPE = "application/json"
-
-
-class ApiError(Exception):
-    def __init__(self, code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code, self.reason, self.message, self.details = code, reason, message, details
-
-
-def status_body(code: int, reason: str, message: str, details: dict[str, Any] | None = None) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Success" if code < 400 else "Failure",
-        "message": message,
-        "reason": reason,
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return body
-
-
-def status_response(error: ApiError) -> JSONResponse:
-    return JSONResponse(status_body(error.code, error.reason, error.message, error.details), error.code)
 
 
 class KubeApi:
@@ -101,7 +78,8 @@ class KubeApi:
         if path in ("/healthz", "/livez", "/readyz"):
             return PlainTextResponse("ok")
         if path == "/metrics":
-            return PlainTextResponse(self.metrics_text(), media_type="text/plain; version=0.0.4")
+            text = metrics_text(self.cluster.deprecated_calls, self.request_counts)
+            return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
         if path == "/api":
             return JSONResponse(discovery.api_versions(request.url.netloc))
         if path == "/apis":
@@ -114,15 +92,15 @@ class KubeApi:
             if len(parts) == 2:
                 found = discovery.find_group(minor, group)
                 if found is None:
-                    raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                    raise not_found()
                 return JSONResponse(found)
             version, rest = parts[2], parts[3:]
         else:
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise not_found()
         if not rest:
             listing = discovery.resource_list(minor, group, version)
             if listing is None:
-                raise ApiError(404, "NotFound", "the server could not find the requested resource")
+                raise not_found()
             return JSONResponse(listing)
         namespace: str | None = None
         if rest[0] == "namespaces" and len(rest) >= 3:
@@ -133,12 +111,14 @@ class KubeApi:
         headers = self._note_deprecated(resource, served)
         self._count(request.method, resource.key)
         if resource.group == "metrics.k8s.io":
-            return self._metrics_api(resource, namespace, name, request)
+            nodes = self._selected(request, self._core("nodes"), None) if resource.plural == "nodes" else []
+            pods = self._selected(request, self._core("pods"), namespace) if resource.plural == "pods" else []
+            return metrics_api(self.usage, resource, name, nodes, pods)
         if resource.group == access_review.GROUP and request.method == "POST":
-            status, answer = access_review.review(resource, version, await _json_body(request))
+            status, answer = access_review.review(resource, version, await read_body(request))
             return JSONResponse(answer, status_code=status)
         if resource.namespaced and namespace is None and name is not None and request.method != "GET":
-            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+            raise not_found()
         dispatch = partial(self._dispatch, request, resource, version, namespace, name, subresource)
         response = await (dry_run(self, request, dispatch) if await is_dry_run(request) else dispatch())
         response.headers.update(headers)
@@ -149,7 +129,7 @@ class KubeApi:
             if resource.plural == plural:
                 served = next(v for v in resource.versions if v.version == version)
                 return resource, served
-        raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        raise not_found()
 
     def _note_deprecated(self, resource: ResourceType, served: ServedVersion) -> dict[str, str]:
         """Record a call to a deprecated version, as the apiserver's metric and Warning header do."""
@@ -183,10 +163,11 @@ class KubeApi:
         if name is None:
             if method == "GET":
                 if request.query_params.get("watch") in ("1", "true", "True"):
-                    return self._watch(request, resource, version, namespace)
+                    convert = partial(self._convert, resource=resource, version=version)
+                    return watch_response(self.store, request, resource, namespace, convert)
                 return self._list(request, resource, version, namespace)
             if method == "POST":
-                return self._create(resource, version, namespace, await _json_body(request))
+                return self._create(resource, version, namespace, await read_body(request))
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
         ns = namespace or ""
         if subresource == "eviction" and method == "POST":
@@ -206,7 +187,7 @@ class KubeApi:
         if method == "DELETE":
             return JSONResponse(self._convert(self._delete(resource, ns, name), resource, version))
         if method == "PUT":
-            body = await _json_body(request)
+            body = await read_body(request)
             body.setdefault("metadata", {})["namespace"] = ns if resource.namespaced else None
             if not resource.namespaced:
                 body["metadata"].pop("namespace")
@@ -214,7 +195,7 @@ class KubeApi:
             try:
                 stored = self.store.replace(resource.key, body, body["metadata"].get("resourceVersion"))
             except Conflict:
-                raise ApiError(409, "Conflict", _conflict_message(resource, name)) from None
+                raise ApiError(409, "Conflict", conflict_message(resource, name)) from None
             return JSONResponse(self._convert(stored, resource, version))
         if method == "PATCH":
             return JSONResponse(self._convert(await self._patch(request, resource, ns, name), resource, version))
@@ -226,7 +207,7 @@ class KubeApi:
             raise ApiError(
                 404,
                 "NotFound",
-                f'{_qualified(resource)} "{name}" not found',
+                f'{qualified(resource)} "{name}" not found',
                 {"name": name, "group": resource.group, "kind": resource.plural},
             )
         return found
@@ -276,62 +257,6 @@ class KubeApi:
             }
         )
 
-    def _watch(self, request: Request, resource: ResourceType, version: str, namespace: str | None) -> Response:
-        try:
-            label_ok = parse_label_selector(request.query_params.get("labelSelector"))
-            field_ok = parse_field_selector(request.query_params.get("fieldSelector"))
-        except SelectorError as error:
-            raise ApiError(400, "BadRequest", str(error)) from None
-        raw_version = request.query_params.get("resourceVersion")
-        since = int(raw_version) if raw_version and raw_version != "0" else None
-        timeout = float(request.query_params.get("timeoutSeconds") or 1800)
-
-        def accepts(obj: Obj) -> bool:
-            return label_ok(obj["metadata"].get("labels") or {}) and field_ok(obj)
-
-        as_table = "as=Table" in request.headers.get("accept", "")
-
-        def line(kind: str, obj: Obj) -> bytes:
-            # `kubectl get -w` asks for Tables: every event's object is a one-row Table, as the apiserver sends.
-            if as_table and kind != "ERROR":
-                obj = to_table(resource.key, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
-            return (json.dumps({"type": kind, "object": obj}) + "\n").encode()
-
-        try:
-            watcher = self.store.subscribe(resource.key, namespace, accepts, since)
-        except Expired as error:
-            gone = status_body(410, "Expired", str(error))
-
-            async def expired() -> AsyncIterator[bytes]:
-                yield line("ERROR", gone)
-
-            return StreamingResponse(expired(), media_type=JSON_TYPE)
-        initial = (
-            []
-            if since is not None
-            else [
-                self._convert(obj, resource, version)
-                for obj in self.store.items(resource.key, namespace)
-                if accepts(obj)
-            ]
-        )
-
-        async def stream() -> AsyncIterator[bytes]:
-            deadline = time.monotonic() + timeout
-            try:
-                for obj in initial:
-                    yield line("ADDED", obj)
-                while (remaining := deadline - time.monotonic()) > 0:
-                    try:
-                        event = await asyncio.wait_for(watcher.queue.get(), remaining)
-                    except TimeoutError:
-                        break
-                    yield line(event.type, self._convert(event.obj, resource, version))
-            finally:
-                self.store.unsubscribe(watcher)
-
-        return StreamingResponse(stream(), media_type=JSON_TYPE)
-
     def _create(self, resource: ResourceType, version: str, namespace: str | None, body: Obj) -> Response:
         meta = body.setdefault("metadata", {})
         if resource.namespaced:
@@ -354,7 +279,7 @@ class KubeApi:
             raise ApiError(
                 409,
                 "AlreadyExists",
-                f'{_qualified(resource)} "{meta["name"]}" already exists',
+                f'{qualified(resource)} "{meta["name"]}" already exists',
                 {"name": meta["name"], "group": resource.group, "kind": resource.plural},
             ) from None
         return JSONResponse(self._convert(created, resource, version), 201)
@@ -400,7 +325,7 @@ class KubeApi:
         try:
             return self.store.replace(resource.key, patched, expected)
         except Conflict:
-            raise ApiError(409, "Conflict", _conflict_message(resource, name)) from None
+            raise ApiError(409, "Conflict", conflict_message(resource, name)) from None
 
     def _apply(self, request: Request, resource: ResourceType, namespace: str, name: str, raw: bytes) -> Obj:
         current = self.store.find(resource.key, namespace, name)
@@ -419,6 +344,9 @@ class KubeApi:
             result["metadata"]["namespace"] = namespace
         return self.store.replace(resource.key, result)
 
+    def _core(self, plural: str) -> ResourceType:
+        return next(r for r in served_resources(self.cluster.minor)[("", "v1")] if r.plural == plural)
+
     def _evict(self, namespace: str, name: str) -> Response:
         if self.store.find("pods", namespace, name) is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
@@ -432,7 +360,7 @@ class KubeApi:
     async def _scale(self, request: Request, resource: ResourceType, namespace: str, name: str) -> Response:
         obj = self._get(resource, namespace, name)
         if request.method in ("PATCH", "PUT"):
-            body = await _json_body(request)
+            body = await read_body(request)
             replicas = body.get("spec", {}).get("replicas")
             if not isinstance(replicas, int) or replicas < 0:
                 raise ApiError(422, "Invalid", "spec.replicas must be a non-negative integer")
@@ -450,84 +378,6 @@ class KubeApi:
                 "status": {"replicas": obj.get("status", {}).get("replicas", 0)},
             }
         )
-
-    # --- metrics -----------------------------------------------------------------------------
-    def _metrics_api(
-        self, resource: ResourceType, namespace: str | None, name: str | None, request: Request
-    ) -> Response:
-        now = time.time()
-        if resource.plural == "nodes":
-            items = [self.usage.node_metrics(node, now) for node in self._selected(request, self._core("nodes"), None)]
-        else:
-            items = [
-                self.usage.pod_metrics(pod, now)
-                for pod in self._selected(request, self._core("pods"), namespace)
-                if pod["status"].get("phase") == "Running"
-            ]
-        if name is not None:
-            match = next((item for item in items if item["metadata"]["name"] == name), None)
-            if match is None:
-                raise ApiError(404, "NotFound", f'{resource.plural}.metrics.k8s.io "{name}" not found')
-            return JSONResponse(match)
-        return JSONResponse(
-            {
-                "kind": f"{resource.kind}List",
-                "apiVersion": "metrics.k8s.io/v1beta1",
-                "metadata": {},
-                "items": items,
-            }
-        )
-
-    def _core(self, plural: str) -> ResourceType:
-        return next(r for r in served_resources(self.cluster.minor)[("", "v1")] if r.plural == plural)
-
-    def metrics_text(self) -> str:
-        lines = [
-            "# HELP apiserver_requested_deprecated_apis [STABLE] Gauge of deprecated APIs that have been "
-            "requested, broken out by API group, version, resource, subresource, and removed_release.",
-            "# TYPE apiserver_requested_deprecated_apis gauge",
-        ]
-        for group, version, plural, removed in sorted(self.cluster.deprecated_calls):
-            lines.append(
-                f'apiserver_requested_deprecated_apis{{group="{group}",removed_release="{removed}",'
-                f'resource="{plural}",subresource="",version="{version}"}} 1'
-            )
-        lines += [
-            "# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out for each "
-            "verb, dry run value, group, version, resource, scope, component, and HTTP response code.",
-            "# TYPE apiserver_request_total counter",
-        ]
-        for (method, key), count in sorted(self.request_counts.items()):
-            group, _, plural = key.rpartition("/")
-            lines.append(f'apiserver_request_total{{group="{group}",resource="{plural}",verb="{method}"}} {count}')
-        return "\n".join(lines) + "\n"
-
-
-async def _json_body(request: Request) -> Obj:
-    content_type = request.headers.get("content-type", "")
-    if "protobuf" in content_type:
-        # kubectl >= 1.35 sends built-in types it builds itself (create deployment, auth can-i) as
-        # protobuf; the sandbox reads JSON only, so it says so instead of "not valid JSON".
-        raise ApiError(415, "UnsupportedMediaType", f"the sandbox reads JSON request bodies only, not {content_type}")
-    raw = await request.body()
-    try:
-        body = json.loads(raw) if raw else {}
-    except ValueError:
-        raise ApiError(400, "BadRequest", "the request body is not valid JSON") from None
-    if not isinstance(body, dict):
-        raise ApiError(400, "BadRequest", "the request body must be a JSON object")
-    return body
-
-
-def _qualified(resource: ResourceType) -> str:
-    return f"{resource.plural}.{resource.group}" if resource.group else resource.plural
-
-
-def _conflict_message(resource: ResourceType, name: str) -> str:
-    return (
-        f'Operation cannot be fulfilled on {_qualified(resource)} "{name}": the object has been '
-        "modified; please apply your changes to the latest version and try again"
-    )
 
 
 def _suffix(seed: int) -> str:
