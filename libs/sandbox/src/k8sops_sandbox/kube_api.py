@@ -20,6 +20,7 @@ from starlette.routing import Route
 from . import access_review, discovery, ssa
 from .cluster import ClusterState, EvictionRefused
 from .dry_run import dry_run, is_dry_run
+from .field_validation import body_warnings, openapi_response
 from .kube_bodies import read_body
 from .kube_errors import ApiError, conflict_message, not_found, qualified, status_body, status_response
 from .kube_metrics import metrics_api, metrics_text
@@ -82,6 +83,8 @@ class KubeApi:
             return PlainTextResponse(text, media_type="text/plain; version=0.0.4")
         if path == "/api":
             return JSONResponse(discovery.api_versions(request.url.netloc))
+        if path.startswith("/openapi/"):
+            return openapi_response(path, request, minor, discovery.version_info(self.cluster.version)["gitVersion"])
         if path == "/apis":
             return JSONResponse(discovery.api_group_list(minor))
         parts = [p for p in path.split("/") if p]
@@ -119,9 +122,12 @@ class KubeApi:
             return JSONResponse(answer, status_code=status)
         if resource.namespaced and namespace is None and name is not None and request.method != "GET":
             raise not_found()
+        warnings = await body_warnings(request, resource, version) if subresource is None else []
         dispatch = partial(self._dispatch, request, resource, version, namespace, name, subresource)
         response = await (dry_run(self, request, dispatch) if await is_dry_run(request) else dispatch())
         response.headers.update(headers)
+        for warning in warnings:
+            response.headers.append("Warning", warning)
         return response
 
     def _resource(self, group: str, version: str, plural: str) -> tuple[ResourceType, ServedVersion]:
