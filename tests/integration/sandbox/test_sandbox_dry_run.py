@@ -32,15 +32,17 @@ async def test_server_side_dry_runs_store_nothing_and_tell_no_watcher(healthy: S
 
     manifest = tmp_path / "ghost.yaml"
     manifest.write_text(GHOST)
-    # From a file (sent as JSON); `create deployment` builds a typed object that kubectl >= 1.35 sends
-    # as protobuf, which the sandbox does not read. No OpenAPI document yet, hence --validate=false.
-    created = await kubectl(
-        healthy, tmp_path, "create", "-f", str(manifest), "--validate=false", "--dry-run=server", "-o", "json"
-    )
+    created = await kubectl(healthy, tmp_path, "create", "-f", str(manifest), "--dry-run=server", "-o", "json")
     assert created.code == 0, created.stderr
     answer = json.loads(created.stdout)
     assert answer["metadata"]["name"] == "ghost" and answer["metadata"]["uid"], "answered as if stored"
     assert store.find("deployments", "shop", "ghost") is None
+
+    # Built by kubectl itself, so sent as protobuf (kubectl >= 1.35).
+    built = await kubectl(healthy, tmp_path, "create", "deployment", "x", "--image=y", "-n", "shop", "--dry-run=server")
+    assert built.code == 0, built.stderr
+    assert built.stdout.strip() == "deployment.apps/x created (server dry run)"
+    assert store.find("apps/deployments", "shop", "x") is None
 
     [victim] = [pod["metadata"]["name"] for pod in store.items("pods", "shop")][:1]
     deleted = await kubectl(healthy, tmp_path, "delete", "pod", victim, "-n", "shop", "--dry-run=server")

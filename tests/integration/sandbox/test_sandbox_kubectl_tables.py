@@ -8,7 +8,7 @@ from pathlib import Path
 
 from k8sops_sandbox.server import Sandbox
 
-from .conftest import kubectl
+from .conftest import KUBECTL, kubectl
 
 
 async def test_wide_columns_and_full_rows_while_watching(healthy: Sandbox, tmp_path: Path) -> None:
@@ -35,29 +35,42 @@ async def test_wide_columns_and_full_rows_while_watching(healthy: Sandbox, tmp_p
 
     store = healthy.cluster().store
     name = next(store.items("pods", "shop"))["metadata"]["name"]
+    listed = 1 + sum(1 for pod in store.items("pods", "shop"))  # the header and the initial rows
+    plain = await _row_after_a_change(healthy, tmp_path, name, listed, "plain")
+    assert plain[0] == name and len(plain) == 5, plain  # NAME READY STATUS RESTARTS AGE
+    wide = await _row_after_a_change(healthy, tmp_path, name, listed, "wide", "-o", "wide")
+    pod = store.get("pods", "shop", name)
+    assert wide[0] == name and len(wide) == 9, wide  # ... IP NODE NOMINATED-NODE READINESS-GATES
+    assert wide[5:7] == [pod["status"]["podIP"], pod["spec"]["nodeName"]]
+
+
+async def _row_after_a_change(
+    sandbox: Sandbox, home: Path, name: str, listed: int, mark: str, *flags: str
+) -> list[str]:
+    """The row `kubectl get pods -w` prints for a pod changed after the initial listing."""
     watch = await asyncio.create_subprocess_exec(
-        "kubectl",
+        KUBECTL,
         "--kubeconfig",
-        str(healthy.kubeconfig_path),
+        str(sandbox.kubeconfig_path),
         "get",
         "pods",
         "-n",
         "shop",
         "-w",
+        *flags,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "HOME": str(tmp_path)},
+        env={**os.environ, "HOME": str(home)},
     )
     assert watch.stdout is not None
     try:
-        listed = (
-            1 + store.count("pods") - sum(1 for pod in store.items("pods") if pod["metadata"]["namespace"] != "shop")
-        )
-        for _ in range(listed):  # the header and the initial rows
+        for _ in range(listed):
             await asyncio.wait_for(watch.stdout.readline(), 30)
-        store.mutate("pods", "shop", name, lambda pod: pod["metadata"].setdefault("labels", {}).update(seen="yes"))
-        later = (await asyncio.wait_for(watch.stdout.readline(), 30)).decode().split()
+        labels = {"seen": mark}
+        sandbox.cluster().store.mutate(
+            "pods", "shop", name, lambda pod: pod["metadata"].setdefault("labels", {}).update(labels)
+        )
+        return (await asyncio.wait_for(watch.stdout.readline(), 30)).decode().split()
     finally:
         watch.kill()
         await watch.wait()
-    assert later[0] == name and len(later) == 5, later  # NAME READY STATUS RESTARTS AGE

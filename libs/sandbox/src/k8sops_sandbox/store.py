@@ -123,6 +123,9 @@ class Store:
             obj["metadata"][kept] = current["metadata"][kept]
         if obj.get("spec") != current.get("spec"):
             obj["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
+        obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        if obj == current:
+            return current  # a no-op update writes nothing, as etcd's guaranteed update skips it
         obj["metadata"]["resourceVersion"] = str(self._next_version())
         self._objects[resource_key][(namespace, name)] = obj
         self._publish(WatchEvent(self.resource_version, resource_key, "MODIFIED", obj))
