@@ -84,6 +84,10 @@ async def test_apply_diff_server_side_apply_and_explain(healthy: Sandbox, tmp_pa
     containers = await kubectl(healthy, tmp_path, "explain", "deployment.spec.template.spec.containers")
     assert containers.code == 0, containers.stderr
     assert "<[]Container>" in containers.stdout and "image\t<string>" in containers.stdout
+    # The v2 document, which kubectl reads only as gnostic protobuf.
+    from_v2 = await kubectl(healthy, tmp_path, "explain", "pod", "--output=plaintext-openapiv2")
+    assert from_v2.code == 0, from_v2.stderr
+    assert "KIND:     Pod" in from_v2.stdout and "Pod is a collection of containers" in from_v2.stdout
 
 
 async def test_server_dry_run_of_the_platform_manifests_accepts_all_and_stores_none(

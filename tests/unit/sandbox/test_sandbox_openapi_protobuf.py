@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from k8sops_sandbox.openapi import unknown_fields, v2_document, v3_documents, v3_root
-from k8sops_sandbox.protobuf import ProtobufError, UnreadableKind, decode_object
+from k8sops_sandbox.openapi import unknown_fields, v2_document, v2_protobuf, v3_documents, v3_root
+from k8sops_sandbox.protobuf import ProtobufError, UnreadableKind, decode_object, fields
 from k8sops_sandbox.resources import RESOURCES, by_kind, served_resources
 from k8sops_sandbox.scenario import load_scenario, shipped_scenarios
 from k8sops_sandbox.server import build_sandbox
@@ -141,3 +141,19 @@ def test_openapi_documents_resolve_and_advertise_what_kubectl_looks_for() -> Non
     assert pod["x-kubernetes-group-version-kind"] == [{"group": "", "version": "v1", "kind": "Pod"}]
     v2 = json.loads(v2_document(minor, "v1.29.6"))
     assert all(ref.removeprefix("#/definitions/") in v2["definitions"] for ref in _refs(v2))
+
+
+def test_the_v2_protobuf_carries_the_json_documents_definitions() -> None:
+    document = json.loads(v2_document((1, 30), "v1.30.4"))
+    encoded = list(fields(v2_protobuf((1, 30), "v1.30.4")))
+    assert encoded[0] == (1, b"2.0")
+    [definitions] = [value for number, value in encoded if number == 9]
+    assert isinstance(definitions, bytes)
+    named = {}
+    for _, entry in fields(definitions):
+        assert isinstance(entry, bytes)
+        parts = dict(fields(entry))
+        named[parts[1]] = parts[2]
+    assert set(named) == {name.encode() for name in document["definitions"]}
+    pod = dict(fields(named[b"io.k8s.api.core.v1.Pod"]))
+    assert pod[4] == document["definitions"]["io.k8s.api.core.v1.Pod"]["description"].encode()

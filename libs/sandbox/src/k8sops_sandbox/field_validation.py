@@ -14,7 +14,7 @@ import yaml
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from . import openapi
+from . import openapi, openapi_v2_proto
 from .kube_errors import ApiError, not_found
 from .resources import ResourceType
 
@@ -26,9 +26,8 @@ def openapi_response(path: str, request: Request, minor: tuple[int, int], git_ve
     if path == "/openapi/v3":
         return JSONResponse(openapi.v3_root(minor, git_version))
     if path == "/openapi/v2":
-        accept = request.headers.get("accept", "")
-        if PROTOBUF_V2 in accept and "json" not in accept:
-            raise ApiError(406, "NotAcceptable", "the sandbox serves /openapi/v2 as application/json only")
+        if PROTOBUF_V2 in request.headers.get("accept", ""):
+            return Response(openapi.v2_protobuf(minor, git_version), media_type=openapi_v2_proto.MEDIA_TYPE)
         return Response(openapi.v2_document(minor, git_version), media_type="application/json")
     document = openapi.v3_documents(minor, git_version).get(path.removeprefix("/openapi/v3/"))
     if document is None:

@@ -13,6 +13,7 @@ import json
 from functools import lru_cache
 from typing import Any
 
+from . import openapi_v2_proto
 from .openapi_schemas import DEFINITIONS, DESCRIPTIONS, FIELD_DESCRIPTIONS, GROUP_PACKAGES, full_name, parse_fields
 from .resources import ResourceType, served_resources
 
@@ -69,8 +70,8 @@ def _definition(name: str, ref_prefix: str, gvks: list[dict[str, str]]) -> dict[
     for field, kind in fields.items():
         prop = _schema(kind, ref_prefix)
         description = FIELD_DESCRIPTIONS.get((name, field))
-        if description and "$ref" in prop:
-            prop = {"allOf": [prop], "description": description}
+        if description and "$ref" in prop and ref_prefix.startswith("#/components"):
+            prop = {"allOf": [prop], "description": description}  # v3 keeps a $ref's siblings apart
         elif description:
             prop["description"] = description
         properties[field] = prop
@@ -211,6 +212,11 @@ def v3_root(minor: tuple[int, int], git_version: str) -> dict[str, Any]:
         for path, body in v3_documents(minor, git_version).items()
     }
     return {"paths": paths}
+
+
+@lru_cache(maxsize=16)
+def v2_protobuf(minor: tuple[int, int], git_version: str) -> bytes:
+    return openapi_v2_proto.document(json.loads(v2_document(minor, git_version)))
 
 
 @lru_cache(maxsize=16)
