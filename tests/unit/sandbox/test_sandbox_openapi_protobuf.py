@@ -149,11 +149,13 @@ def test_the_v2_protobuf_carries_the_json_documents_definitions() -> None:
     assert encoded[0] == (1, b"2.0")
     [definitions] = [value for number, value in encoded if number == 9]
     assert isinstance(definitions, bytes)
-    named = {}
+    named: dict[bytes, bytes] = {}
     for _, entry in fields(definitions):
         assert isinstance(entry, bytes)
         parts = dict(fields(entry))
-        named[parts[1]] = parts[2]
+        name, value = parts[1], parts[2]
+        assert isinstance(name, bytes) and isinstance(value, bytes)
+        named[name] = value
     assert set(named) == {name.encode() for name in document["definitions"]}
     pod = dict(fields(named[b"io.k8s.api.core.v1.Pod"]))
     assert pod[4] == document["definitions"]["io.k8s.api.core.v1.Pod"]["description"].encode()
