@@ -48,6 +48,8 @@ async def test_apply_diff_server_side_apply_and_explain(healthy: Sandbox, tmp_pa
     assert diff.code == 1, diff.stderr  # 1: differences found
     changed = [line.split() for line in diff.stdout.splitlines() if line[:1] in "+-" and "image:" in line]
     assert changed == [["-", "-", "image:", "nginx:1.26"], ["+", "-", "image:", "nginx:1.27"]], diff.stdout
+    moved = [line for line in diff.stdout.splitlines() if line[:1] in "+-" and "resourceVersion" in line]
+    assert moved == [], "a dry-run update answers with the object's current resourceVersion"
     assert store.get("apps/deployments", "shop", "hello")["spec"]["replicas"] == 1, "diff stored nothing"
 
     configured = await kubectl(healthy, tmp_path, "apply", "-f", str(manifest))

@@ -1,7 +1,8 @@
 """`?dryRun=All`: the request runs in full (defaults, validation, conflicts) and nothing is kept.
 
 As on a real apiserver: the answer is the object as it would be stored, no watch event goes out,
-no controller reacts, and the resourceVersion counter does not move.
+no controller reacts, and no resourceVersion is assigned (an update answers with the current one,
+so `kubectl diff` shows only what would change).
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ def throwaway_copy(store: Store) -> Store:
     twin._history = deque(maxlen=store._history.maxlen)
     twin._watchers = set()
     twin.listeners = []
+    twin.dry_run = True
     return twin
 
 

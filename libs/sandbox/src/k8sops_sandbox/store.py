@@ -67,6 +67,8 @@ class Store:
         self._created = 0
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.listeners: list[Callable[[WatchEvent], None]] = []
+        # A dry run's copy: writes assign no resourceVersion, as the apiserver's dry-run storage does.
+        self.dry_run = False
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, resource_key: str, namespace: str, name: str) -> Obj:
@@ -104,7 +106,10 @@ class Store:
         seed = f"{self.cluster_name}/{resource_key}/{namespace}/{name}/{self._created}"
         meta["uid"] = str(uuid.uuid5(_UID_NAMESPACE, seed))
         meta.setdefault("creationTimestamp", iso(self.clock()))
-        meta["resourceVersion"] = str(self._next_version())
+        if self.dry_run:
+            meta.pop("resourceVersion", None)
+        else:
+            meta["resourceVersion"] = str(self._next_version())
         meta.setdefault("generation", 1)
         if not meta.get("labels"):
             meta.pop("labels", None)
@@ -126,7 +131,8 @@ class Store:
         obj["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
         if obj == current:
             return current  # a no-op update writes nothing, as etcd's guaranteed update skips it
-        obj["metadata"]["resourceVersion"] = str(self._next_version())
+        if not self.dry_run:
+            obj["metadata"]["resourceVersion"] = str(self._next_version())
         self._objects[resource_key][(namespace, name)] = obj
         self._publish(WatchEvent(self.resource_version, resource_key, "MODIFIED", obj))
         return obj
@@ -144,7 +150,8 @@ class Store:
         except KeyError:
             raise NotFound(name) from None
         obj = copy.deepcopy(obj)
-        obj["metadata"]["resourceVersion"] = str(self._next_version())
+        if not self.dry_run:
+            obj["metadata"]["resourceVersion"] = str(self._next_version())
         self._publish(WatchEvent(self.resource_version, resource_key, "DELETED", obj))
         return obj
 
