@@ -1,7 +1,7 @@
 """Objects kubectl builds itself travel as Kubernetes protobuf (kubectl >= 1.35); the sandbox reads them.
 
-For each `kubectl create <kind>` the object the sandbox answers to `--dry-run=server` must be the
-object kubectl builds (`--dry-run=client`), field for field, and nothing may be stored.
+For each `kubectl create <kind>` (and `autoscale`) the object the sandbox answers to `--dry-run=server`
+must be the object kubectl builds (`--dry-run=client`), field for field, and nothing may be stored.
 """
 
 from __future__ import annotations
@@ -20,17 +20,18 @@ from .conftest import kubectl
 SERVER_FIELDS = ("uid", "resourceVersion", "generation", "creationTimestamp")
 
 CREATES: list[tuple[str, ...]] = [
-    ("deployment", "web2", "--image=nginx:1.27", "--replicas=0", "--port=8080", "-n", "shop"),
-    ("configmap", "settings", "--from-literal=mode=fast", "-n", "shop"),
-    ("secret", "generic", "token", "--from-literal=key=s3cr3t", "-n", "shop"),
-    ("service", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080", "-n", "shop"),
-    ("job", "hello-once", "--image=busybox", "-n", "shop"),
-    ("cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "-n", "shop"),
-    ("namespace", "scratch"),
-    ("serviceaccount", "robot", "-n", "shop"),
-    ("poddisruptionbudget", "web-budget", "--selector=app=web", "--max-unavailable=25%", "-n", "shop"),
-    ("ingress", "front", "--rule=shop.example/cart*=cart:http,tls=cert", "--class=nginx", "-n", "shop"),
-    ("rolebinding", "readers", "--clusterrole=view", "--user=ana", "-n", "shop"),
+    ("create", "deployment", "web2", "--image=nginx:1.27", "--replicas=0", "--port=8080", "-n", "shop"),
+    ("create", "configmap", "settings", "--from-literal=mode=fast", "-n", "shop"),
+    ("create", "secret", "generic", "token", "--from-literal=key=s3cr3t", "-n", "shop"),
+    ("create", "service", "nodeport", "edge", "--tcp=80:8080", "--node-port=30080", "-n", "shop"),
+    ("create", "job", "hello-once", "--image=busybox", "-n", "shop"),
+    ("create", "cronjob", "nightly", "--image=busybox", "--schedule=0 3 * * *", "-n", "shop"),
+    ("create", "namespace", "scratch"),
+    ("create", "serviceaccount", "robot", "-n", "shop"),
+    ("create", "poddisruptionbudget", "web-budget", "--selector=app=web", "--max-unavailable=25%", "-n", "shop"),
+    ("create", "ingress", "front", "--rule=shop.example/cart*=cart:http,tls=cert", "--class=nginx", "-n", "shop"),
+    ("create", "rolebinding", "readers", "--clusterrole=view", "--user=ana", "-n", "shop"),
+    ("autoscale", "deployment", "web", "--min=2", "--max=5", "--cpu=80%", "-n", "shop"),
 ]
 
 
@@ -43,11 +44,12 @@ def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
 
 async def test_created_objects_read_from_protobuf_equal_what_kubectl_built(healthy: Sandbox, tmp_path: Path) -> None:
     store = healthy.cluster().store
-    before = {key: store.count(key) for key in ("apps/deployments", "configmaps", "secrets", "namespaces")}
+    keys = ("apps/deployments", "configmaps", "secrets", "namespaces", "autoscaling/horizontalpodautoscalers", "pods")
+    before = {key: store.count(key) for key in keys}
     for create in CREATES:
-        built = await kubectl(healthy, tmp_path, "create", *create, "--dry-run=client", "-o", "json")
+        built = await kubectl(healthy, tmp_path, *create, "--dry-run=client", "-o", "json")
         assert built.code == 0, built.stderr
-        answered = await kubectl(healthy, tmp_path, "create", *create, "--dry-run=server", "-o", "json", "-v=8")
+        answered = await kubectl(healthy, tmp_path, *create, "--dry-run=server", "-o", "json", "-v=8")
         assert answered.code == 0, (create, answered.stderr[-2000:])
         assert "Content-Type: application/vnd.kubernetes.protobuf" in answered.stderr, create
         assert _comparable(json.loads(answered.stdout)) == _comparable(json.loads(built.stdout)), create

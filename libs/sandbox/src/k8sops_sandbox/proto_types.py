@@ -108,6 +108,21 @@ _TABLES: dict[str, str] = {
     "IngressBackend": "service 4 IngressServiceBackend",
     "IngressServiceBackend": "name 1 string; port 2 ServiceBackendPort",
     "ServiceBackendPort": "name 1 string; number 2 int32",
+    # --- autoscaling/v2 -------------------------------------------------------------------
+    "HorizontalPodAutoscaler": """metadata 1 ObjectMeta; spec 2 HorizontalPodAutoscalerSpec;
+        status 3 HorizontalPodAutoscalerStatus""",
+    "HorizontalPodAutoscalerSpec": """scaleTargetRef 1 CrossVersionObjectReference; minReplicas 2 int32 opt;
+        maxReplicas 3 int32; metrics 4 MetricSpec list; behavior 5 HorizontalPodAutoscalerBehavior""",
+    "CrossVersionObjectReference": "kind 1 string; name 2 string; apiVersion 3 string",
+    "MetricSpec": "type 1 string; resource 4 ResourceMetricSource",
+    "ResourceMetricSource": "name 1 string; target 2 MetricTarget",
+    "MetricTarget": "type 1 string; value 2 quantity; averageValue 3 quantity; averageUtilization 4 int32 opt",
+    "HorizontalPodAutoscalerBehavior": "scaleUp 1 HPAScalingRules; scaleDown 2 HPAScalingRules",
+    "HPAScalingRules": """selectPolicy 1 string; policies 2 HPAScalingPolicy list;
+        stabilizationWindowSeconds 3 int32 opt""",
+    "HPAScalingPolicy": "type 1 string; value 2 int32; periodSeconds 3 int32",
+    "HorizontalPodAutoscalerStatus": """observedGeneration 1 int64 opt; lastScaleTime 2 time; currentReplicas 3 int32;
+        desiredReplicas 4 int32; conditions 6 Condition list""",
     # --- policy/v1, rbac/v1 ----------------------------------------------------------------
     "PodDisruptionBudget": "metadata 1 ObjectMeta; spec 2 PodDisruptionBudgetSpec; status 3 PodDisruptionBudgetStatus",
     "PodDisruptionBudgetSpec": """minAvailable 1 intstr; selector 2 LabelSelector; maxUnavailable 3 intstr;
@@ -160,6 +175,7 @@ ENVELOPE_KINDS: dict[tuple[str, str], str] = {
         "": ("Namespace", "ConfigMap", "Secret", "ServiceAccount", "Service", "Pod"),
         "apps": ("Deployment",),
         "batch": ("Job", "CronJob"),
+        "autoscaling": ("HorizontalPodAutoscaler",),
         "networking.k8s.io": ("Ingress",),
         "policy": ("PodDisruptionBudget", "Eviction"),
         "rbac.authorization.k8s.io": ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"),
