@@ -43,13 +43,6 @@ def kind_definition(resource: ResourceType, version: str) -> str:
     return f"{GROUP_PACKAGES[resource.group]}.{version}.{resource.kind}"
 
 
-def _fields(name: str) -> dict[str, str] | None:
-    """A definition's fields; None for an open kind (any top-level field)."""
-    if name in DEFINITIONS:
-        return DEFINITIONS[name]
-    return None
-
-
 def _schema(kind: str, ref_prefix: str) -> dict[str, Any]:
     if kind.startswith("["):
         return {"type": "array", "items": _schema(kind[1:-1], ref_prefix)}
@@ -61,7 +54,7 @@ def _schema(kind: str, ref_prefix: str) -> dict[str, Any]:
 
 
 def _definition(name: str, ref_prefix: str, gvks: list[dict[str, str]]) -> dict[str, Any]:
-    fields = _fields(name)
+    fields = DEFINITIONS.get(name)
     schema: dict[str, Any] = {"type": "object", "description": DESCRIPTIONS.get(name, "")}
     if fields is None:
         fields = OPEN_KIND
@@ -89,7 +82,7 @@ def _closure(roots: list[str]) -> list[str]:
         if name in seen:
             continue
         seen.append(name)
-        for kind in (_fields(name) or {"metadata": "meta.v1.ObjectMeta"}).values():
+        for kind in (DEFINITIONS.get(name) or {"metadata": "meta.v1.ObjectMeta"}).values():
             inner = kind.strip("[]{}")
             if inner not in SCALARS:
                 todo.append(inner)
@@ -246,7 +239,7 @@ def unknown_fields(obj: Any, resource: ResourceType, version: str) -> list[str]:
             for key, item in value.items():
                 walk(item, kind[1:-1], f"{path}.{key}")
         elif kind not in SCALARS and isinstance(value, dict):
-            fields = _fields(kind)
+            fields = DEFINITIONS.get(kind)
             if fields is None:
                 return
             for key, item in value.items():
