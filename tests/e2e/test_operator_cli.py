@@ -31,6 +31,8 @@ COMMANDS = [
     ["sla", "show"],
     ["sla", "breaches"],
     ["sla", "credits"],
+    ["sla", "policies"],
+    ["sla", "target"],
     ["audit", "query"],
     ["audit", "export"],
     ["audit", "verify"],
@@ -104,6 +106,13 @@ async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
     code, output = k8sops("sla", "credits", "eng-e2e", "--json")
     assert code == 0 and json.loads(output)["items"] == []
     assert k8sops("sla", "breaches", "eng-e2e", "--json")[0] == 0
+    code, output = k8sops("sla", "target", "k8s-247", "P1", "--minutes", "45", "--clock", "wall")
+    assert code == 6 and "contractual" in output  # the problem's detail, not a stack trace
+    code, output = k8sops("sla", "target", "k8s-business", "P4", "--minutes", "300", "--clock", "business", "--json")
+    assert code == 0 and json.loads(output)["budget_minutes"] == 300, output
+    code, output = k8sops("sla", "policies", "--json")
+    targets = {(t["tier"], t["priority"]): t for t in json.loads(output)["response_targets"]}
+    assert code == 0 and targets[("k8s-business", "P4")]["updated_by"] == "oncall@provider.example"
 
     async def opened_entries() -> tuple[int, str]:
         return k8sops("audit", "query", "--action", "request.open", "--json")

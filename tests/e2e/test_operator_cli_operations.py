@@ -201,7 +201,7 @@ async def review_costs_through_the_cli(cli: Cli, eventually: Eventually) -> None
     first, second = (item["recommendation_id"] for item in recommendations[:2])
     assert (await cli("cost", "decide", first, "accepted"))[0] == 4  # the customer decides, not the provider
     code, _, errors = await cli("cost", "decide", first, "teleport", "-p", "customer")
-    assert code == 6 and "status" in errors
+    assert code == 6 and "body.status" in errors and "accepted_as_is" in errors  # names the field and the choices
     code, output, _ = await cli("cost", "decide", first, "accepted", "--note", "go", "-p", "customer", "--json")
     assert code == 0 and json.loads(output)["status"] == "accepted"
     code, output, _ = await cli("cost", "decide", first, "implemented", "--json")

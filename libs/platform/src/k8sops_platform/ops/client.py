@@ -120,6 +120,9 @@ class Api:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.call("POST", path, json=body).json()
 
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self.call("PUT", path, json=body).json()
+
 
 def _exit_for(status: int) -> Exit:
     if status in (401, 403):
@@ -134,6 +137,11 @@ def _problem(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.text[:500]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)
-    return str(body)
+    if not isinstance(body, dict):
+        return str(body)
+    detail = str(body.get("detail") or body.get("title") or body)
+    fields = body.get("errors")
+    if isinstance(fields, list) and fields:  # a 422 names each field and what is wrong with it
+        named = (f"{item.get('field')}: {item.get('message')}" for item in fields if isinstance(item, dict))
+        detail += " " + "; ".join(named)
+    return detail

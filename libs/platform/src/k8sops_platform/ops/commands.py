@@ -167,6 +167,39 @@ def credits(
     emit(page if as_json else page["items"], as_json, columns, title=f"credits (total {page['total_bdt']} BDT)")
 
 
+TARGET_COLUMNS = ("tier", "priority", "budget_minutes", "clock", "contractual", "updated_by", "updated_at")
+
+
+@sla_app.command("policies")
+@handled
+def policies(profile: ProfileOption = "default", as_json: JsonOption = False) -> None:
+    """The response targets and credit rules in force."""
+    found = api(profile, "sla-timer").get("/v1/sla/policies")
+    if as_json:
+        emit(found, True)
+        return
+    emit(found["response_targets"], False, TARGET_COLUMNS, title="response targets")
+    rules = ("tier", "percent_of_retainer", "monthly_cap_percent_of_retainer", "updated_by")
+    emit(found["credit_rules"], False, rules, title="credit rules (percent of the monthly retainer)")
+
+
+@sla_app.command("target")
+@handled
+def set_target(
+    tier: Annotated[str, typer.Argument(help="k8s-business, k8s-247 or k8s-247-cluster-admin")],
+    priority: Annotated[str, typer.Argument(help="P1 … P4")],
+    minutes: Annotated[int, typer.Option(help="the first-response budget")],
+    clock: Annotated[str, typer.Option(help="wall (real time) or business (the engagement's hours)")],
+    profile: ProfileOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Change a response target (operators, seniors; audited). Timers armed from now on use it."""
+    body = {"budget_minutes": minutes, "clock": clock}
+    found = api(profile, "sla-timer").put(f"/v1/sla/policies/response-targets/{tier}/{priority}", body)
+    changed = [t for t in found["response_targets"] if (t["tier"], t["priority"]) == (tier, priority)]
+    emit(changed[0] if changed else found, as_json, title=f"{tier} {priority} response target")
+
+
 AUDIT_COLUMNS = ("seq", "recorded_at", "source_service", "actor_sub", "action", "target_kind", "target_name")
 
 
