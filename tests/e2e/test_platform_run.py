@@ -109,11 +109,12 @@ def test_a_killed_service_is_restarted_a_second_run_refuses_and_the_demo_loads_a
     run = start_run(platform_env, data_dir)
     output = RunOutput(run)
     try:
+        demo = output.wait_for("demo data:")
+        assert "health review" not in demo  # no sandbox, no cluster to review: not waited for
         output.wait_for("everything is up")
         intake_port = platform_env["K8SOPS_INTAKE_PORT"]
         audit_url = f"http://127.0.0.1:{platform_env['K8SOPS_AUDIT_PORT']}"
-        # Before the kill below: the request's hops through audit are exported by then.
-        trace_id = open_a_request_with_a_one_minute_budget(platform_env, otlp_receiver)
+        trace_id = open_a_request_with_a_one_minute_budget(platform_env)
 
         second = subprocess.run(
             [K8SOPS, "run", "--no-sandbox", "--data-dir", str(data_dir / "x")],
@@ -126,6 +127,8 @@ def test_a_killed_service_is_restarted_a_second_run_refuses_and_the_demo_loads_a
         assert f"port {intake_port} (intake) is taken; set K8SOPS_INTAKE_PORT to move it" in second.stdout
         assert "everything is up" not in second.stdout
 
+        # Before audit is killed below, so that its spans for the request are exported by then.
+        the_request_crossed_every_hop(otlp_receiver, trace_id)
         intake_pid = service_pid(run, "k8sops_intake")
         os.kill(service_pid(run, "k8sops_audit"), signal.SIGKILL)
         output.wait_for("audit exited; restarting it in 1s")
@@ -174,9 +177,9 @@ def wait_until(check: Callable[[], T], accept: Callable[[T], bool], timeout_s: f
     return result
 
 
-def open_a_request_with_a_one_minute_budget(env: dict[str, str], receiver: OtlpReceiver) -> str:
+def open_a_request_with_a_one_minute_budget(env: dict[str, str]) -> str:
     """The demo tier's P2 target cut to one minute through the operator CLI (the policy API), then a
-    P2 request: its trace id, once intake → relay → sla-timer → audit has arrived."""
+    P2 request, whose trace id this returns."""
     operator = mint_token(DEV_JWT_SECRET, sub="oncall@provider.example", roles=["k8s-ops.operator"], engagements=[])
     cli_env = {
         **env,
@@ -204,7 +207,11 @@ def open_a_request_with_a_one_minute_budget(env: dict[str, str], receiver: OtlpR
         timeout=10,
     )
     assert created.status_code == 201, created.text
-    trace_id = created.headers["X-Trace-Id"]
+    return created.headers["X-Trace-Id"]
+
+
+def the_request_crossed_every_hop(receiver: OtlpReceiver, trace_id: str) -> None:
+    """intake → relay → sla-timer → (its audit event) relay → audit, in the request's trace."""
 
     def audited_by_sla_timer(spans: list[ReceivedSpan]) -> bool:
         """audit has handled the audit event sla-timer wrote when it armed the timer."""
@@ -222,7 +229,6 @@ def open_a_request_with_a_one_minute_budget(env: dict[str, str], receiver: OtlpR
     sent = one(spans, "intake", "PRODUCER", "send request.opened")
     handled = one(spans, "sla-timer", "CONSUMER", "process request.opened")
     assert server in ancestors(sent, by_id) and handled.parent_span_id == sent.span_id
-    return trace_id
 
 
 def breach_and_credit_join_the_trace(receiver: OtlpReceiver, trace_id: str) -> None:
