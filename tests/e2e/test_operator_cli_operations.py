@@ -168,9 +168,8 @@ async def upgrade_through_the_cli(cli: Cli, intake_url: str, eventually: Eventua
     assert (await cli("upgrades", "start", operation_id, "--authorisation", authorisation))[0] == 0
 
     code, output, _ = await cli("upgrades", "watch", operation_id, "--interval", "0.3", "--timeout", "180")
-    assert (
-        code == 0 and f"{operation_id}: completed" in output and "8/8" in output
-    )  # 3 staged on acme-staging, 5 on acme-prod, output
+    assert code == 0 and f"{operation_id}: completed" in output, output
+    assert "acme-staging" in output and "3/3" in output and "acme-prod" in output and "5/5" in output  # a bar each
     code, output, _ = await cli("upgrades", "report", operation_id)
     assert code == 0 and operation_id in output and output.startswith("#")
     code, output, _ = await cli("upgrades", "report", operation_id, "--json")

@@ -83,14 +83,16 @@ def render(snap: Snapshot) -> Group:
     step = summary["last_step"]
     if step:
         header.add_row("last step", f"{step['at']} {step['to_state']}: {step['detail']}")
-    total = summary["nodes_total"]
-    parts: list[Any] = [header]
-    if total:  # the staging pair's nodes count too: they are upgraded first
+    clusters: dict[str, list[dict[str, Any]]] = {}
+    for node in snap.nodes:  # a bar per cluster: a staged upgrade does the non-prod pair as well
+        clusters.setdefault(node["cluster_name"], []).append(node)
+    for cluster, nodes_of in clusters.items():
+        done = sum(1 for node in nodes_of if node["phase"] == "done")
         bar = Table.grid(padding=(0, 1))
-        bar.add_row(
-            ProgressBar(total=total, completed=summary["nodes_done"], width=40), f"{summary['nodes_done']}/{total}"
-        )
-        header.add_row("nodes", bar)
+        bar.add_row(ProgressBar(total=len(nodes_of), completed=done, width=40), f"{done}/{len(nodes_of)}")
+        header.add_row(f"nodes {cluster}", bar)
+    parts: list[Any] = [header]
+    if snap.nodes:
         nodes = Table("node", "pool", "phase", "detail", title=None)
         for node in snap.nodes:
             if node["phase"] not in ("pending", "done"):

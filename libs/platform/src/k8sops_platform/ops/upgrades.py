@@ -77,7 +77,8 @@ def show(operation_id: OperationArgument, profile: ProfileOption = "default", as
         emit(findings, False, ("severity", "code", "subject", "message"), title="pre-check findings")
     emit(steps, False, ("at", "from_state", "to_state", "actor", "detail"), title="steps")
     if snap.nodes:
-        emit(snap.nodes, False, ("pool", "node", "from_version", "to_version", "phase", "finished_at"), title="nodes")
+        columns = ("cluster_name", "pool", "node", "from_version", "to_version", "phase", "finished_at")
+        emit(snap.nodes, False, columns, title="nodes")
 
 
 @upgrades_app.command("plan")
