@@ -92,7 +92,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
     async with run_sandbox("healthy-small", kubeconfig_path=tmp_path / "kubeconfig") as sandbox:
         timing = sandbox.scenario.timing
         timing.node_ready_seconds, timing.pod_start_seconds, timing.control_plane_upgrade_seconds = 0.1, 0.05, 0.1
-        intake = await start_service("intake")
+        intake = await start_service("intake", wait=False)  # the three start side by side
         runner = await start_service("upgrade-runner", wait=False, env=runner_env(sandbox.platform_url, "runner-cli"))
         cost_env = {
             "K8SOPS_KUBECONFIG": str(sandbox.kubeconfig_path),
@@ -100,7 +100,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
             "K8SOPS_COST_SCHEDULER_POLL_INTERVAL_S": "0.2",
         }
         cost = await start_service("cost-analyzer", wait=False, env=cost_env)
-        for process in (runner, cost):
+        for process in (intake, runner, cost):
             await ready(process, eventually)
         await set_up_clusters(intake.url, sandbox)
         urls = ["--intake-url", intake.url, "--upgrade-runner-url", runner.url, "--cost-analyzer-url", cost.url]
