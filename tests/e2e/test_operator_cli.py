@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from k8sops_platform.ops.commands import app
+from tests.conftest import Isolation
 
-from .conftest import bearer
+from .conftest import StartService, bearer
 from .test_first_thread import new_request, set_up_engagement
 
 Eventually = Callable[..., Awaitable[object]]
@@ -58,8 +59,13 @@ def token_of(headers: dict[str, str]) -> str:
 
 
 async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
-    isolation, start_service, requester_headers, k8sops, tmp_path: Path, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Isolation,
+    start_service: StartService,
+    requester_headers: dict[str, str],
+    k8sops: Callable[..., tuple[int, str]],
+    tmp_path: Path,
+    eventually: Eventually,
+) -> None:
     for command in COMMANDS:
         code, output = k8sops(*command, "--help")
         assert code == 0 and "Usage" in output, (command, output)
