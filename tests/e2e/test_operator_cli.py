@@ -17,8 +17,9 @@ import pytest
 from typer.testing import CliRunner
 
 from k8sops_platform.ops.commands import app
+from tests.conftest import Isolation
 
-from .conftest import bearer
+from .conftest import StartService, bearer
 from .test_first_thread import new_request, set_up_engagement
 
 Eventually = Callable[..., Awaitable[object]]
@@ -31,6 +32,8 @@ COMMANDS = [
     ["sla", "show"],
     ["sla", "breaches"],
     ["sla", "credits"],
+    ["sla", "policies"],
+    ["sla", "target"],
     ["audit", "query"],
     ["audit", "export"],
     ["audit", "verify"],
@@ -56,8 +59,13 @@ def token_of(headers: dict[str, str]) -> str:
 
 
 async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
-    isolation, start_service, requester_headers, k8sops, tmp_path: Path, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Isolation,
+    start_service: StartService,
+    requester_headers: dict[str, str],
+    k8sops: Callable[..., tuple[int, str]],
+    tmp_path: Path,
+    eventually: Eventually,
+) -> None:
     for command in COMMANDS:
         code, output = k8sops(*command, "--help")
         assert code == 0 and "Usage" in output, (command, output)
@@ -104,6 +112,13 @@ async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
     code, output = k8sops("sla", "credits", "eng-e2e", "--json")
     assert code == 0 and json.loads(output)["items"] == []
     assert k8sops("sla", "breaches", "eng-e2e", "--json")[0] == 0
+    code, output = k8sops("sla", "target", "k8s-247", "P1", "--minutes", "45", "--clock", "wall")
+    assert code == 6 and "contractual" in output  # the problem's detail, not a stack trace
+    code, output = k8sops("sla", "target", "k8s-business", "P4", "--minutes", "300", "--clock", "business", "--json")
+    assert code == 0 and json.loads(output)["budget_minutes"] == 300, output
+    code, output = k8sops("sla", "policies", "--json")
+    targets = {(t["tier"], t["priority"]): t for t in json.loads(output)["response_targets"]}
+    assert code == 0 and targets[("k8s-business", "P4")]["updated_by"] == "oncall@provider.example"
 
     async def opened_entries() -> tuple[int, str]:
         return k8sops("audit", "query", "--action", "request.open", "--json")

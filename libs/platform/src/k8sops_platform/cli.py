@@ -126,7 +126,8 @@ class Platform:
             process.wait_ready(60)
             _say(f"{process.spec.name:<15} ready at {process.url}  (docs {process.url}/docs)")
         if self.with_demo:
-            cost_url = next(p.url for p in self.services if p.spec.name == "cost-analyzer")
+            # Without the sandbox there is no cluster to review: waiting for one only delayed the start.
+            cost_url = next(p.url for p in self.services if p.spec.name == "cost-analyzer") if self.sandbox else None
             sandbox_urls = self.sandbox.kube_urls if self.sandbox else None
             summary = load_demo_data(self.services[0].url, jwt_secret, sandbox_urls, cost_url)
             _say(summary)

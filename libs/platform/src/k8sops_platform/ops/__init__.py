@@ -1,1 +1,1 @@
-"""The operator CLI: `k8sops requests|sla|audit|login …` against the services' APIs."""
+"""The operator CLI: `k8sops login|requests|sla|audit|upgrades|cost …` against the services' APIs."""

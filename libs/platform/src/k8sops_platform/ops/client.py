@@ -14,6 +14,8 @@ import httpx
 DEFAULT_URLS = {
     "intake": "http://127.0.0.1:8001",
     "sla-timer": "http://127.0.0.1:8002",
+    "upgrade-runner": "http://127.0.0.1:8003",
+    "cost-analyzer": "http://127.0.0.1:8004",
     "audit": "http://127.0.0.1:8005",
 }
 
@@ -29,6 +31,8 @@ class Exit(IntEnum):
     NOT_FOUND = 5  # 404: no such thing, or not in the token's engagements
     REJECTED = 6  # another 4xx: the service refused the input (its problem detail says why)
     COULD_NOT_CHECK = 7  # the service was unreachable, failed (5xx) or could not do it: nothing was decided
+    NOT_COMPLETED = 8  # upgrades watch: it ended without completing (pre-check failed, rolled back, cancelled)
+    NOT_FINISHED = 9  # upgrades watch: stopped before the end (it waits for a person, or --timeout passed)
 
 
 class CliError(Exception):
@@ -110,8 +114,14 @@ class Api:
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
 
+    def text(self, path: str, **params: Any) -> str:
+        return self.call("GET", path, params={k: v for k, v in params.items() if v is not None}).text
+
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self.call("POST", path, json=body).json()
+
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self.call("PUT", path, json=body).json()
 
 
 def _exit_for(status: int) -> Exit:
@@ -127,6 +137,11 @@ def _problem(response: httpx.Response) -> str:
         body = response.json()
     except ValueError:
         return response.text[:500]
-    if isinstance(body, dict):
-        return str(body.get("detail") or body.get("title") or body)
-    return str(body)
+    if not isinstance(body, dict):
+        return str(body)
+    detail = str(body.get("detail") or body.get("title") or body)
+    fields = body.get("errors")
+    if isinstance(fields, list) and fields:  # a 422 names each field and what is wrong with it
+        named = (f"{item.get('field')}: {item.get('message')}" for item in fields if isinstance(item, dict))
+        detail += " " + "; ".join(named)
+    return detail

@@ -1,4 +1,4 @@
-"""`k8sops login | requests | sla | audit`: what operators do every day, from a terminal.
+"""`k8sops login | requests | sla | audit | upgrades | cost`: what operators do every day, from a terminal.
 
 Every command takes `--profile` (default `default`) and `--json`; exit codes are in `client.Exit`.
 """
@@ -6,20 +6,19 @@ Every command takes `--profile` (default `default`) and `--json`; exit codes are
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
-from typing import Annotated, Any, TypeVar
+from typing import Annotated
 
 import typer
 
-from .client import DEFAULT_URLS, Api, CliError, Exit, Profile, load_profile, save_profile
-from .output import duration, emit, errors
-
-F = TypeVar("F", bound=Callable[..., Any])
+from .base import JsonOption, ProfileOption, api, handled
+from .client import DEFAULT_URLS, CliError, Exit, Profile, save_profile
+from .costs import cost_app
+from .output import duration, emit
+from .upgrades import upgrades_app
 
 app = typer.Typer(
     name="k8sops",
-    help="Operate K8s Ops: requests, SLAs, credits, audit. `k8sops run` starts the platform itself.",
+    help="Operate K8s Ops: requests, SLAs, credits, audit, upgrades, cost. `k8sops run` starts the platform.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -30,29 +29,11 @@ audit_app = typer.Typer(help="The audit trail: query, export, verify (audit).", 
 app.add_typer(requests_app, name="requests")
 app.add_typer(sla_app, name="sla")
 app.add_typer(audit_app, name="audit")
+app.add_typer(upgrades_app, name="upgrades")
+app.add_typer(cost_app, name="cost")
 
-ProfileOption = Annotated[str, typer.Option("--profile", "-p", help="profile in the config file")]
-JsonOption = Annotated[bool, typer.Option("--json", help="machine-readable JSON instead of a table")]
 PeriodOption = Annotated[str | None, typer.Option(help="only this billing month, YYYY-MM")]
 REQUEST_COLUMNS = ("id", "engagement_id", "cluster_id", "priority", "status", "title", "opened_at")
-
-
-def handled(command: F) -> F:
-    """A `CliError` ends the command with its message on stderr and its exit code, never a traceback."""
-
-    @wraps(command)
-    def run(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except CliError as error:
-            errors.print(f"[red]error:[/red] {error}", highlight=False)
-            raise typer.Exit(int(error.code)) from None
-
-    return run  # type: ignore[return-value]
-
-
-def api(profile: str, service: str) -> Api:
-    return Api(load_profile(profile), service)
 
 
 @app.command(
@@ -73,6 +54,8 @@ def login(
     intake_url: Annotated[str, typer.Option(help="intake's URL")] = DEFAULT_URLS["intake"],
     sla_timer_url: Annotated[str, typer.Option(help="sla-timer's URL")] = DEFAULT_URLS["sla-timer"],
     audit_url: Annotated[str, typer.Option(help="audit's URL")] = DEFAULT_URLS["audit"],
+    upgrade_runner_url: Annotated[str, typer.Option(help="upgrade-runner's URL")] = DEFAULT_URLS["upgrade-runner"],
+    cost_analyzer_url: Annotated[str, typer.Option(help="cost-analyzer's URL")] = DEFAULT_URLS["cost-analyzer"],
     profile: ProfileOption = "default",
     as_json: JsonOption = False,
 ) -> None:
@@ -80,7 +63,13 @@ def login(
     value = (token or (token_file.read() if token_file else "")).strip()
     if not value:
         raise CliError("give the token with --token or --token-file", Exit.USAGE)
-    urls = {"intake": intake_url, "sla-timer": sla_timer_url, "audit": audit_url}
+    urls = {
+        "intake": intake_url,
+        "sla-timer": sla_timer_url,
+        "audit": audit_url,
+        "upgrade-runner": upgrade_runner_url,
+        "cost-analyzer": cost_analyzer_url,
+    }
     path = save_profile(profile, Profile(token=value, urls=urls))
     emit({"profile": profile, "config": str(path), **urls}, as_json, title="logged in")
 
@@ -176,6 +165,39 @@ def credits(
     page = api(profile, "sla-timer").get(f"/v1/sla/engagements/{engagement}/credits", period=period)
     columns = ("credit_id", "request_id", "cluster_id", "amount_bdt", "period")
     emit(page if as_json else page["items"], as_json, columns, title=f"credits (total {page['total_bdt']} BDT)")
+
+
+TARGET_COLUMNS = ("tier", "priority", "budget_minutes", "clock", "contractual", "updated_by", "updated_at")
+
+
+@sla_app.command("policies")
+@handled
+def policies(profile: ProfileOption = "default", as_json: JsonOption = False) -> None:
+    """The response targets and credit rules in force."""
+    found = api(profile, "sla-timer").get("/v1/sla/policies")
+    if as_json:
+        emit(found, True)
+        return
+    emit(found["response_targets"], False, TARGET_COLUMNS, title="response targets")
+    rules = ("tier", "percent_of_retainer", "monthly_cap_percent_of_retainer", "updated_by")
+    emit(found["credit_rules"], False, rules, title="credit rules (percent of the monthly retainer)")
+
+
+@sla_app.command("target")
+@handled
+def set_target(
+    tier: Annotated[str, typer.Argument(help="k8s-business, k8s-247 or k8s-247-cluster-admin")],
+    priority: Annotated[str, typer.Argument(help="P1 … P4")],
+    minutes: Annotated[int, typer.Option(help="the first-response budget")],
+    clock: Annotated[str, typer.Option(help="wall (real time) or business (the engagement's hours)")],
+    profile: ProfileOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Change a response target (operators, seniors; audited). Timers armed from now on use it."""
+    body = {"budget_minutes": minutes, "clock": clock}
+    found = api(profile, "sla-timer").put(f"/v1/sla/policies/response-targets/{tier}/{priority}", body)
+    changed = [t for t in found["response_targets"] if (t["tier"], t["priority"]) == (tier, priority)]
+    emit(changed[0] if changed else found, as_json, title=f"{tier} {priority} response target")
 
 
 AUDIT_COLUMNS = ("seq", "recorded_at", "source_service", "actor_sub", "action", "target_kind", "target_name")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-errors = Console(stderr=True)
+from .client import CliError, Exit
+
+# A terminal's own width; piped into a file or a grep, rows are not cut to 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 200)
+errors = Console(stderr=True, soft_wrap=True)  # one line per error, for grep
 
 
 def emit(data: Any, as_json: bool, columns: Sequence[str] = (), title: str | None = None) -> None:
@@ -28,6 +32,21 @@ def emit(data: Any, as_json: bool, columns: Sequence[str] = (), title: str | Non
     for key, value in data.items():
         table.add_row(key, _cell(value))
     console.print(table)
+
+
+def report_format(chosen: str, as_json: bool, formats: Sequence[str]) -> str:
+    """`--json` means the JSON report; anything but `formats` is a usage error (exit 2)."""
+    chosen = "json" if as_json else chosen
+    if chosen not in formats:
+        raise CliError(f"--format is one of {', '.join(formats)}, not {chosen!r}", Exit.USAGE)
+    return chosen
+
+
+def write_report(text: str, chosen: str) -> None:
+    """A report as the service rendered it; JSON indented for people."""
+    if chosen == "json":
+        text = json.dumps(json.loads(text), indent=2)
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
 def _cell(value: Any) -> str:
