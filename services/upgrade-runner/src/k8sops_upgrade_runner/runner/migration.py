@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import repository
 from ..domain.addons import FIELD_MANAGER, rollout_problem
 from ..domain.drift import desired_object
+from ..domain.migration import draft_plan
 from ..domain.operation import State, Trigger
 from ..domain.paths import object_path
 from .cluster import ClusterClient, PlatformError, platform_request
@@ -66,7 +67,15 @@ class MigrationDriver(Driver):
             await self.defer(self.now() + RETRY_UNKNOWN_CLUSTER)
             return False
         spec = dict(operation["spec"])
+        if spec.get("new_cluster") is None:
+            spec = await self.draft(operation)
         new = dict(spec["new_cluster"])
+        if not spec["workloads"]:
+            message = "the old cluster runs no Deployment or StatefulSet outside the system namespaces to migrate"
+            blocked = {"code": "nothing-to-migrate", "severity": "blocking", "subject": "workloads"}
+            findings = [{**blocked, "message": message, "evidence": "Kubernetes API", "signal": None}]
+            await self.move(Trigger.PRECHECK_BLOCKED, message, findings=findings, spec=spec)
+            return False
         try:
             try:
                 described = await platform_request(self.http, self.settings, "GET", f"/v1/clusters/{new['name']}")
@@ -98,8 +107,20 @@ class MigrationDriver(Driver):
             f"new cluster {new['name']} running {described['control_plane']['version']}; the CD/CI checklist "
             f"{checklist['stage_ref']} waits for the customer's sign-off"
         )
-        await self.move(Trigger.PRECHECK_PASSED, detail, spec=spec, stage=checklist, findings=[])
+        await self.move(
+            Trigger.PRECHECK_PASSED, detail, spec=spec, stage=checklist, findings=[], to_version=new["version"]
+        )
         return False
+
+    async def draft(self, operation: RowMapping) -> dict[str, Any]:
+        """A plan from a `migration` request: drafted from the old cluster, kept before provisioning."""
+        old = await self.cluster(operation["cluster_id"])
+        assert old is not None
+        client = await self.client(old)
+        drafted = draft_plan(old["name"], self.operation_id, await client.platform_cluster(), await client.workloads())
+        spec = {**operation["spec"], **drafted}
+        await self.save_spec(spec)
+        return spec
 
     async def shifting(self, operation: RowMapping) -> bool:
         old, new = await self.clusters(operation)
