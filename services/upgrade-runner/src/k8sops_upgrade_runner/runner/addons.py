@@ -17,6 +17,7 @@ from ..domain.addons import FIELD_MANAGER, catalogue, inventory, manifest, rollo
 from ..domain.operation import State, Trigger
 from ..domain.paths import plural_of
 from ..domain.versions import Version
+from . import helm
 from .baseline import record_baseline
 from .cluster import ClusterClient
 from .engine import RETRY_UNKNOWN_CLUSTER, Driver
@@ -104,11 +105,14 @@ class AddonDriver(Driver):
         await client.apply(namespace, FIELD_MANAGER)
         previous = spec.get("previous")
         selector = ((previous or {}).get("spec", {}).get("selector") or {}).get("matchLabels")
-        applied = await client.apply(manifest(addon, version, spec["namespace"], selector), FIELD_MANAGER)
+        desired = manifest(addon, version, spec["namespace"], selector)
+        applied = await client.apply(desired, FIELD_MANAGER)
+        spec["helm"] = await helm.record_pending(client, addon, version, spec["namespace"], desired, previous is None)
         await self.move(
             Trigger.APPLIED,
             f"{addon.kind} {spec['namespace']}/{addon.workload} applied at generation "
             f"{applied['metadata'].get('generation')} (server-side apply, field manager {FIELD_MANAGER})",
+            spec=spec,
         )
         return True
 
@@ -122,6 +126,8 @@ class AddonDriver(Driver):
         if problem:
             await self.move(Trigger.FAILED, problem, postcheck={"problems": [problem]}, failure=f"rollout: {problem}")
             return True
+        if spec.get("helm"):
+            await helm.record_deployed(client, spec["namespace"], spec["helm"])
         # The add-on's new version is now the cluster's desired state (recorded first: a resumed
         # runner repeats it, but never finds the operation completed without it).
         cluster = await self.cluster(operation["cluster_id"])
@@ -153,7 +159,10 @@ class AddonDriver(Driver):
             action = f"previous template re-applied ({', '.join(images)})" + (
                 f"; its rollout did not finish: {problem}" if problem else "; rolled out"
             )
-        await self.move(Trigger.ROLLBACK_DONE, action, rollback={"actions": [action]})
+        actions = [action]
+        if spec.get("helm"):
+            actions.append(await helm.record_rollback(client, spec["namespace"], spec["helm"], previous is None))
+        await self.move(Trigger.ROLLBACK_DONE, "; ".join(actions), rollback={"actions": actions})
         return False
 
     async def wait_rollout(
