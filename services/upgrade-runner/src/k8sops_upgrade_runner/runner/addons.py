@@ -111,11 +111,8 @@ class AddonDriver(Driver):
 
     async def staging(self, operation: RowMapping) -> bool:
         """The same rollout on the paired non-prod cluster, put back there if it fails."""
-        cluster = await self.cluster(operation["cluster_id"])
-        assert cluster is not None
-        pair = await self.cluster(cluster["paired_cluster_id"])
+        pair = await self.staging_pair(operation)
         if pair is None:
-            await self.move(Trigger.STAGE_FAILED, "the paired non-prod cluster is unknown", failure="no staging pair")
             return True
         client = await self.client(pair)
         spec = dict(operation["spec"])
