@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import repository
 from ..domain.addons import FIELD_MANAGER, rollout_problem
 from ..domain.drift import desired_object
-from ..domain.migration import draft_plan
+from ..domain.migration import API_VERSIONS, draft_plan, list_path, objects_to_carry, portable
 from ..domain.operation import State, Trigger
 from ..domain.paths import object_path
 from .cluster import ClusterClient, PlatformError, platform_request
@@ -125,6 +125,21 @@ class MigrationDriver(Driver):
     async def shifting(self, operation: RowMapping) -> bool:
         old, new = await self.clusters(operation)
         spec = dict(operation["spec"])
+        if "objects" not in spec:
+            namespaces = sorted({w["namespace"] for w in spec["workloads"]})
+            await self.ensure_namespaces(new, namespaces)
+            listed = {}
+            for kind in API_VERSIONS:
+                for namespace in namespaces:
+                    found = await old.find(list_path(kind, namespace))
+                    listed[f"{kind} {namespace}"] = (found or {}).get("items") or []
+            moved = []
+            for w in spec["workloads"]:
+                live = await old.find(object_path(workload_ref(w["kind"], w["namespace"], w["name"])))
+                moved += [{**live, "kind": w["kind"]}] if live is not None else []
+            spec["objects"] = objects_to_carry(listed, moved)
+            await self.save_spec(spec)
+        await self.carry(old, new, spec, "before")
         for workload in spec["workloads"]:
             if workload["phase"] == "rolled_back":
                 workload.update(phase="pending", detail="retried")
@@ -136,8 +151,29 @@ class MigrationDriver(Driver):
             detail = "; ".join(f"{w['kind']} {w['namespace']}/{w['name']}: {w['detail']}" for w in failed)
             await self.move(Trigger.SHIFT_INCOMPLETE, f"moved back to the old cluster: {detail}", spec=spec)
             return False
-        await self.move(Trigger.APPLIED, f"{len(spec['workloads'])} workload(s) shifted", spec=spec)
+        await self.carry(old, new, spec, "after")
+        carried = sum(1 for o in spec["objects"] if o["phase"] == "copied")
+        detail = f"{len(spec['workloads'])} workload(s) shifted, {carried} object(s) of their namespaces copied"
+        await self.move(Trigger.APPLIED, detail, spec=spec)
         return True
+
+    async def ensure_namespaces(self, new: ClusterClient, namespaces: list[str]) -> None:
+        for namespace in namespaces:
+            await new.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, FIELD_MANAGER)
+
+    async def carry(self, old: ClusterClient, new: ClusterClient, spec: dict[str, Any], stage: str) -> None:
+        """The namespace's objects of one stage to the new cluster by server-side apply, in
+        order; each one's phase persisted, so a resumed runner copies only what is left."""
+        for entry in spec["objects"]:
+            if entry["stage"] != stage or entry["phase"] != "pending":
+                continue
+            live = await old.find(f"{list_path(entry['kind'], entry['namespace'])}/{entry['name']}")
+            if live is None:
+                entry.update(phase="skipped", detail="gone from the old cluster")
+            else:
+                await new.apply(portable(entry["kind"], live), FIELD_MANAGER)
+                entry.update(phase="copied", detail="applied on the new cluster")
+            await self.save_spec(spec)
 
     async def shift_step(self, old: ClusterClient, new: ClusterClient, workload: dict[str, Any]) -> None:
         """One phase of one workload; idempotent, so a resumed runner may repeat it."""
