@@ -28,7 +28,7 @@ NEW_CLUSTER = {
 # Objects of the migrated namespaces besides the workloads (the scenario has Service shop/web and
 # NetworkPolicy shop/default-deny already).
 SHOP = "/api/v1/namespaces/shop"
-CARRIED = [
+CARRIED: list[tuple[str, dict[str, Any]]] = [
     (f"{SHOP}/configmaps", {"metadata": {"name": "web-config"}, "data": {"LOG_LEVEL": "info"}}),
     (f"{SHOP}/secrets", {"metadata": {"name": "web-tls"}, "type": "Opaque", "data": {"key": "c2VjcmV0"}}),
     (f"{SHOP}/serviceaccounts", {"metadata": {"name": "web"}}),
