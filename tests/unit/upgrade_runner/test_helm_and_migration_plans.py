@@ -11,6 +11,7 @@ from typing import Any
 from k8sops_upgrade_runner.domain.helm import decode, new_revision, release_of_chart, render_manifest, secret_of
 from k8sops_upgrade_runner.domain.migration import draft_plan, new_cluster_name, objects_to_carry, portable
 from k8sops_upgrade_runner.domain.operation import OperationKind, State, Trigger, next_state
+from k8sops_upgrade_runner.runner.baseline import clipped
 
 
 def test_a_release_record_round_trips_in_helms_encoding() -> None:
@@ -138,3 +139,9 @@ def test_an_addon_rollout_on_a_paired_production_cluster_is_staged_and_signed_of
     assert next_state(addon, State.AWAITING_SIGNOFF, Trigger.SIGNED_OFF) is State.SCHEDULED
     reconcile = OperationKind.DRIFT_RECONCILE  # unchanged: nothing to stage
     assert next_state(reconcile, State.PRECHECKING, Trigger.PRECHECK_PASSED, staged=True) is State.SCHEDULED
+
+
+def test_drift_values_on_the_event_are_bounded() -> None:
+    assert clipped({"replicas": 3}) == {"replicas": 3}
+    big = clipped("x" * 5000)
+    assert isinstance(big, str) and len(big) < 1100 and big.endswith("(5002 characters)")

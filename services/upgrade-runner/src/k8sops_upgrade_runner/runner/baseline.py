@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,7 +12,7 @@ from sqlalchemy import RowMapping
 
 from k8sops_common.audit import record_audit
 from k8sops_common.auth import Principal
-from k8sops_common.events.catalog import ActorV1, DriftMeasuredV1, DriftObjectV1
+from k8sops_common.events.catalog import ActorV1, DriftChangeV1, DriftMeasuredV1, DriftObjectV1
 from k8sops_common.service import ServiceContext
 
 from .. import repository, service
@@ -20,8 +21,15 @@ from .cluster import ClusterClient
 
 GIT_REASON = "git "
 DriftTrigger = Literal["check", "reconcile-precheck", "reconcile-postcheck"]
-# The event carries at most this many objects (the total says how many drifted).
+# The event carries at most this many objects (the total says how many drifted), and values of
+# at most this many characters of JSON (a changed ConfigMap can hold megabytes).
 EVENT_OBJECTS = 200
+EVENT_VALUE_CHARS = 1000
+
+
+def clipped(value: Any) -> Any:
+    text = json.dumps(value)
+    return value if len(text) <= EVENT_VALUE_CHARS else f"{text[:EVENT_VALUE_CHARS]}... ({len(text)} characters)"
 
 
 @dataclass(frozen=True)
@@ -49,7 +57,16 @@ class Measurement:
             trigger=trigger,
             operation_id=operation_id,
             total=len(self.findings),
-            objects=[DriftObjectV1.model_validate(f.as_dict()) for f in self.findings[:EVENT_OBJECTS]],
+            objects=[
+                DriftObjectV1(
+                    object=f.object,
+                    drift=f.drift,
+                    changes=[
+                        DriftChangeV1(path=c.path, desired=clipped(c.desired), live=clipped(c.live)) for c in f.changes
+                    ],
+                )
+                for f in self.findings[:EVENT_OBJECTS]
+            ],
         )
 
 
