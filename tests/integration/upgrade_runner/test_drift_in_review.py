@@ -19,6 +19,7 @@ from k8sops_cost_analyzer.analysis import run_due_job
 from k8sops_cost_analyzer.app import DEFINITION as COST
 from k8sops_cost_analyzer.domain.findings import AnalysisConfig
 from k8sops_cost_analyzer.domain.review import Quarter
+from k8sops_cost_analyzer.handlers import subscriptions as cost_subscriptions
 from k8sops_cost_analyzer.settings import ClusterAccessSettings, CostSettings
 
 from .conftest import OPERATOR, VIEWER, Harness, cluster_event, engagement_event, fast_runner
@@ -39,7 +40,7 @@ async def cost_analyzer(isolation: Any, healthy: Harness) -> AsyncIterator[tuple
         CostSettings(),
         AnalysisConfig(),
     )
-    consumer = EventConsumer(settings, context.database, COST.subscriptions(context), retry_delay_s=0.01)
+    consumer = EventConsumer(settings, context.database, cost_subscriptions(context), retry_delay_s=0.01)
     task = asyncio.create_task(consumer.run())
     try:
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://cost") as api:

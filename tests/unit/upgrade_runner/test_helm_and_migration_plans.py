@@ -86,7 +86,7 @@ def named(name: str) -> dict[str, Any]:
 
 def test_a_migration_carries_objects_in_dependency_order_and_only_what_moves() -> None:
     moved = [workload("Deployment", "shop", "web", {"app": "web", "tier": "front"})]
-    listed = {
+    listed: dict[str, list[dict[str, Any]]] = {
         "Ingress shop": [{"metadata": {"name": "web", "namespace": "shop"}}],
         "Service shop": [{"metadata": {"name": "web", "namespace": "shop"}}],
         "ServiceAccount shop": [{"metadata": {"name": "default", "namespace": "shop"}}],
