@@ -4,6 +4,9 @@ then one that succeeds (server-side apply, rollout) and unblocks the upgrade."""
 
 from __future__ import annotations
 
+import base64
+import gzip
+import json
 from typing import Any
 
 import httpx
@@ -17,6 +20,26 @@ async def controller(harness: Harness) -> dict[str, Any]:
     async with httpx.AsyncClient(base_url=harness.sandbox.kube_urls["edge-dev"]) as http:
         found: dict[str, Any] = (await http.get(CONTROLLER)).json()
         return found
+
+
+async def helm_records(harness: Harness, namespace: str) -> dict[int, tuple[str, str, str, str]]:
+    """Revision -> (label status, body status, chart version, description), decoded as Helm does."""
+    async with httpx.AsyncClient(base_url=harness.sandbox.kube_urls["edge-dev"]) as http:
+        secrets = (await http.get(f"/api/v1/namespaces/{namespace}/secrets")).json()["items"]
+    found = {}
+    for secret in secrets:
+        if secret["type"] != "helm.sh/release.v1":
+            continue
+        body = json.loads(gzip.decompress(base64.b64decode(base64.b64decode(secret["data"]["release"]))))
+        assert secret["metadata"]["name"] == f"sh.helm.release.v1.{body['name']}.v{body['version']}"
+        chart = body["chart"]["metadata"]
+        found[body["version"]] = (
+            secret["metadata"]["labels"]["status"],
+            body["info"]["status"],
+            chart["version"],
+            body["info"]["description"],
+        )
+    return found
 
 
 async def test_addon_blocks_upgrade_then_a_failed_rollout_rolls_back_and_a_good_one_unblocks(addons: Harness) -> None:
@@ -76,6 +99,12 @@ async def test_addon_blocks_upgrade_then_a_failed_rollout_rolls_back_and_a_good_
     live = await controller(addons)
     assert live["spec"]["template"]["spec"]["containers"][0]["image"].endswith(":v1.10.1")
     sandbox.remove_fault(fault)
+    # Helm's record says the same: the failed revision superseded by a rollback to the original.
+    assert await helm_records(addons, "ingress-nginx") == {
+        2: ("superseded", "superseded", "4.10.1", "Upgrade complete"),
+        3: ("superseded", "superseded", "4.11.3", "Upgrade in progress"),
+        4: ("deployed", "deployed", "4.10.1", "Rollback to 2"),
+    }
 
     # The same rollout, healthy: applied server-side by k8s-ops, rolled out.
     good = await api.post("/v1/operations/addons", json=body, headers=OPERATOR)
@@ -90,6 +119,11 @@ async def test_addon_blocks_upgrade_then_a_failed_rollout_rolls_back_and_a_good_
     assert live["spec"]["selector"] == {"matchLabels": {"app": "ingress-nginx-controller"}}  # immutable, kept
     assert live["status"]["availableReplicas"] == 2
     assert [(m["manager"], m["operation"]) for m in live["metadata"]["managedFields"]] == [("k8s-ops", "Apply")]
+    records = await helm_records(addons, "ingress-nginx")
+    assert records[5] == ("deployed", "deployed", "4.11.3", "Upgrade complete")
+    assert [status for revision, (status, *_) in sorted(records.items()) if revision < 5] == ["superseded"] * 3
+    now_installed = (await api.get("/v1/clusters/edge-dev/addons", headers=VIEWER)).json()["items"]
+    assert ("ingress-nginx", "1.11.3") in {(i["addon"], i["version"]) for i in now_installed}
     # The new version is the cluster's desired state now: recorded as its drift baseline.
     drift = (await api.get("/v1/clusters/edge-dev/drift", headers=VIEWER)).json()
     assert drift["baseline_reason"] == f"after operation {done['operation_id']}" and drift["findings"] == []
@@ -103,6 +137,7 @@ async def test_addon_blocks_upgrade_then_a_failed_rollout_rolls_back_and_a_good_
     done_fresh = await addons.until_state(installed.json()["operation_id"], "completed", "rolled_back")
     assert done_fresh["state"] == "completed", done_fresh["failure"]
     assert done_fresh["from_version"] == "not installed" and done_fresh["spec"]["previous"] is None
+    assert await helm_records(addons, "dns-internal") == {1: ("deployed", "deployed", "1.15.0", "Install complete")}
     unknown_addon = await api.post("/v1/operations/addons", json={**body, "addon": "istio"}, headers=OPERATOR)
     assert unknown_addon.status_code == 422 and "ingress-nginx" in unknown_addon.json()["detail"]
 

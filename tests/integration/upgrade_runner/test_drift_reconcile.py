@@ -103,3 +103,11 @@ async def test_drift_names_only_the_changed_fields_and_reconcile_restores(health
     assert ("drift-reconcile", "applying") in kinds and ("drift-reconcile", "completed") in kinds
     audit = {e["action"] for e in await healthy.events("audit.event")}
     assert {"drift.baseline_recorded", "drift-reconcile.applied", "cluster.delete-drift-extras"} <= audit
+    # Each measurement a reconcile makes is published for the quarterly review, with the step.
+    measured = [(e["trigger"], e["total"], e["operation_id"]) for e in await healthy.events("drift.measured")]
+    assert measured == [
+        ("reconcile-precheck", 3, first.json()["operation_id"]),
+        ("reconcile-postcheck", 1, first.json()["operation_id"]),
+        ("reconcile-precheck", 1, second.json()["operation_id"]),
+        ("reconcile-postcheck", 0, second.json()["operation_id"]),
+    ]

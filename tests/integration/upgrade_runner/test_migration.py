@@ -25,6 +25,74 @@ NEW_CLUSTER = {
 }
 
 
+# Objects of the migrated namespaces besides the workloads (the scenario has Service shop/web and
+# NetworkPolicy shop/default-deny already).
+SHOP = "/api/v1/namespaces/shop"
+CARRIED: list[tuple[str, dict[str, Any]]] = [
+    (f"{SHOP}/configmaps", {"metadata": {"name": "web-config"}, "data": {"LOG_LEVEL": "info"}}),
+    (f"{SHOP}/secrets", {"metadata": {"name": "web-tls"}, "type": "Opaque", "data": {"key": "c2VjcmV0"}}),
+    (f"{SHOP}/serviceaccounts", {"metadata": {"name": "web"}}),
+    (
+        f"{SHOP}/persistentvolumeclaims",
+        {
+            "metadata": {"name": "web-data", "annotations": {"pv.kubernetes.io/bind-completed": "yes"}},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}},
+                "volumeName": "pv-old-cluster-0001",
+            },
+        },
+    ),
+    (
+        "/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers",
+        {
+            "metadata": {"name": "checkout"},
+            "spec": {
+                "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+                "minReplicas": 2,
+                "maxReplicas": 8,
+            },
+        },
+    ),
+    (
+        "/apis/policy/v1/namespaces/shop/poddisruptionbudgets",
+        {"metadata": {"name": "web"}, "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "web"}}}},
+    ),
+    (
+        "/apis/networking.k8s.io/v1/namespaces/shop/ingresses",
+        {
+            "metadata": {"name": "web"},
+            "spec": {
+                "rules": [
+                    {
+                        "host": "shop.example.com",
+                        "http": {
+                            "paths": [
+                                {
+                                    "path": "/",
+                                    "pathType": "Prefix",
+                                    "backend": {"service": {"name": "web", "port": {"number": 80}}},
+                                }
+                            ]
+                        },
+                    }
+                ]
+            },
+        },
+    ),
+]
+
+
+async def present(kube: str) -> set[str]:
+    """Which of the carried objects (and the scenario's Service and policy) exist on `kube`."""
+    found = set()
+    async with httpx.AsyncClient(base_url=kube) as http:
+        for path, obj in [*CARRIED, (f"{SHOP}/services", {"metadata": {"name": "web"}})]:
+            if (await http.get(f"{path}/{obj['metadata']['name']}")).status_code == 200:
+                found.add(f"{path.rsplit('/', 1)[-1]}/{obj['metadata']['name']}")
+    return found
+
+
 async def replicas(kube: str) -> dict[str, Any]:
     found = {}
     async with httpx.AsyncClient(base_url=kube) as http:
@@ -43,6 +111,9 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     api = healthy.api
     assert api is not None
     await healthy.deliver(engagement_event([cluster_event(sandbox, "acme-staging", environment="non-prod")], None))
+    async with httpx.AsyncClient(base_url=sandbox.kube_urls["acme-staging"]) as kube:
+        for path, obj in CARRIED:
+            assert (await kube.post(path, json=obj)).status_code == 201
     body = {
         "engagement_id": "eng-acme",
         "cluster_id": "acme-staging",
@@ -89,6 +160,27 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     assert await phases() == {"web": "moved", "checkout": "rolled_back", "report-builder": "moved"}
     assert await replicas(sandbox.kube_urls["acme-staging"]) == {"web": 0, "checkout": 6, "report-builder": 0}
     assert await replicas(new_kube) == {"web": 4, "checkout": None, "report-builder": 2}
+    # What the pods need came first; what refers to the workloads waits until every one moved.
+    objects = [(o["kind"], o["namespace"], o["name"], o["phase"]) for o in blocked["spec"]["objects"]]
+    assert objects == [
+        ("ServiceAccount", "shop", "web", "copied"),
+        ("Secret", "shop", "web-tls", "copied"),
+        ("ConfigMap", "shop", "web-config", "copied"),
+        ("PersistentVolumeClaim", "shop", "web-data", "copied"),
+        ("NetworkPolicy", "shop", "default-deny", "copied"),
+        ("Service", "shop", "web", "copied"),
+        ("HorizontalPodAutoscaler", "shop", "checkout", "pending"),
+        ("PodDisruptionBudget", "shop", "web", "pending"),
+        ("PodDisruptionBudget", "shop", "web-pdb", "pending"),  # the scenario's; api's stays (api does not move)
+        ("Ingress", "shop", "web", "pending"),
+    ]
+    assert await present(new_kube) == {
+        "serviceaccounts/web",
+        "secrets/web-tls",
+        "configmaps/web-config",
+        "persistentvolumeclaims/web-data",
+        "services/web",
+    }
     early = await api.post(f"/v1/operations/{operation_id}/decommission", json={}, headers=OPERATOR)
     assert early.status_code == 409
 
@@ -98,6 +190,12 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     validated = await healthy.until_state(operation_id, "awaiting_decommission", "shift_blocked")
     assert validated["state"] == "awaiting_decommission", validated["spec"]["workloads"]
     assert await replicas(sandbox.kube_urls["acme-staging"]) == {"web": 0, "checkout": 0, "report-builder": 0}
+    assert {o["phase"] for o in validated["spec"]["objects"]} == {"copied"}
+    assert len(await present(new_kube)) == len(CARRIED) + 1
+    async with httpx.AsyncClient(base_url=new_kube) as kube:
+        claim = (await kube.get(f"{SHOP}/persistentvolumeclaims/web-data")).json()
+        assert "volumeName" not in claim["spec"] and "annotations" not in claim["metadata"]
+        assert (await kube.get(f"{SHOP}/secrets/web-tls")).json()["data"] == {"key": "c2VjcmV0"}
 
     # Decommission is destructive: refused without the admin's authorisation.
     refused = await api.post(f"/v1/operations/{operation_id}/decommission", json={}, headers=OPERATOR)

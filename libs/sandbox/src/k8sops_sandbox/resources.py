@@ -66,6 +66,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("", "configmaps", "ConfigMap", True, V1, ("cm",)),
     ResourceType("", "secrets", "Secret", True, V1),
     ResourceType("", "serviceaccounts", "ServiceAccount", True, V1, ("sa",)),
+    ResourceType("", "persistentvolumeclaims", "PersistentVolumeClaim", True, V1, ("pvc",), ("status",)),
     ResourceType("apps", "deployments", "Deployment", True, V1, ("deploy",), ("status", "scale")),
     ResourceType("apps", "replicasets", "ReplicaSet", True, V1, ("rs",), ("status", "scale")),
     ResourceType("apps", "statefulsets", "StatefulSet", True, V1, ("sts",), ("status", "scale")),

@@ -24,7 +24,7 @@ from .domain.findings import AnalysisConfig, Finding, analyse
 from .domain.inventory import Inventory, namespace_groups, workload_specs, workload_usage
 from .domain.posture import Category, cluster_checks, cost_severity
 from .domain.pricing import InstancePrice, ResourceRates, UnknownInstanceType, cluster_rates
-from .domain.report import build_report
+from .domain.report import build_report, drift_summary
 from .domain.review import Quarter, scorecard
 from .domain.usage import WorkloadUsage
 from .reader import ClusterTarget, ClusterUnreachable, read_inventory, read_usage, resolve_context
@@ -150,6 +150,7 @@ async def store_analysis(
     graded += [(Category.COST, cost_severity(f.monthly_savings_bdt, f.recommended)) for f in findings]
     scores = scorecard(graded, previous[0]["scores"] if previous else None)
     resurfaced = await _resurface(session, cluster, quarter, analysis_id, now) if kind == "health-review" else []
+    drift = await repository.drift_of(session, cluster["cluster_id"]) if kind == "health-review" else None
     linked = await _refresh_recommendations(session, cluster, findings, analysis_id, now)
     header = {
         "analysis_id": analysis_id,
@@ -180,6 +181,7 @@ async def store_analysis(
         trend=trend,
         resurfaced=resurfaced,
         today=now.date(),
+        drift=drift_summary(drift) if kind == "health-review" else None,
     )
     savings = Decimal(str(report["cost"]["recommended_savings_bdt"]))
     await repository.insert_analysis(

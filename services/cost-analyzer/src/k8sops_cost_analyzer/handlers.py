@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.bus import ReceivedEvent, Subscriptions
-from k8sops_common.events.catalog import EngagementChangedV1, RequestOpenedV1
+from k8sops_common.events.catalog import DriftMeasuredV1, EngagementChangedV1, RequestOpenedV1
 from k8sops_common.service import ServiceContext
 
 from . import service
@@ -22,4 +22,13 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         assert isinstance(event.data, RequestOpenedV1)
         await service.open_request(session, outbox, event.data)
 
-    return Subscriptions().on(EngagementChangedV1, on_engagement_changed).on(RequestOpenedV1, on_request_opened)
+    async def on_drift_measured(session: AsyncSession, event: ReceivedEvent) -> None:
+        assert isinstance(event.data, DriftMeasuredV1)
+        await service.record_drift(session, outbox, event.data)
+
+    return (
+        Subscriptions()
+        .on(EngagementChangedV1, on_engagement_changed)
+        .on(RequestOpenedV1, on_request_opened)
+        .on(DriftMeasuredV1, on_drift_measured)
+    )

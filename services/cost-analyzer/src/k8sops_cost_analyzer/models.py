@@ -137,3 +137,19 @@ recommendation_history = Table(
     Column("to_status", Text),
     Column("note", Text),
 )
+
+# The latest drift measurement per cluster, from upgrade-runner's `drift.measured` (SPEC 7a: drift
+# appears in the quarterly review).
+cluster_drift = Table(
+    "cluster_drift",
+    metadata,
+    Column("cluster_id", Text, primary_key=True),
+    Column("engagement_id", Text, nullable=False),
+    Column("measured_at", DateTime(timezone=True), nullable=False),
+    Column("source", Text, nullable=False),  # baseline | git
+    Column("desired_state", Text, nullable=False),
+    Column("trigger", Text, nullable=False),  # check | reconcile-precheck | reconcile-postcheck
+    Column("operation_id", Text),
+    Column("total", Integer, nullable=False),
+    Column("objects", JSONB, nullable=False),
+)

@@ -10,7 +10,7 @@ from sqlalchemy import RowMapping, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import analyses, clusters, findings, jobs, prices, recommendation_history, recommendations
+from .models import analyses, cluster_drift, clusters, findings, jobs, prices, recommendation_history, recommendations
 
 # Clusters
 
@@ -27,6 +27,24 @@ async def upsert_cluster(session: AsyncSession, values: dict[str, Any]) -> bool:
         )
     )
     return before is None or bool(before)
+
+
+async def upsert_drift(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Keeps the cluster's latest drift measurement; False when a later one is stored already."""
+    statement = insert(cluster_drift).values(**values)
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[cluster_drift.c.cluster_id],
+            set_={k: statement.excluded[k] for k in values if k != "cluster_id"},
+            where=cluster_drift.c.measured_at < statement.excluded.measured_at,
+        ).returning(cluster_drift.c.cluster_id)
+    )
+    return result.first() is not None
+
+
+async def drift_of(session: AsyncSession, cluster_id: str) -> RowMapping | None:
+    query = select(cluster_drift).where(cluster_drift.c.cluster_id == cluster_id)
+    return (await session.execute(query)).mappings().first()
 
 
 async def delete_clusters(

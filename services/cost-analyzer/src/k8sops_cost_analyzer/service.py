@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from k8sops_common.audit import SYSTEM_ACTOR, record_audit
 from k8sops_common.auth import Principal, Role
 from k8sops_common.bus.outbox import Outbox
-from k8sops_common.events.catalog import AuditTargetV1, EngagementChangedV1, RequestOpenedV1
+from k8sops_common.events.catalog import AuditTargetV1, DriftMeasuredV1, EngagementChangedV1, RequestOpenedV1
 
 from . import repository
 from .analysis import schedule_review
@@ -102,6 +102,35 @@ async def open_request(session: AsyncSession, outbox: Outbox, event: RequestOpen
             target=_cluster_target(event.cluster_id),
             engagement_id=event.engagement_id,
             details={"request_id": event.request_id},
+        )
+
+
+async def record_drift(session: AsyncSession, outbox: Outbox, event: DriftMeasuredV1) -> None:
+    """The cluster's latest drift measurement, for its next quarterly review; an older one that
+    arrives late (another partition's replay) changes nothing."""
+    stored = await repository.upsert_drift(
+        session,
+        {
+            "cluster_id": event.cluster_id,
+            "engagement_id": event.engagement_id,
+            "measured_at": event.measured_at,
+            "source": event.source,
+            "desired_state": event.desired_state,
+            "trigger": event.trigger,
+            "operation_id": event.operation_id,
+            "total": event.total,
+            "objects": [obj.model_dump(mode="json") for obj in event.objects],
+        },
+    )
+    if stored:
+        await record_audit(
+            session,
+            outbox,
+            actor=SYSTEM_ACTOR,
+            action="cost.drift.record",
+            target=_cluster_target(event.cluster_id),
+            engagement_id=event.engagement_id,
+            details={"drifted_objects": event.total, "measured_at": event.measured_at.isoformat()},
         )
 
 

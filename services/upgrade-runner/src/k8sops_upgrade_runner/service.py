@@ -166,9 +166,17 @@ async def create_plan(
     return operation
 
 
+# A request of these categories becomes an operation of that kind on the request's cluster.
+KIND_OF_CATEGORY = {"cluster-upgrade": OperationKind.UPGRADE, "migration": OperationKind.MIGRATION}
+# A migration request names only the old cluster: the runner drafts the rest at pre-check.
+DRAFT_MIGRATION: dict[str, Any] = {"from_request": True, "new_cluster": None, "topology": None, "workloads": []}
+
+
 async def plan_from_request(session: AsyncSession, outbox: Outbox, data: RequestOpenedV1) -> None:
-    """A `cluster-upgrade` request becomes a plan for its cluster (target: the next minor)."""
-    if data.category != "cluster-upgrade":
+    """A `cluster-upgrade` request becomes an upgrade plan for its cluster (target: the next
+    minor); a `migration` request a migration of its cluster, drafted from it at pre-check."""
+    kind = KIND_OF_CATEGORY.get(data.category)
+    if kind is None:
         return
     if await repository.operation_of_request(session, data.request_id) is not None:
         return
@@ -177,7 +185,7 @@ async def plan_from_request(session: AsyncSession, outbox: Outbox, data: Request
             session,
             outbox,
             actor=SYSTEM_ACTOR,
-            action="upgrade.plan",
+            action=f"{kind.value}.plan",
             target=AuditTargetV1(kind="Request", name=data.request_id),
             engagement_id=data.engagement_id,
             outcome="failure",
@@ -193,15 +201,17 @@ async def plan_from_request(session: AsyncSession, outbox: Outbox, data: Request
             cluster_id=data.cluster_id,
             request_id=data.request_id,
             target_version=None,
-            emergency=data.priority == "P1",
+            emergency=data.priority == "P1" and kind is OperationKind.UPGRADE,
             force=False,
+            kind=kind,
+            spec=dict(DRAFT_MIGRATION) if kind is OperationKind.MIGRATION else None,
         )
     except ProblemError as refused:
         await record_audit(
             session,
             outbox,
             actor=SYSTEM_ACTOR,
-            action="upgrade.plan",
+            action=f"{kind.value}.plan",
             target=AuditTargetV1(kind="Cluster", name=data.cluster_id, cluster=data.cluster_id),
             engagement_id=data.engagement_id,
             outcome="failure",

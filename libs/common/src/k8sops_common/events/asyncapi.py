@@ -26,6 +26,7 @@ SERVICES_PRODUCING: dict[str, list[str]] = {
     "sla.escalated": ["sla-timer"],
     "credit.issued": ["sla-timer"],
     "upgrade.step": ["upgrade-runner"],
+    "drift.measured": ["upgrade-runner"],
     "cost.report": ["cost-analyzer"],
 }
 SERVICES_CONSUMING: dict[str, list[str]] = {
@@ -39,6 +40,7 @@ SERVICES_CONSUMING: dict[str, list[str]] = {
     "sla.escalated": [],
     "credit.issued": ["billing (outside this platform)", "intake (senior escalation)"],
     "upgrade.step": ["intake"],
+    "drift.measured": ["cost-analyzer (quarterly health review)"],
     "cost.report": [],
 }
 

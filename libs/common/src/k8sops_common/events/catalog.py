@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
 from ..inputs import storable_text
 
@@ -225,6 +225,33 @@ class UpgradeStepV1(EventData):
     state: str | None = Field(default=None, description="the operation's state after this step, e.g. upgrading_nodes")
 
 
+class DriftChangeV1(EventData):
+    path: str = Field(description="the differing leaf, e.g. spec.template.spec.containers[web].image")
+    desired: JsonValue = Field(default=None, description="the desired value (null: absent)")
+    live: JsonValue = Field(default=None, description="the live value (null: absent)")
+
+
+class DriftObjectV1(EventData):
+    object: str = Field(description='kind and namespace/name, e.g. "Deployment shop/web"')
+    drift: Literal["missing", "extra", "changed"]
+    changes: list[DriftChangeV1] = Field(default_factory=list)
+
+
+class DriftMeasuredV1(EventData):
+    """The runner compared a cluster with its desired state; the cost-analyzer keeps the latest
+    measurement per cluster for the quarterly health review."""
+
+    engagement_id: str
+    cluster_id: str
+    measured_at: datetime
+    source: Literal["baseline", "git"] = Field(description="the recorded baseline or a Git repository path")
+    desired_state: str = Field(description="where the desired state came from (the baseline's reason)")
+    trigger: Literal["check", "reconcile-precheck", "reconcile-postcheck"]
+    operation_id: str | None = Field(default=None, description="the drift-reconcile operation, if any")
+    total: int = Field(ge=0, description="drifted objects found; `objects` lists at most the first 200")
+    objects: list[DriftObjectV1] = Field(default_factory=list, max_length=200)
+
+
 class CostReportV1(EventData):
     analysis_id: str
     engagement_id: str
@@ -264,6 +291,9 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("sla.escalated", 1, SlaEscalatedV1, "engagement_id", "A breach pattern needs the senior on-call."),
     EventType("credit.issued", 1, CreditIssuedV1, "engagement_id", "A service credit for billing."),
     EventType("upgrade.step", 1, UpgradeStepV1, "cluster_id", "An upgrade plan step changed state."),
+    EventType(
+        "drift.measured", 1, DriftMeasuredV1, "cluster_id", "A cluster's drift from its desired state was measured."
+    ),
     EventType("cost.report", 1, CostReportV1, "cluster_id", "A cost analysis, assessment or health review is ready."),
 )
 

@@ -4,7 +4,9 @@ rendered from it, so the three carry the same numbers by construction."""
 from __future__ import annotations
 
 import html
+import json
 from collections import Counter
+from collections.abc import Mapping
 from typing import Any
 
 from .findings import Finding
@@ -37,6 +39,7 @@ def build_report(
     trend: list[dict[str, Any]],
     resurfaced: list[dict[str, Any]],
     today: Any,
+    drift: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     minor = ".".join(inventory.version.lstrip("v").split(".")[:2])
     cpu = sum(w.requested()[0] for w in workloads)
@@ -114,7 +117,52 @@ def build_report(
         ],
         "trend": [*trend, current],
         "resurfaced": resurfaced,
+        "drift": drift,
     }
+
+
+def drift_summary(measured: Mapping[Any, Any] | None) -> dict[str, Any]:
+    """The review's drift section from the latest `drift.measured` the runner published."""
+    if measured is None:
+        return {"measured": False}
+    objects = list(measured["objects"])
+    return {
+        "measured": True,
+        "measured_at": measured["measured_at"].isoformat(),
+        "source": measured["source"],
+        "desired_state": measured["desired_state"],
+        "trigger": measured["trigger"],
+        "operation_id": measured["operation_id"],
+        "total": measured["total"],
+        "counts": {kind: sum(1 for o in objects if o["drift"] == kind) for kind in ("missing", "extra", "changed")},
+        "objects": objects,
+    }
+
+
+def _cell(value: Any) -> str:
+    """A value on one table line: JSON (newlines escaped), bounded, no column separator."""
+    text = json.dumps(value, sort_keys=True)
+    return (text if len(text) <= 80 else text[:77] + "...").replace("|", "¦")
+
+
+def _drift_lines(drift: dict[str, Any]) -> list[str]:
+    lines = ["", "## Configuration drift", ""]
+    if not drift["measured"]:
+        return [*lines, "- Not measured yet: no drift check or reconcile has reported on this cluster."]
+    counts = drift["counts"]
+    lines += [
+        f"- Measured {drift['measured_at']} ({drift['trigger']}) against the {drift['source']} desired state "
+        f"({drift['desired_state']}): {drift['total']} drifted object(s); {counts['changed']} changed, "
+        f"{counts['missing']} missing, {counts['extra']} extra",
+    ]
+    if drift["total"] > len(drift["objects"]):
+        lines.append(f"- The first {len(drift['objects'])} are listed.")
+    if drift["objects"]:
+        lines += ["", "| object | drift | fields (desired → live) |", "|---|---|---|"]
+    for obj in drift["objects"]:
+        fields = "; ".join(f"`{c['path']}`: {_cell(c['desired'])} → {_cell(c['live'])}" for c in obj["changes"])
+        lines.append(f"| `{obj['object']}` | {obj['drift']} | {fields or '—'} |")
+    return lines
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -176,6 +224,8 @@ def render_markdown(report: dict[str, Any]) -> str:
     if report["resurfaced"]:
         lines += ["", "## Re-surfaced (not adopted last time)", ""]
         lines += [f"- {r['title']} `{r['target']}`: {money(r['monthly_savings_bdt'])}" for r in report["resurfaced"]]
+    if report.get("drift") is not None:
+        lines += _drift_lines(report["drift"])
     lines += ["", "## Security and reliability posture", "", "| severity | category | check | target | detail |"]
     lines.append("|---|---|---|---|---|")
     for p in report["posture"]:

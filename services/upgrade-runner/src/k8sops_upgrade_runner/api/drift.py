@@ -10,6 +10,7 @@ import httpx
 from fastapi import APIRouter, Path, status
 from kubernetes_asyncio.client.exceptions import ApiException
 
+from k8sops_common.audit import record_audit
 from k8sops_common.auth import Principal
 from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context, ServiceContext
@@ -18,7 +19,7 @@ from .. import authorisations, repository, service
 from ..auth import Operator, Reader, ensure_member, ensure_visible, not_found
 from ..domain.authorisation import ClusterAction, Target
 from ..domain.operation import OperationKind
-from ..runner.baseline import GIT_REASON, current_drift, desired_state, record_baseline, store_baseline
+from ..runner.baseline import GIT_REASON, Measurement, current_drift, record_baseline, store_baseline
 from ..runner.cluster import ClusterClient, PlatformError
 from ..runner.gitsource import GitSourceError, read_manifests
 from ..schemas import ID_PATTERN, DriftReconcileCreate, GitDesiredStateIn, OperationOut
@@ -106,18 +107,51 @@ async def post_git_desired_state(
 )
 async def get_drift(principal: Reader, context: Context, cluster_id: ClusterId) -> dict[str, Any]:
     cluster = await visible_cluster(context, principal, cluster_id)
+    return drift_body(cluster_id, await measure(context, cluster))
+
+
+@router.post(
+    "/clusters/{cluster_id}/drift-checks",
+    status_code=status.HTTP_201_CREATED,
+    responses={**READ_ERRORS, 409: {"description": "No baseline recorded yet"}},
+    summary="Measure the drift now and publish it (`drift.measured`) for the quarterly health review",
+)
+async def post_drift_check(principal: Operator, context: Context, cluster_id: ClusterId) -> dict[str, Any]:
+    cluster = await visible_cluster(context, principal, cluster_id)
+    ensure_member(principal, cluster["engagement_id"], "cluster", cluster_id)
+    measured = await measure(context, cluster)
+    event = measured.event(cluster, "check", service.now_utc())
+    async with context.database.unit_of_work() as session:
+        await context.outbox.add(session, event)
+        await record_audit(
+            session,
+            context.outbox,
+            actor=principal,
+            action="drift.checked",
+            target=service.cluster_target(cluster, cluster_id),
+            engagement_id=cluster["engagement_id"],
+            details={"drifted_objects": event.total, "desired_state": event.desired_state},
+        )
+    return {**drift_body(cluster_id, measured), "measured_at": event.measured_at, "published": "drift.measured"}
+
+
+async def measure(context: ServiceContext, cluster: dict[str, Any]) -> Measurement:
     async with cluster_client(context, cluster) as client:
-        findings = await current_drift(context, client, cluster_id)
-    if findings is None:
+        measured = await current_drift(context, client, cluster["cluster_id"])
+    if measured is None:
+        cluster_id = cluster["cluster_id"]
         raise service.conflict(
             f"Cluster {cluster_id!r} has no desired state yet: POST /v1/clusters/{cluster_id}/baseline.", "no-baseline"
         )
-    rows = await desired_state(context, cluster_id)
+    return measured
+
+
+def drift_body(cluster_id: str, measured: Measurement) -> dict[str, Any]:
     return {
         "cluster_id": cluster_id,
-        "baseline_recorded_at": rows[0]["recorded_at"],
-        "baseline_reason": rows[0]["reason"],
-        "findings": [finding.as_dict() for finding in findings],
+        "baseline_recorded_at": measured.recorded_at,
+        "baseline_reason": measured.reason,
+        "findings": [finding.as_dict() for finding in measured.findings],
     }
 
 

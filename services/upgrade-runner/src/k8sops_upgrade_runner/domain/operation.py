@@ -104,7 +104,7 @@ UPGRADE_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
 }
 
-# Operations that apply objects (an add-on rollout, a drift reconcile): checked, applied inside
+# Operations that apply objects (a drift reconcile; an add-on rollout adds a stage): checked, applied inside
 # the window (server-side apply), verified as the post-check; a failed one puts back what it can.
 APPLY_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (State.PLANNED, Trigger.START_PRECHECK): State.PRECHECKING,
@@ -118,6 +118,17 @@ APPLY_TRANSITIONS: dict[tuple[State, Trigger], State] = {
     (State.POSTCHECKING, Trigger.FAILED): State.ROLLING_BACK,
     (State.ROLLING_BACK, Trigger.ROLLBACK_DONE): State.ROLLED_BACK,
     **{(state, Trigger.CANCEL): State.CANCELLED for state in CANCELLABLE},
+}
+
+# An add-on rollout follows the upgrade's rules on production: staged on the paired non-prod
+# cluster first and signed off by the customer before it runs in the window (`next_state` skips
+# stage and sign-off for a cluster without a pair, as for an upgrade).
+ADDON_TRANSITIONS: dict[tuple[State, Trigger], State] = {
+    **APPLY_TRANSITIONS,
+    (State.PRECHECKING, Trigger.PRECHECK_PASSED): State.STAGING,
+    (State.STAGING, Trigger.STAGE_PASSED): State.AWAITING_SIGNOFF,
+    (State.STAGING, Trigger.STAGE_FAILED): State.ROLLING_BACK,
+    (State.AWAITING_SIGNOFF, Trigger.SIGNED_OFF): State.SCHEDULED,
 }
 
 # A workload migration (SPEC 7a's five steps): topology recorded with the plan; the new cluster
@@ -143,7 +154,7 @@ MIGRATION_TRANSITIONS: dict[tuple[State, Trigger], State] = {
 
 MACHINES: dict[OperationKind, dict[tuple[State, Trigger], State]] = {
     OperationKind.UPGRADE: UPGRADE_TRANSITIONS,
-    OperationKind.ADDON: APPLY_TRANSITIONS,
+    OperationKind.ADDON: ADDON_TRANSITIONS,
     OperationKind.DRIFT_RECONCILE: APPLY_TRANSITIONS,
     OperationKind.MIGRATION: MIGRATION_TRANSITIONS,
 }

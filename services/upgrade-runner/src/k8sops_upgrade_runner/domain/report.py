@@ -79,7 +79,8 @@ def _kind_sections(report: Mapping[str, Any]) -> list[str]:
         lines += ["", "## Reconcile actions", "", *[f"- {action}" for action in spec.get("actions", [])], ""]
         return lines
     if report["kind"] == "migration" and spec:
-        lines = ["## Topology", "", spec["topology"], "", "## Workloads", "", "| workload | phase | detail |"]
+        topology = spec["topology"] or "not drafted yet (a migration request's plan is drafted at pre-check)"
+        lines = ["## Topology", "", topology, "", "## Workloads", "", "| workload | phase | detail |"]
         lines.append("|---|---|---|")
         for workload in spec["workloads"]:
             name = f"{workload['kind']} {workload['namespace']}/{workload['name']}"

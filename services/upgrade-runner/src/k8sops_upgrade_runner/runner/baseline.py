@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
 
 from sqlalchemy import RowMapping
 
 from k8sops_common.audit import record_audit
 from k8sops_common.auth import Principal
-from k8sops_common.events.catalog import ActorV1
+from k8sops_common.events.catalog import ActorV1, DriftChangeV1, DriftMeasuredV1, DriftObjectV1
 from k8sops_common.service import ServiceContext
 
 from .. import repository, service
@@ -17,6 +20,54 @@ from ..domain.drift import DriftFinding, drift, key_of, normalise
 from .cluster import ClusterClient
 
 GIT_REASON = "git "
+DriftTrigger = Literal["check", "reconcile-precheck", "reconcile-postcheck"]
+# The event carries at most this many objects (the total says how many drifted), and values of
+# at most this many characters of JSON (a changed ConfigMap can hold megabytes).
+EVENT_OBJECTS = 200
+EVENT_VALUE_CHARS = 1000
+
+
+def clipped(value: Any) -> Any:
+    text = json.dumps(value)
+    return value if len(text) <= EVENT_VALUE_CHARS else f"{text[:EVENT_VALUE_CHARS]}... ({len(text)} characters)"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """The drift of a cluster now, and where its desired state came from."""
+
+    findings: list[DriftFinding]
+    reason: str
+    recorded_at: datetime
+
+    def event(
+        self,
+        cluster: Mapping[Any, Any],
+        trigger: DriftTrigger,
+        at: datetime,
+        operation_id: str | None = None,
+    ) -> DriftMeasuredV1:
+        """`drift.measured`: how the quarterly review (cost-analyzer) learns of the cluster's drift."""
+        return DriftMeasuredV1(
+            engagement_id=cluster["engagement_id"],
+            cluster_id=cluster["cluster_id"],
+            measured_at=at,
+            source="git" if self.reason.startswith(GIT_REASON) else "baseline",
+            desired_state=self.reason[:500],
+            trigger=trigger,
+            operation_id=operation_id,
+            total=len(self.findings),
+            objects=[
+                DriftObjectV1(
+                    object=f.object,
+                    drift=f.drift,
+                    changes=[
+                        DriftChangeV1(path=c.path, desired=clipped(c.desired), live=clipped(c.live)) for c in f.changes
+                    ],
+                )
+                for f in self.findings[:EVENT_OBJECTS]
+            ],
+        )
 
 
 async def record_baseline(
@@ -69,11 +120,16 @@ async def desired_state(context: ServiceContext, cluster_id: str) -> list[RowMap
         return await repository.baseline_of(session, cluster_id)
 
 
-async def current_drift(context: ServiceContext, client: ClusterClient, cluster_id: str) -> list[DriftFinding] | None:
+async def current_drift(context: ServiceContext, client: ClusterClient, cluster_id: str) -> Measurement | None:
     """None when no baseline was ever recorded for the cluster."""
     baseline = await desired_state(context, cluster_id)
     if not baseline:
         return None
     # A Git path declares some objects, not the whole cluster: what it does not declare is not extra.
-    from_git = baseline[0]["reason"].startswith(GIT_REASON)
-    return drift([row["object"] for row in baseline], await client.managed_objects(), report_extra=not from_git)
+    reason = baseline[0]["reason"]
+    findings = drift(
+        [row["object"] for row in baseline],
+        await client.managed_objects(),
+        report_extra=not reason.startswith(GIT_REASON),
+    )
+    return Measurement(findings, reason, baseline[0]["recorded_at"])

@@ -5,14 +5,19 @@ authorisation, and verify that what was reconciled no longer drifts."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from k8sops_common.events.catalog import DriftMeasuredV1
+
+from .. import repository, service
 from ..domain.addons import FIELD_MANAGER
-from ..domain.drift import desired_object, drift
+from ..domain.drift import desired_object
 from ..domain.operation import State, Trigger
 from ..domain.paths import object_path
-from .baseline import current_drift, desired_state
+from .baseline import DriftTrigger, Measurement, current_drift, desired_state
 from .cluster import ClusterClient
 from .engine import RETRY_UNKNOWN_CLUSTER, Driver
 
@@ -37,13 +42,14 @@ class DriftDriver(Driver):
         if client is None:
             await self.defer(self.now() + RETRY_UNKNOWN_CLUSTER)
             return False
-        findings = await current_drift(self.context, client, operation["cluster_id"])
+        measured = await current_drift(self.context, client, operation["cluster_id"])
         spec = dict(operation["spec"] or {})
-        if findings is None:
+        if measured is None:
             message = "no desired state: record the cluster's baseline first (POST /v1/clusters/{id}/baseline)"
             blocking = {"code": "no-baseline", "severity": "blocking", "subject": "cluster", "message": message}
             await self.move(Trigger.PRECHECK_BLOCKED, message, findings=[{**blocking, "evidence": "", "signal": None}])
             return False
+        findings = measured.findings
         spec["drift"] = [finding.as_dict() for finding in findings]
         as_findings = [
             {
@@ -57,7 +63,10 @@ class DriftDriver(Driver):
             }
             for finding in findings
         ]
-        await self.move(Trigger.PRECHECK_PASSED, f"{len(findings)} drifted object(s)", findings=as_findings, spec=spec)
+        event = await self.measured_event(operation, measured, "reconcile-precheck")
+        await self.move_and_publish(
+            event, Trigger.PRECHECK_PASSED, f"{len(findings)} drifted object(s)", findings=as_findings, spec=spec
+        )
         return True
 
     async def applying(self, operation: RowMapping) -> bool:
@@ -90,16 +99,41 @@ class DriftDriver(Driver):
         assert client is not None
         spec = dict(operation["spec"])
         handled = {f["object"] for f in spec["drift"] if f["drift"] != "extra" or spec.get("delete_extra")}
-        baseline = [row["object"] for row in await desired_state(self.context, operation["cluster_id"])]
-        left = [f for f in drift(baseline, await client.managed_objects()) if f.object in handled]
+        measured = await current_drift(self.context, client, operation["cluster_id"])
+        assert measured is not None  # the pre-check found the desired state, and it is never removed
+        event = await self.measured_event(operation, measured, "reconcile-postcheck")
+        left = [f for f in measured.findings if f.object in handled]
         if left:
             problems = [f"{f.object} still {f.drift}" for f in left]
-            await self.move(Trigger.FAILED, "; ".join(problems), postcheck={"problems": problems}, failure=problems[0])
+            await self.move_and_publish(
+                event, Trigger.FAILED, "; ".join(problems), postcheck={"problems": problems}, failure=problems[0]
+            )
             return True
-        await self.move(
-            Trigger.POSTCHECK_PASSED, "every reconciled object matches its desired state", postcheck={"problems": []}
+        await self.move_and_publish(
+            event,
+            Trigger.POSTCHECK_PASSED,
+            "every reconciled object matches its desired state",
+            postcheck={"problems": []},
         )
         return False
+
+    async def measured_event(
+        self, operation: RowMapping, measured: Measurement, trigger: DriftTrigger
+    ) -> DriftMeasuredV1:
+        cluster = await self.cluster(operation["cluster_id"])
+        assert cluster is not None
+        return measured.event(cluster, trigger, self.now(), self.operation_id)
+
+    async def move_and_publish(self, event: DriftMeasuredV1, trigger: Trigger, detail: str, **changes: Any) -> None:
+        """The step and the `drift.measured` event commit together (the review sees what the step saw)."""
+
+        async def apply(session: AsyncSession) -> None:
+            operation = await repository.get_operation(session, self.operation_id, for_update=True)
+            assert operation is not None
+            await service.transition(session, self.context.outbox, operation, trigger, detail=detail, changes=changes)
+            await self.context.outbox.add(session, event)
+
+        await self.save(apply)
 
     async def rolling_back(self, operation: RowMapping) -> bool:
         # Re-applying the desired state is idempotent: there is nothing earlier to restore.

@@ -85,6 +85,15 @@ class Driver:
 
         await self.save(apply)
 
+    async def staging_pair(self, operation: RowMapping) -> RowMapping | None:
+        """The paired non-prod cluster a stage runs on; None (and the stage failed) when unknown."""
+        cluster = await self.cluster(operation["cluster_id"])
+        assert cluster is not None
+        pair = await self.cluster(cluster["paired_cluster_id"])
+        if pair is None:
+            await self.move(Trigger.STAGE_FAILED, "the paired non-prod cluster is unknown", failure="no staging pair")
+        return pair
+
     async def cluster(self, cluster_id: str) -> RowMapping | None:
         async with self.context.database.sessions() as session:
             return await repository.get_cluster(session, cluster_id)
@@ -178,11 +187,8 @@ class Driver:
         return True
 
     async def staging(self, operation: RowMapping) -> bool:
-        cluster = await self.cluster(operation["cluster_id"])
-        assert cluster is not None
-        pair = await self.cluster(cluster["paired_cluster_id"])
+        pair = await self.staging_pair(operation)
         if pair is None:
-            await self.move(Trigger.STAGE_FAILED, "the paired non-prod cluster is unknown", failure="no staging pair")
             return True
         client = await self.client(pair)
         target = Version.parse(operation["to_version"])

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .. import repository
 from ..domain.addons import FIELD_MANAGER, rollout_problem
 from ..domain.drift import desired_object
+from ..domain.migration import API_VERSIONS, draft_plan, list_path, objects_to_carry, portable
 from ..domain.operation import State, Trigger
 from ..domain.paths import object_path
 from .cluster import ClusterClient, PlatformError, platform_request
@@ -66,7 +67,15 @@ class MigrationDriver(Driver):
             await self.defer(self.now() + RETRY_UNKNOWN_CLUSTER)
             return False
         spec = dict(operation["spec"])
+        if spec.get("new_cluster") is None:
+            spec = await self.draft(operation)
         new = dict(spec["new_cluster"])
+        if not spec["workloads"]:
+            message = "the old cluster runs no Deployment or StatefulSet outside the system namespaces to migrate"
+            blocked = {"code": "nothing-to-migrate", "severity": "blocking", "subject": "workloads"}
+            findings = [{**blocked, "message": message, "evidence": "Kubernetes API", "signal": None}]
+            await self.move(Trigger.PRECHECK_BLOCKED, message, findings=findings, spec=spec)
+            return False
         try:
             try:
                 described = await platform_request(self.http, self.settings, "GET", f"/v1/clusters/{new['name']}")
@@ -98,12 +107,39 @@ class MigrationDriver(Driver):
             f"new cluster {new['name']} running {described['control_plane']['version']}; the CD/CI checklist "
             f"{checklist['stage_ref']} waits for the customer's sign-off"
         )
-        await self.move(Trigger.PRECHECK_PASSED, detail, spec=spec, stage=checklist, findings=[])
+        await self.move(
+            Trigger.PRECHECK_PASSED, detail, spec=spec, stage=checklist, findings=[], to_version=new["version"]
+        )
         return False
+
+    async def draft(self, operation: RowMapping) -> dict[str, Any]:
+        """A plan from a `migration` request: drafted from the old cluster, kept before provisioning."""
+        old = await self.cluster(operation["cluster_id"])
+        assert old is not None
+        client = await self.client(old)
+        drafted = draft_plan(old["name"], self.operation_id, await client.platform_cluster(), await client.workloads())
+        spec = {**operation["spec"], **drafted}
+        await self.save_spec(spec)
+        return spec
 
     async def shifting(self, operation: RowMapping) -> bool:
         old, new = await self.clusters(operation)
         spec = dict(operation["spec"])
+        if "objects" not in spec:
+            namespaces = sorted({w["namespace"] for w in spec["workloads"]})
+            await self.ensure_namespaces(new, namespaces)
+            listed = {}
+            for kind in API_VERSIONS:
+                for namespace in namespaces:
+                    found = await old.find(list_path(kind, namespace))
+                    listed[f"{kind} {namespace}"] = (found or {}).get("items") or []
+            moved = []
+            for w in spec["workloads"]:
+                live = await old.find(object_path(workload_ref(w["kind"], w["namespace"], w["name"])))
+                moved += [{**live, "kind": w["kind"]}] if live is not None else []
+            spec["objects"] = objects_to_carry(listed, moved)
+            await self.save_spec(spec)
+        await self.carry(old, new, spec, "before")
         for workload in spec["workloads"]:
             if workload["phase"] == "rolled_back":
                 workload.update(phase="pending", detail="retried")
@@ -115,8 +151,29 @@ class MigrationDriver(Driver):
             detail = "; ".join(f"{w['kind']} {w['namespace']}/{w['name']}: {w['detail']}" for w in failed)
             await self.move(Trigger.SHIFT_INCOMPLETE, f"moved back to the old cluster: {detail}", spec=spec)
             return False
-        await self.move(Trigger.APPLIED, f"{len(spec['workloads'])} workload(s) shifted", spec=spec)
+        await self.carry(old, new, spec, "after")
+        carried = sum(1 for o in spec["objects"] if o["phase"] == "copied")
+        detail = f"{len(spec['workloads'])} workload(s) shifted, {carried} object(s) of their namespaces copied"
+        await self.move(Trigger.APPLIED, detail, spec=spec)
         return True
+
+    async def ensure_namespaces(self, new: ClusterClient, namespaces: list[str]) -> None:
+        for namespace in namespaces:
+            await new.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}, FIELD_MANAGER)
+
+    async def carry(self, old: ClusterClient, new: ClusterClient, spec: dict[str, Any], stage: str) -> None:
+        """The namespace's objects of one stage to the new cluster by server-side apply, in
+        order; each one's phase persisted, so a resumed runner copies only what is left."""
+        for entry in spec["objects"]:
+            if entry["stage"] != stage or entry["phase"] != "pending":
+                continue
+            live = await old.find(f"{list_path(entry['kind'], entry['namespace'])}/{entry['name']}")
+            if live is None:
+                entry.update(phase="skipped", detail="gone from the old cluster")
+            else:
+                await new.apply(portable(entry["kind"], live), FIELD_MANAGER)
+                entry.update(phase="copied", detail="applied on the new cluster")
+            await self.save_spec(spec)
 
     async def shift_step(self, old: ClusterClient, new: ClusterClient, workload: dict[str, Any]) -> None:
         """One phase of one workload; idempotent, so a resumed runner may repeat it."""
