@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -18,10 +19,10 @@ from typer.testing import CliRunner
 
 from k8sops_platform.ops.commands import app
 
-from .conftest import bearer
+from .conftest import StartService, bearer
 from .test_first_thread import new_request, set_up_engagement
 
-Eventually = Callable[..., Awaitable[object]]
+Eventually = Callable[..., Awaitable[Any]]
 COMMANDS = [
     ["login"],
     ["requests", "list"],
@@ -56,8 +57,13 @@ def token_of(headers: dict[str, str]) -> str:
 
 
 async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
-    isolation, start_service, requester_headers, k8sops, tmp_path: Path, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any,
+    start_service: StartService,
+    requester_headers: dict[str, str],
+    k8sops: Callable[..., tuple[int, str]],
+    tmp_path: Path,
+    eventually: Eventually,
+) -> None:
     for command in COMMANDS:
         code, output = k8sops(*command, "--help")
         assert code == 0 and "Usage" in output, (command, output)
@@ -89,7 +95,7 @@ async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
     async def sla_state() -> tuple[int, str]:
         return k8sops("sla", "show", request_id, "--json")
 
-    _, output = await eventually(sla_state, lambda result: result[0] == 0, timeout_s=60)  # type: ignore[misc]
+    _, output = await eventually(sla_state, lambda result: result[0] == 0, timeout_s=60)
     assert 0 < json.loads(output)["remaining_seconds"] <= 30 * 60
     code, output = k8sops("sla", "show", request_id)
     assert code == 0 and "remaining" in output and "0h 2" in output  # P1 on k8s-247: 30 min, counting down
