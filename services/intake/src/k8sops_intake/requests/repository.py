@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, and_, func, literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.auth import Principal
+from k8sops_common.events.catalog import Priority, RequestStatus
 
 from ..models import request_comments, requests, scope_creep_records
 from ..queries import all_rows, first, visible_to
@@ -20,8 +21,8 @@ class RequestRecord(TypedDict):
     engagement_id: str
     cluster_id: str | None
     category: str
-    priority: str
-    status: str
+    priority: Priority
+    status: RequestStatus
     title: str
     description: str
     opened_by: str

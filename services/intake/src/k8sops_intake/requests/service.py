@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from k8sops_common.audit import record_audit
 from k8sops_common.auth import Principal
 from k8sops_common.bus import Outbox
-from k8sops_common.events.catalog import AuditTargetV1, RequestCategory, RequestOpenedV1, RequestUpdatedV1
+from k8sops_common.events.catalog import AuditTargetV1, Priority, RequestCategory, RequestOpenedV1, RequestUpdatedV1
 from k8sops_common.events.envelope import utc_now
 
 from ..auth import ensure_engagement_in_token, ensure_visible, found, side_of
@@ -157,10 +157,10 @@ async def record_request_change(
         engagement_id=after["engagement_id"],
         cluster_id=after["cluster_id"],
         change=cast(Any, change),
-        status=cast(Any, after["status"]),
-        previous_status=cast(Any, before["status"]) if before["status"] != after["status"] else None,
-        priority=cast(Any, after["priority"]),
-        previous_priority=cast(Any, before["priority"]) if before["priority"] != after["priority"] else None,
+        status=after["status"],
+        previous_status=before["status"] if before["status"] != after["status"] else None,
+        priority=after["priority"],
+        previous_priority=before["priority"] if before["priority"] != after["priority"] else None,
         changed_at=after["updated_at"],
         changed_by=actor.sub,
     )
@@ -212,7 +212,7 @@ async def apply_transition(
 
 
 async def set_priority(
-    session: AsyncSession, outbox: Outbox, actor: Actor, row: RequestRecord, priority: str
+    session: AsyncSession, outbox: Outbox, actor: Actor, row: RequestRecord, priority: Priority
 ) -> RequestRecord:
     after = await repository.update_request(session, row["id"], {"priority": priority})
     await record_request_change(
