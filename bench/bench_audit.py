@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from bench_bus import counter_value, measure_raw_consume, produce
 from support import (
@@ -35,6 +35,7 @@ from k8sops_common.bus.consumer import HANDLED
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import ActorV1, AuditEventV1, AuditTargetV1
 from k8sops_common.migrations import migrate
+from k8sops_common.service import ServiceContext
 from k8sops_common.settings import ServiceSettings
 
 
@@ -77,7 +78,8 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
 
     await asyncio.to_thread(migrate, "k8sops_audit.migrations", settings.database_url, settings.schema_name)
     database = Database(engine_from_settings(settings))
-    consumer = EventConsumer(settings, database, subscriptions(None))
+    # The bench runs the consumer alone, without a service around it: there is no context to give.
+    consumer = EventConsumer(settings, database, subscriptions(cast(ServiceContext, None)))
     labels = {"service": settings.service_name, "topic": topic}
     already = counter_value(HANDLED, **labels)
 

@@ -6,6 +6,8 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -13,7 +15,9 @@ from aiokafka import AIOKafkaProducer
 from k8sops_common.bus.outbox import Outbox
 from k8sops_common.events.catalog import ActorV1, AuditEventV1, AuditTargetV1
 
-Eventually = Callable[..., Awaitable[object]]
+from .conftest import StartService
+
+Eventually = Callable[..., Awaitable[Any]]
 BURST = 50_000
 
 
@@ -31,15 +35,15 @@ def audit_event(number: int) -> AuditEventV1:
     )
 
 
-async def stored(isolation) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+async def stored(isolation: Any) -> tuple[int, int]:
     table = f"{isolation.schema_for('audit')}.audit_entries"
     rows = await isolation.fetch(f"SELECT count(*) AS n, count(DISTINCT event_id) AS distinct_ids FROM {table}")
     return int(rows[0]["n"]), int(rows[0]["distinct_ids"])
 
 
 async def test_kill_during_a_burst_stores_every_event_exactly_once_and_the_chain_verifies(
-    isolation, start_service, auditor_headers, tmp_path, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any, start_service: StartService, auditor_headers: dict[str, str], tmp_path: Path, eventually: Eventually
+) -> None:
     settings = await isolation.settings("upgrade-runner")
     outbox = Outbox(settings)
     event_ids: set[str] = set()
@@ -49,6 +53,7 @@ async def test_kill_during_a_burst_stores_every_event_exactly_once_and_the_chain
         sends = []
         for number in range(BURST):
             envelope = outbox.envelope(audit_event(number), event_id=str(uuid.uuid4()))
+            assert envelope.subject is not None
             event_ids.add(envelope.id)
             sends.append(
                 await producer.send(

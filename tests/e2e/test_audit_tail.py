@@ -11,6 +11,7 @@ import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -18,12 +19,13 @@ from aiokafka import AIOKafkaProducer
 
 from k8sops_common.bus.outbox import Outbox
 
+from .conftest import StartService
 from .test_audit_burst import audit_event
 
-Eventually = Callable[..., Awaitable[object]]
+Eventually = Callable[..., Awaitable[Any]]
 
 
-async def produce(isolation, count: int) -> None:  # type: ignore[no-untyped-def]
+async def produce(isolation: Any, count: int) -> None:
     outbox = Outbox(await isolation.settings("upgrade-runner"))
     producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
     await producer.start()
@@ -37,7 +39,7 @@ async def produce(isolation, count: int) -> None:  # type: ignore[no-untyped-def
         await producer.stop()
 
 
-async def as_superuser_without_triggers(isolation, statement: str) -> None:  # type: ignore[no-untyped-def]
+async def as_superuser_without_triggers(isolation: Any, statement: str) -> None:
     connection = await asyncpg.connect(isolation.admin_url.replace("postgresql+asyncpg://", "postgresql://"))
     try:
         await connection.execute("SET session_replication_role = replica")
@@ -46,7 +48,7 @@ async def as_superuser_without_triggers(isolation, statement: str) -> None:  # t
         await connection.close()
 
 
-async def run_verify(isolation, *args: str) -> tuple[int, dict[str, object]]:  # type: ignore[no-untyped-def]
+async def run_verify(isolation: Any, *args: str) -> tuple[int, dict[str, Any]]:
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "k8sops_audit", "verify", *args,
         env={**os.environ, **isolation.service_env("audit")},
@@ -62,8 +64,8 @@ def read_if_there(path: Path) -> str:
 
 
 async def test_a_cut_tail_is_reported_never_renumbered_and_fails_verify_against_a_witness(
-    isolation, start_service, auditor_headers, tmp_path: Path, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any, start_service: StartService, auditor_headers: dict[str, str], tmp_path: Path, eventually: Eventually
+) -> None:
     schema = isolation.schema_for("audit")
     checkpoint_file = tmp_path / "audit-checkpoints.jsonl"
     env = {
@@ -97,7 +99,7 @@ async def test_a_cut_tail_is_reported_never_renumbered_and_fails_verify_against_
     assert status == 0 and report["ok"] is True, "the database alone cannot tell: that is why witnesses exist"
     status, report = await run_verify(isolation, "--checkpoints", str(third_party))
     assert status == 1 and report["ok"] is False, report
-    assert report["first_mismatch"]["kind"] == "head", report  # type: ignore[index]
+    assert report["first_mismatch"]["kind"] == "head", report
 
     audit.start()
     async with httpx.AsyncClient(base_url=audit.url, timeout=10) as client:
@@ -109,13 +111,13 @@ async def test_a_cut_tail_is_reported_never_renumbered_and_fails_verify_against_
                 return httpx.Response(599, text=str(error))
 
         not_ready = await eventually(readyz, lambda response: response.status_code == 503, timeout_s=60)
-        assert "audit chain" in not_ready.text and "25" in not_ready.text, not_ready.text  # type: ignore[attr-defined]
+        assert "audit chain" in not_ready.text and "25" in not_ready.text, not_ready.text
         metrics = (await client.get("/metrics")).text
         assert "k8sops_audit_chain_tampered 1.0" in metrics
 
         await produce(isolation, 3)
         found = await eventually(seqs, lambda found: len(found) == 15, timeout_s=60)
-        assert found[-3:] == [26, 27, 28], "a sequence number below the signed head was used again"  # type: ignore[index]
+        assert found[-3:] == [26, 27, 28], "a sequence number below the signed head was used again"
         served = await client.get("/v1/audit/verify", headers=auditor_headers)
         assert served.status_code == 200 and served.json()["ok"] is False, served.text
     audit.stop()
@@ -125,8 +127,8 @@ async def test_a_cut_tail_is_reported_never_renumbered_and_fails_verify_against_
 
 
 async def test_a_tail_cut_while_the_service_runs_is_caught_at_the_next_append(
-    isolation, start_service, tmp_path: Path, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any, start_service: StartService, tmp_path: Path, eventually: Eventually
+) -> None:
     schema = isolation.schema_for("audit")
     checkpoint_file = tmp_path / "audit-checkpoints.jsonl"
     env = {
@@ -151,7 +153,7 @@ async def test_a_tail_cut_while_the_service_runs_is_caught_at_the_next_append(
     await as_superuser_without_triggers(isolation, f"DELETE FROM {schema}.audit_entries WHERE seq > 5")
     await produce(isolation, 2)
     found = await eventually(seqs, lambda found: len(found) == 7, timeout_s=60)
-    assert found[-2:] == [signed + 1, signed + 2], found  # type: ignore[index]
+    assert found[-2:] == [signed + 1, signed + 2], found
     async with httpx.AsyncClient(base_url=audit.url, timeout=10) as client:
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and f"6..{signed} are missing" in ready.text, ready.text

@@ -3,7 +3,7 @@ scheduler loop running the onboarding assessment, the report served by the API."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,7 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
         await producer.start()
         try:
             topic = f"{isolation.topic_prefix}engagement.changed"
+            assert envelope.subject is not None
             await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=envelope.subject.encode())
         finally:
             await producer.stop()
@@ -54,7 +55,7 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
             assert page.status_code == 200 and '<svg id="cost-trend"' in page.text
 
 
-async def _now(items: Callable[[str], list[dict[str, Any]]]) -> list[dict[str, Any]]:
+async def _now(items: Callable[[str], Iterable[dict[str, Any]]]) -> Iterable[dict[str, Any]]:
     return items("pods")
 
 

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from .conftest import bearer, caught_up, steadily
+from k8sops_platform.embedded import TansuBroker
 
-Eventually = Callable[..., Awaitable[object]]
+from .conftest import StartService, bearer, caught_up, steadily
+
+Eventually = Callable[..., Awaitable[Any]]
 
 
 def new_request(title: str) -> dict[str, str]:
@@ -48,7 +51,7 @@ async def set_up_engagement(intake_url: str) -> None:
         assert response.status_code == 201, response.text
 
 
-async def audit_entries(isolation) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+async def audit_entries(isolation: Any) -> list[dict[str, object]]:
     """The entries of opened requests (setting up the engagement is audited too)."""
     table = f"{isolation.schema_for('audit')}.audit_entries"
     rows = await isolation.fetch(
@@ -57,13 +60,17 @@ async def audit_entries(isolation) -> list[dict[str, object]]:  # type: ignore[n
     return [dict(row) for row in rows]
 
 
-async def count_entries(isolation) -> int:  # type: ignore[no-untyped-def]
+async def count_entries(isolation: Any) -> int:
     return len(await audit_entries(isolation))
 
 
 async def test_a_request_is_one_trace_through_intake_sla_timer_and_audit(
-    isolation, start_service, requester_headers, auditor_headers, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any,
+    start_service: StartService,
+    requester_headers: dict[str, str],
+    auditor_headers: dict[str, str],
+    eventually: Eventually,
+) -> None:
     intake = await start_service("intake")
     await start_service("sla-timer")
     audit = await start_service("audit")
@@ -97,17 +104,17 @@ async def test_a_request_is_one_trace_through_intake_sla_timer_and_audit(
 
         # intake records the request; sla-timer, handling request.opened in the same trace, arms its timer.
         items = await eventually(entries_for_trace, lambda items: len(items) == 2, timeout_s=120)
-    assert {(item["source_service"], item["action"]) for item in items} == {  # type: ignore[index]
+    assert {(item["source_service"], item["action"]) for item in items} == {
         ("intake", "request.open"),
         ("sla-timer", "sla.timer.arm"),
     }
-    assert {item["target_name"] for item in items} == {request_id}  # type: ignore[index]
-    assert {item["trace_id"] for item in items} == {trace_id}  # type: ignore[index]
+    assert {item["target_name"] for item in items} == {request_id}
+    assert {item["trace_id"] for item in items} == {trace_id}
 
 
 async def test_killing_audit_mid_stream_loses_nothing_and_duplicates_nothing(
-    isolation, start_service, requester_headers, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any, start_service: StartService, requester_headers: dict[str, str], eventually: Eventually
+) -> None:
     intake = await start_service("intake")
     await set_up_engagement(intake.url)
     audit = await start_service("audit")
@@ -141,8 +148,8 @@ async def test_killing_audit_mid_stream_loses_nothing_and_duplicates_nothing(
 
 
 async def test_a_malformed_message_is_dead_lettered_and_audit_keeps_going(
-    isolation, start_service, requester_headers, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any, start_service: StartService, requester_headers: dict[str, str], eventually: Eventually
+) -> None:
     intake = await start_service("intake")
     await set_up_engagement(intake.url)
     await start_service("audit")
@@ -171,8 +178,12 @@ async def test_a_malformed_message_is_dead_lettered_and_audit_keeps_going(
 
 
 async def test_broker_outage_turns_readyz_503_and_the_outbox_drains_after(
-    isolation, start_service, requester_headers, own_broker, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any,
+    start_service: StartService,
+    requester_headers: dict[str, str],
+    own_broker: TansuBroker,
+    eventually: Eventually,
+) -> None:
     # A broker of this test's own: stopping the shared one would disturb nothing else, but be explicit.
     broker, bootstrap = own_broker, isolation.bootstrap
     intake = await start_service("intake", bootstrap=bootstrap)

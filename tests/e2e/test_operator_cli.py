@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -22,7 +23,7 @@ from tests.conftest import Isolation
 from .conftest import StartService, bearer
 from .test_first_thread import new_request, set_up_engagement
 
-Eventually = Callable[..., Awaitable[object]]
+Eventually = Callable[..., Awaitable[Any]]
 COMMANDS = [
     ["login"],
     ["requests", "list"],
@@ -97,7 +98,7 @@ async def test_operators_work_requests_slas_and_the_audit_trail_from_the_cli(
     async def sla_state() -> tuple[int, str]:
         return k8sops("sla", "show", request_id, "--json")
 
-    _, output = await eventually(sla_state, lambda result: result[0] == 0, timeout_s=60)  # type: ignore[misc]
+    _, output = await eventually(sla_state, lambda result: result[0] == 0, timeout_s=60)
     assert 0 < json.loads(output)["remaining_seconds"] <= 30 * 60
     code, output = k8sops("sla", "show", request_id)
     assert code == 0 and "remaining" in output and "0h 2" in output  # P1 on k8s-247: 30 min, counting down

@@ -8,6 +8,7 @@ import signal
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaProducer
@@ -15,12 +16,14 @@ from aiokafka import AIOKafkaProducer
 from k8sops_common.bus.outbox import Outbox
 from k8sops_common.events.catalog import ActorV1, AuditEventV1, AuditTargetV1
 
-Eventually = Callable[..., Awaitable[object]]
+from .conftest import StartService
+
+Eventually = Callable[..., Awaitable[Any]]
 
 
 async def test_metrics_count_requests_and_handled_events_and_sigterm_exits_cleanly(
-    isolation, start_service, auditor_headers, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any, start_service: StartService, auditor_headers: dict[str, str], eventually: Eventually
+) -> None:
     audit = await start_service("audit")
     envelope = Outbox(await isolation.settings("intake")).envelope(
         AuditEventV1(
@@ -45,7 +48,7 @@ async def test_metrics_count_requests_and_handled_events_and_sigterm_exits_clean
         assert (await client.get("/v1/audit/entries", headers=auditor_headers)).status_code == 200
         handled = f'k8sops_events_handled_total{{service="audit",topic="{isolation.topic_prefix}audit.event"}} 1.0'
         metrics = await eventually(lambda: client.get("/metrics"), lambda r: handled in r.text)
-    text = metrics.text  # type: ignore[attr-defined]
+    text = metrics.text
     assert 'k8sops_http_requests_total{method="GET",route="/v1/audit/entries",service="audit",status="200"} 1.0' in text
     assert "k8sops_http_request_seconds_bucket" in text
     topic = re.escape(f"{isolation.topic_prefix}audit.event")

@@ -14,15 +14,17 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 
+from .conftest import StartService
 from .test_first_thread import new_request, set_up_engagement
 
-Eventually = Callable[..., Awaitable[object]]
+Eventually = Callable[..., Awaitable[Any]]
 
 
 def ancestors(span: ReceivedSpan, by_id: dict[str, ReceivedSpan]) -> list[ReceivedSpan]:
@@ -39,7 +41,7 @@ def one(spans: list[ReceivedSpan], service: str, kind: str, name: str) -> Receiv
     return found[0]
 
 
-def billing_reads_credit(bootstrap: str, topic: str) -> tuple[dict[str, object], dict[str, bytes]]:
+def billing_reads_credit(bootstrap: str, topic: str) -> tuple[dict[str, Any], dict[str, bytes]]:
     """What billing sees, read with librdkafka (`confluent-kafka`), not the services' aiokafka."""
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": f"billing-{topic}", "enable.auto.commit": False})
     try:
@@ -53,15 +55,22 @@ def billing_reads_credit(bootstrap: str, topic: str) -> tuple[dict[str, object],
             if message is None:
                 continue
             assert message.error() is None, message.error()
-            return json.loads(message.value()), dict(message.headers() or [])
+            value = message.value()
+            assert value is not None, f"a record without a value on {topic}"
+            headers = dict(cast(list[tuple[str, bytes]], message.headers() or []))
+            return json.loads(value), headers
         raise AssertionError(f"no record on {topic} within 60 s")
     finally:
         consumer.close()
 
 
 async def test_one_request_is_one_trace_from_intake_through_breach_and_credit(
-    isolation, start_service, requester_headers, otlp_receiver: OtlpReceiver, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Any,
+    start_service: StartService,
+    requester_headers: dict[str, str],
+    otlp_receiver: OtlpReceiver,
+    eventually: Eventually,
+) -> None:
     env = {"OTEL_EXPORTER_OTLP_ENDPOINT": otlp_receiver.endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
     services = [await start_service(name, env=env) for name in ("intake", "sla-timer", "audit")]
     intake = services[0]
@@ -125,7 +134,7 @@ async def test_one_request_is_one_trace_from_intake_through_breach_and_credit(
 
     # What billing reads: the credit carries the request's trace and the CloudEvents content type.
     credit, headers = await asyncio.to_thread(billing_reads_credit, isolation.bootstrap, f"{prefix}credit.issued")
-    assert credit["type"] == "k8sops.credit.issued.v1" and credit["data"]["request_id"] == request_id  # type: ignore[index]
+    assert credit["type"] == "k8sops.credit.issued.v1" and credit["data"]["request_id"] == request_id
     assert headers["traceparent"].decode().split("-")[1] == trace_id
     assert headers["content-type"] == b"application/cloudevents+json"
 

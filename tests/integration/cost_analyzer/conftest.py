@@ -150,6 +150,7 @@ async def cost(isolation: Any, tmp_path: Path) -> AsyncIterator[CostHarness]:
     settings = await isolation.settings("cost-analyzer", "k8sops_cost_analyzer.migrations")
     app = create_app(DEFINITION, settings)
     context: ServiceContext = app.state.context
+    assert DEFINITION.subscriptions is not None
     consumer = EventConsumer(settings, context.database, DEFINITION.subscriptions(context), retry_delay_s=0.01)
     async with run_sandbox("cost-review", kubeconfig_path=tmp_path / "kubeconfig") as sandbox:
         context.extras["cost_settings"] = (

@@ -42,6 +42,7 @@ async def test_cost_report_is_attached_to_its_request_and_filed_to_the_tracker(
     await producer.start()
     try:
         topic = isolation.topic_prefix + "cost.report"
+        assert event.subject is not None
         await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
     finally:
         await producer.stop()

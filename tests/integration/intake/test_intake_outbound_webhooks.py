@@ -148,6 +148,7 @@ async def publish(isolation: Any, source_service: str, data: EventData) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
     await producer.start()
     try:
+        assert event.subject is not None
         await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
     finally:
         await producer.stop()

@@ -33,9 +33,9 @@ from k8sops_common.events.catalog import (
 )
 from k8sops_common.service import ServiceContext, create_app
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
-from k8sops_sla_timer import service
 from k8sops_sla_timer.app import DEFINITION
 from k8sops_sla_timer.handlers import subscriptions
+from k8sops_sla_timer.service import alerts
 
 INBOX = inbox_table(MetaData())
 CHANGED_AT = datetime.fromisoformat("2025-12-01T00:00:00+00:00")
@@ -152,9 +152,9 @@ class SlaHarness:
                 raise AssertionError(f"only {handled} of {len(ids)} events handled within {timeout_s}s")
             await asyncio.sleep(0.05)
 
-    async def fire(self, now: datetime, limit: int = 500) -> service.FiredAlerts:
+    async def fire(self, now: datetime, limit: int = 500) -> alerts.FiredAlerts:
         async with self.database.unit_of_work() as session:
-            return await service.fire_due_alerts(session, self.outbox, self.settings.schema_name, now, limit)
+            return await alerts.fire_due_alerts(session, self.outbox, self.settings.schema_name, now, limit)
 
     async def events(self, topic: str) -> list[dict[str, Any]]:
         """The `data` of every event sla-timer wrote for `topic`, in writing order."""

@@ -61,7 +61,7 @@ def test_invalid_entries_are_refused_with_a_message_that_names_the_field(
     [
         (lambda: Actor(sub="", roles=()), "actor.sub"),
         (lambda: Actor(sub="u-1", roles=("",)), "actor.roles"),
-        (lambda: Actor(sub="u-1", roles="k8s-ops.admin"), "actor.roles must be a list"),
+        (lambda: Actor(sub="u-1", roles="k8s-ops.admin"), "actor.roles must be a list"),  # type: ignore[arg-type]
         (lambda: Target(kind="Namespace", name=""), "target.name"),
         (lambda: Target(kind="Pod", name="api-0", namespace=""), "target.namespace"),
     ],

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from k8sops_sandbox.promql import Evaluator, RangeSample, Sample, Series, parse
+from k8sops_sandbox.promql import Evaluator, RangeSample, Sample, Series, Value, parse
 from k8sops_sandbox.usage import ContainerProfile
+
+
+def vector(value: Value) -> list[Sample] | list[RangeSample]:
+    assert isinstance(value, list), value
+    return value
 
 
 def counter(t: float) -> float:
@@ -15,11 +20,11 @@ def counter(t: float) -> float:
 def test_a_series_has_no_samples_before_it_starts() -> None:
     evaluator = Evaluator([Series({"__name__": "c", "pod": "p"}, counter, start=1_000.0)])
     assert evaluator.eval(parse("c"), 900.0) == []
-    (sample,) = evaluator.eval(parse("c"), 1_005.0)
+    (sample,) = vector(evaluator.eval(parse("c"), 1_005.0))
     assert isinstance(sample, Sample) and sample.value == 2_010.0  # the scrape at 1,005 (a multiple of 15 s)
-    (window,) = evaluator.eval(parse("c[5m]"), 1_100.0)
+    (window,) = vector(evaluator.eval(parse("c[5m]"), 1_100.0))
     assert isinstance(window, RangeSample) and min(window.times) >= 1_000.0
-    (rate,) = evaluator.eval(parse("rate(c[5m])"), 1_100.0)
+    (rate,) = vector(evaluator.eval(parse("rate(c[5m])"), 1_100.0))
     assert isinstance(rate, Sample) and rate.value == pytest.approx(2.0)
 
 

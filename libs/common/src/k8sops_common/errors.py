@@ -38,6 +38,11 @@ class ProblemError(Exception):
         self.extensions = extensions
 
 
+def not_found(kind: str, identifier: str) -> ProblemError:
+    # Records outside the caller's engagements answer 404 too, so their existence does not leak.
+    return ProblemError(404, "Not found", f"No {kind} {identifier!r} in your engagements.", problem_type="not-found")
+
+
 def problem_response(
     status: int,
     title: str,

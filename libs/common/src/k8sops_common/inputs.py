@@ -22,6 +22,10 @@ from pydantic import AfterValidator, BeforeValidator, Field
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 NO_NUL = r"^[^\x00]*$"
+# Ids clients choose for engagements, clusters, partners and the records intake and sla-timer show.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+# Ids upgrade-runner and cost-analyzer accept: longer, and a colon may name a namespace.
+WIDE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 
 
 def storable_text(value: object) -> object:

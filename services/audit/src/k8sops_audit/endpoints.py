@@ -8,12 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import StreamingResponse
 
-from k8sops_common.auth import Principal, Role, require_any_role
+from k8sops_common.auth import Role
 from k8sops_common.errors import ProblemError
 from k8sops_common.inputs import Int64, Moment, Text
 from k8sops_common.service import Context, UnitOfWork
 
 from . import repository
+from .auth import Reader, Verifier
 from .domain.checkpoint import UntrustedCheckpointError, load_public_key_pem, public_key_to_jwk
 from .schemas import AuditEntryOut, AuditEntryPage, CheckpointOut, MismatchOut, PublicKeyOut, VerificationOut
 from .service import UntrustedStart, verify
@@ -22,8 +23,6 @@ from .witness import WitnessFileError, read_checkpoint_file
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
 
-Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
-Verifier = Annotated[Principal, Depends(require_any_role(Role.OPERATOR, Role.AUDITOR))]
 ID = r"^[A-Za-z0-9][A-Za-z0-9._@:/-]{0,199}$"
 
 

@@ -11,20 +11,15 @@ from typing import Annotated
 from fastapi import Depends
 
 from k8sops_common.auth import Principal, Role, require_any_role
-from k8sops_common.errors import ProblemError
+from k8sops_common.auth import Reader as Reader  # the routes' read permission, shared by every service
+from k8sops_common.errors import not_found
 
-# Reading analyses, reports, recommendations and prices.
-Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
 # Running analyses on demand, editing the price table.
 Operator = Annotated[Principal, Depends(require_any_role(Role.OPERATOR))]
 # Stating a position on a recommendation: the provider (operator, senior) or the customer admin.
 PositionHolder = Annotated[Principal, Depends(require_any_role(Role.OPERATOR, Role.ADMIN))]
 # Moving a recommendation: customer admins decide; operators mark accepted ones implemented.
 Decider = Annotated[Principal, Depends(require_any_role(Role.ADMIN, Role.OPERATOR))]
-
-
-def not_found(kind: str, identifier: str) -> ProblemError:
-    return ProblemError(404, "Not found", f"No {kind} {identifier!r} in your engagements.", problem_type="not-found")
 
 
 def ensure_visible(principal: Principal, engagement_id: str, kind: str, identifier: str) -> None:

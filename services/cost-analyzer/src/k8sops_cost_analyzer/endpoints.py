@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from k8sops_common.errors import ProblemError
+from k8sops_common.inputs import WIDE_ID_PATTERN as ID_PATTERN
 from k8sops_common.service import Context
 
 from . import repository, service
@@ -18,7 +19,6 @@ from .domain.recommendation import DecisionNotAllowed, Status, TransitionError
 from .domain.report import render_html, render_markdown
 from .scheduler import clock_of
 from .schemas import (
-    ID_PATTERN,
     AnalysisKind,
     AnalysisOut,
     AnalysisRequestIn,

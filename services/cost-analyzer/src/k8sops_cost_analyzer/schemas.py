@@ -8,7 +8,6 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$"
 AnalysisKind = Literal["cost-analysis", "onboarding-assessment", "health-review"]
 DecisionStatus = Literal["accepted", "implemented", "rejected", "not_adopted", "accepted_as_is"]
 

@@ -9,7 +9,7 @@ from k8sops_common.service import ServiceDefinition, create_app
 from .endpoints import router
 from .handlers import subscriptions
 from .incidents.endpoints import router as incidents_router
-from .tasks import deliver_webhooks
+from .webhooks.tasks import deliver_webhooks
 
 DEFINITION = ServiceDefinition(
     name="intake",

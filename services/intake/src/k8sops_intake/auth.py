@@ -6,17 +6,18 @@ engagement must be in the token (404, so records of other engagements do not rev
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends
 
 from k8sops_common.auth import Principal, Role, require_any_role
-from k8sops_common.errors import ProblemError
+from k8sops_common.auth import Reader as Reader  # any customer role, operators, auditors (read-only)
+from k8sops_common.errors import ProblemError, not_found
 
 from .domain.lifecycle import Side
 
-# Reading: any customer role, operators, auditors (read-only across engagements).
-Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
+T = TypeVar("T")
+
 # Opening requests, commenting, answering, moving a request along its lifecycle.
 Participant = Annotated[Principal, Depends(require_any_role(Role.REQUESTER, Role.OPERATOR))]
 # Managing the engagement: clusters, calendar, windows, webhooks, partner links.
@@ -29,14 +30,17 @@ EngagementEditor = Annotated[Principal, Depends(require_any_role(Role.ADMIN, Rol
 DisputeParty = Annotated[Principal, Depends(require_any_role(Role.REQUESTER, Role.OPERATOR))]
 
 
-def not_found(kind: str, identifier: str) -> ProblemError:
-    # Records outside the caller's engagements answer 404 too, so their existence does not leak.
-    return ProblemError(404, "Not found", f"No {kind} {identifier!r} in your engagements.", problem_type="not-found")
-
-
 def ensure_visible(principal: Principal, engagement_id: str, kind: str, identifier: str) -> None:
+    """For paths that name an engagement: decided from the token alone, before any query."""
     if not principal.can_see_engagement(engagement_id):
         raise not_found(kind, identifier)
+
+
+def found(record: T | None, kind: str, identifier: str) -> T:
+    """A record a visibility-scoped query returned, or the 404 that does not reveal it exists."""
+    if record is None:
+        raise not_found(kind, identifier)
+    return record
 
 
 def ensure_engagement_in_token(principal: Principal, engagement_id: str) -> None:

@@ -12,17 +12,16 @@ from k8sops_common.events.catalog import AuditTargetV1, CostReportV1, SlaBreache
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
-from . import repository
-from .domain.lifecycle import Action, Side
+from .domain.lifecycle import Side
+from .domain.requests import upgrade_step_action, upgrade_step_comment
 from .incidents.handlers import incident_subscriptions
-from .service import apply_transition, new_id, notify_subscribers, system_audit
+from .kit import new_id, system_audit
+from .requests import repository
+from .requests.repository import CommentRecord
+from .requests.service import apply_transition
+from .webhooks.service import notify_subscribers
 
 log = logging.getLogger(__name__)
-COMMENTED_STEPS = {
-    ("pre-check", "failed"): "Upgrade blocked at pre-check",
-    ("report", "succeeded"): "Upgrade completed; the report is on the operation",
-    ("rollback", "rolled_back"): "Upgrade rolled back; the report is on the operation",
-}
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
@@ -60,24 +59,22 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         request = await repository.update_request(
             session, step.request_id, {"upgrade_step": step.step, "upgrade_status": step.status}
         )
-        if (step.step, step.status) in COMMENTED_STEPS:
-            # What the customer must read on the request itself: blocking findings, the outcome.
+        comment = upgrade_step_comment(step.step, step.status, step.plan_id, step.detail)
+        if comment is not None:
             await repository.add_comment(
                 session,
-                {
-                    "id": new_id("cmt"),
-                    "request_id": step.request_id,
-                    "author": "upgrade-runner",
-                    "side": Side.PROVIDER.value,
-                    "body": f"{COMMENTED_STEPS[(step.step, step.status)]} (operation {step.plan_id}): {step.detail}",
-                    "created_at": step.at,
-                },
+                CommentRecord(
+                    id=new_id("cmt"),
+                    request_id=step.request_id,
+                    author="upgrade-runner",
+                    side=Side.PROVIDER.value,
+                    body=comment,
+                    created_at=step.at,
+                ),
             )
-        # The upgrade's own progress moves the request: work has started, or the report is out.
-        if step.status == "running" and request["status"] == "acknowledged":
-            await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, Action.START, None)
-        elif step.step == "report" and step.status == "succeeded" and request["status"] == "in_progress":
-            await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, Action.RESOLVE, None)
+        action = upgrade_step_action(step.step, step.status, request["status"])
+        if action is not None:
+            await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, action, None)
         else:
             await system_audit(
                 session,
@@ -105,9 +102,16 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
             f"{report.monthly_savings_bdt:,.2f} BDT per month in recommended savings. "
             f"Report (cost-analyzer API): {base}.html, {base}.md, {base}.json"
         )
-        comment = {"id": f"cmt-{report.analysis_id}", "request_id": report.request_id, "author": "cost-analyzer"}
         await repository.add_comment(
-            session, {**comment, "side": Side.PROVIDER.value, "body": body, "created_at": utc_now()}
+            session,
+            CommentRecord(
+                id=f"cmt-{report.analysis_id}",
+                request_id=report.request_id,
+                author="cost-analyzer",
+                side=Side.PROVIDER.value,
+                body=body,
+                created_at=utc_now(),
+            ),
         )
         await system_audit(
             session,

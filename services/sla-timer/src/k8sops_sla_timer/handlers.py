@@ -8,7 +8,7 @@ from k8sops_common.bus import ReceivedEvent, Subscriptions
 from k8sops_common.events.catalog import EngagementChangedV1, RequestOpenedV1, RequestUpdatedV1
 from k8sops_common.service import ServiceContext
 
-from . import service
+from .service import timers
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
@@ -16,7 +16,7 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
 
     async def on_engagement_changed(session: AsyncSession, event: ReceivedEvent) -> None:
         assert isinstance(event.data, EngagementChangedV1)
-        await service.apply_engagement_change(session, outbox, event.data)
+        await timers.apply_engagement_change(session, outbox, event.data)
 
     async def on_requests_opened(session: AsyncSession, events: list[ReceivedEvent]) -> None:
         # Arming in batches: one insert and one update for the whole batch instead of per request;
@@ -27,11 +27,11 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
             if isinstance(event.data, RequestOpenedV1):
                 opened.append(event.data)
                 traces[event.data.request_id] = event.trace_context
-        await service.open_timers(session, outbox, opened, traces)
+        await timers.open_timers(session, outbox, opened, traces)
 
     async def on_request_updated(session: AsyncSession, event: ReceivedEvent) -> None:
         assert isinstance(event.data, RequestUpdatedV1)
-        await service.apply_request_update(session, outbox, event.id, event.data)
+        await timers.apply_request_update(session, outbox, event.id, event.data)
 
     return (
         Subscriptions()

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 
 from k8sops_common.service import ServiceContext
 
-from . import service
 from .models import timers
+from .service import alerts
 from .settings import SchedulerSettings
 
 log = logging.getLogger(__name__)
@@ -27,11 +27,11 @@ OPEN_TIMERS = Gauge("k8sops_sla_open_timers", "Timers with an alert still to fir
 OPEN_TIMERS_EVERY_S = 5.0
 
 
-async def fire_once(context: ServiceContext, batch_size: int) -> service.FiredAlerts:
+async def fire_once(context: ServiceContext, batch_size: int) -> alerts.FiredAlerts:
     """One transaction: claim a batch of due timers, fire their alerts, commit."""
     now = datetime.now(UTC)
     async with context.database.unit_of_work() as session:
-        fired = await service.fire_due_alerts(session, context.outbox, context.settings.schema_name, now, batch_size)
+        fired = await alerts.fire_due_alerts(session, context.outbox, context.settings.schema_name, now, batch_size)
     name = context.settings.service_name
     for alert, count in (("warning", fired.warnings), ("breach", fired.breaches), ("escalation", fired.escalations)):
         if count:

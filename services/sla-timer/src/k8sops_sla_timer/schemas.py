@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from k8sops_common.events.catalog import Priority, Tier
 from k8sops_common.inputs import Integer
 
-ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 PERIOD_PATTERN = r"^\d{4}-(0[1-9]|1[0-2])$"
 Clock = Literal["wall", "business"]
 

@@ -11,20 +11,15 @@ from typing import Annotated
 from fastapi import Depends
 
 from k8sops_common.auth import Principal, Role, require_any_role
-from k8sops_common.errors import ProblemError
+from k8sops_common.auth import Reader as Reader  # the routes' read permission, shared by every service
+from k8sops_common.errors import ProblemError, not_found
 
-# Reading plans, steps, progress, reports, authorisations, actions.
-Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]
 # Planning and running upgrades, acting in clusters: provider operators of the engagement.
 Operator = Annotated[Principal, Depends(require_any_role(Role.OPERATOR))]
 # Signing off production, authorising destructive actions: the customer's engagement admin.
 CustomerAdmin = Annotated[Principal, Depends(require_any_role(Role.ADMIN))]
 # Cancelling before anything changed: either side.
 Canceller = Annotated[Principal, Depends(require_any_role(Role.ADMIN, Role.OPERATOR))]
-
-
-def not_found(kind: str, identifier: str) -> ProblemError:
-    return ProblemError(404, "Not found", f"No {kind} {identifier!r} in your engagements.", problem_type="not-found")
 
 
 def ensure_visible(principal: Principal, engagement_id: str | None, kind: str, identifier: str) -> None:

@@ -1,4 +1,4 @@
-from .dependencies import Authenticated, authenticate, require_any_role
+from .dependencies import Authenticated, Reader, authenticate, require_any_role
 from .principal import Principal, Role
 from .tokens import InvalidToken, TokenVerifier, mint_token
 
@@ -6,6 +6,7 @@ __all__ = [
     "Authenticated",
     "InvalidToken",
     "Principal",
+    "Reader",
     "Role",
     "TokenVerifier",
     "authenticate",

@@ -56,3 +56,7 @@ def require_any_role(*roles: Role) -> Callable[[Principal], Awaitable[Principal]
         return principal
 
     return dependency
+
+
+# Reading: any customer role, operators, auditors (read-only across engagements); every service's read routes.
+Reader = Annotated[Principal, Depends(require_any_role(Role.VIEWER, Role.OPERATOR, Role.AUDITOR))]

@@ -11,7 +11,7 @@ from k8sops_common.events.catalog import Priority, RequestCategory, Tier
 from k8sops_common.service import Context, UnitOfWork
 
 from ..auth import EngagementEditor, Reader, Senior
-from ..endpoints import CHANGING, SCOPED, EngagementId, RecordId
+from ..routing import CHANGING, SCOPED, EngagementId, RecordId
 from ..settings import webhook_settings
 from . import service
 from .schemas import (

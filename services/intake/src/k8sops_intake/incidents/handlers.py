@@ -11,7 +11,7 @@ from k8sops_common.bus.tracing import current_trace_id
 from k8sops_common.events.catalog import CreditIssuedV1, RequestOpenedV1, RequestUpdatedV1, SlaWarningV1
 from k8sops_common.service import ServiceContext
 
-from .. import repository as intake_repository
+from ..requests import repository as intake_repository
 from . import repository
 from .paging import escalate, page_on_call_if_due, settle_pages
 from .report import draft_report

@@ -20,10 +20,11 @@ from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.events.envelope import utc_now
 
-from .. import repository as intake_repository
+from ..engagements import repository as engagements_repository
+from ..engagements.repository import EngagementRecord
+from ..kit import new_id, system_audit
 from ..models import request_comments, webhook_deliveries
-from ..repository import Row
-from ..service import new_id, system_audit
+from ..requests.repository import RequestRecord
 from . import repository
 from .domain import (
     Calendar,
@@ -38,18 +39,19 @@ from .domain import (
     pages_now,
     policy_for,
 )
+from .repository import PagerTargetRecord
 
 BRIDGE_AUTHOR = "intake:incident-response"
 SETTLED = frozenset({"resolved", "closed", "cancelled", "declined"})
 REASONS = {"opened": "request opened", "sla_warning": "SLA warning, unacknowledged", "sla_breach": "SLA breached"}
 
 
-async def policy_of(session: AsyncSession, engagement: Row, request: Row) -> Policy:
+async def policy_of(session: AsyncSession, engagement: EngagementRecord, request: RequestRecord) -> Policy:
     rules = await repository.policy_rules(session, engagement["tier"], request["priority"])
     return policy_for(rules, engagement["tier"], request["priority"], request["category"])
 
 
-def calendar_of(engagement: Row) -> Calendar:
+def calendar_of(engagement: EngagementRecord) -> Calendar:
     extra = [*engagement["extra_holidays"], *engagement["official_holidays"]]
     return Calendar(
         engagement["timezone"],
@@ -60,7 +62,7 @@ def calendar_of(engagement: Row) -> Calendar:
 
 
 async def _queue_delivery(
-    session: AsyncSession, target: Row, action: EventAction, key: str, body: dict[str, Any]
+    session: AsyncSession, target: PagerTargetRecord, action: EventAction, key: str, body: dict[str, Any]
 ) -> int:
     now = utc_now()
     if target["kind"] == "standard-webhooks":
@@ -86,7 +88,7 @@ async def _queue_delivery(
 async def _page(
     session: AsyncSession,
     outbox: Outbox,
-    request: Row,
+    request: RequestRecord,
     role: PagerRole,
     reason: PageReason,
     action: EventAction,
@@ -105,6 +107,7 @@ async def _page(
     source = f"k8sops/{request['engagement_id']}"
     body = page_payload(target["kind"], target["routing_key"], action, key, content, source)
     delivery_id = await _queue_delivery(session, target, action, key, body)
+    paged_at = utc_now()
     values = {
         "request_id": request["id"],
         "role": role,
@@ -113,7 +116,7 @@ async def _page(
         "dedup_key": key,
         "webhook_endpoint_id": target["webhook_endpoint_id"],
         "delivery_id": delivery_id,
-        "created_at": utc_now(),
+        "created_at": paged_at,
     }
     if not await repository.claim_page(session, values):
         await session.execute(webhook_deliveries.delete().where(webhook_deliveries.c.id == delivery_id))
@@ -125,7 +128,7 @@ async def _page(
         "resolve": f"Page of the {who} resolved ({REASONS[reason]}).",
     }[action]
     await repository.add_log(
-        session, request["id"], values["created_at"], f"page.{action}", "system", summary,
+        session, request["id"], paged_at, f"page.{action}", "system", summary,
         {"role": role, "dedup_key": key, "delivery_id": delivery_id, "summary": body.get("payload", {}).get("summary")},
     )  # fmt: skip
     await system_audit(
@@ -139,7 +142,7 @@ async def _page(
     return True
 
 
-async def _open_bridge(session: AsyncSession, outbox: Outbox, request: Row) -> str | None:
+async def _open_bridge(session: AsyncSession, outbox: Outbox, request: RequestRecord) -> str | None:
     """Posts the bridge link on the request once; the link of an earlier post is reused."""
     for entry in await repository.log_of(session, request["id"]):
         if entry["kind"] == "bridge.opened":
@@ -174,7 +177,7 @@ async def _open_bridge(session: AsyncSession, outbox: Outbox, request: Row) -> s
     return link
 
 
-def _content(request: Row, reason: PageReason, bridge: str | None, note: str) -> PageContent:
+def _content(request: RequestRecord, reason: PageReason, bridge: str | None, note: str) -> PageContent:
     return PageContent(
         request_id=request["id"],
         engagement_id=request["engagement_id"],
@@ -188,11 +191,11 @@ def _content(request: Row, reason: PageReason, bridge: str | None, note: str) ->
     )
 
 
-async def page_on_call_if_due(session: AsyncSession, outbox: Outbox, request: Row) -> None:
+async def page_on_call_if_due(session: AsyncSession, outbox: Outbox, request: RequestRecord) -> None:
     """On opening (or a priority change): page the named on-call if the policy says so now."""
     if request["status"] != "opened":
         return
-    engagement = await intake_repository.get_engagement(session, request["engagement_id"])
+    engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
     if engagement is None:
         return
     policy = await policy_of(session, engagement, request)
@@ -212,11 +215,13 @@ async def page_on_call_if_due(session: AsyncSession, outbox: Outbox, request: Ro
     )
 
 
-async def escalate(session: AsyncSession, outbox: Outbox, request: Row, reason: PageReason, note: str) -> None:
+async def escalate(
+    session: AsyncSession, outbox: Outbox, request: RequestRecord, reason: PageReason, note: str
+) -> None:
     """Pages the senior on-call while the request is still unacknowledged and the policy escalates."""
     if request["status"] != "opened" or request["acknowledged_at"] is not None:
         return
-    engagement = await intake_repository.get_engagement(session, request["engagement_id"])
+    engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
     if engagement is None or not (await policy_of(session, engagement, request)).escalate:
         return
     bridge = await _open_bridge(session, outbox, request)
@@ -224,14 +229,14 @@ async def escalate(session: AsyncSession, outbox: Outbox, request: Row, reason: 
     await _page(session, outbox, request, "senior", reason, "trigger", dedup_key(request["id"], reason), content)
 
 
-async def follow_up(session: AsyncSession, outbox: Outbox, request: Row, action: EventAction) -> None:
+async def follow_up(session: AsyncSession, outbox: Outbox, request: RequestRecord, action: EventAction) -> None:
     """Acknowledge or resolve every page triggered for the request, at the pager it went to."""
     for page in await repository.pages_of(session, request["id"]):
         if page["event_action"] == "trigger":
             await _page(session, outbox, request, page["role"], page["reason"], action, page["dedup_key"], None)
 
 
-async def settle_pages(session: AsyncSession, outbox: Outbox, request: Row, change: str, status: str) -> bool:
+async def settle_pages(session: AsyncSession, outbox: Outbox, request: RequestRecord, change: str, status: str) -> bool:
     """Acknowledgement acknowledges the pages; a settled request resolves them. True when it settled."""
     if change == "acknowledged":
         await follow_up(session, outbox, request, "acknowledge")

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.events.envelope import utc_now
 
-from .. import repository as intake_repository
-from ..repository import Row
-from ..service import notify_subscribers, system_audit
+from ..engagements import repository as engagements_repository
+from ..kit import system_audit
+from ..requests import repository as requests_repository
+from ..requests.repository import RequestRecord
+from ..webhooks.service import notify_subscribers
 from . import repository
 from .paging import BRIDGE_AUTHOR
+from .repository import PageRecord
 from .timeline import Entry, ordered, render_report
 
 CLUSTER_ACTIONS_LATER = (
@@ -21,10 +26,12 @@ CLUSTER_ACTIONS_LATER = (
 )
 
 
-async def local_entries(session: AsyncSession, request: Row) -> tuple[list[Entry], set[str]]:
+async def local_entries(session: AsyncSession, request: RequestRecord) -> tuple[list[Entry], set[str]]:
     """The request's history, pages (with their delivery status), SLA events and comments; and the
     trace ids the request was worked in, which link other services' audit entries to it."""
-    delivery = {page["delivery_id"]: page for page in await repository.pages_of(session, request["id"])}
+    delivery: dict[Any, PageRecord] = {
+        page["delivery_id"]: page for page in await repository.pages_of(session, request["id"])
+    }
     entries: list[Entry] = []
     trace_ids: set[str] = set()
     for row in await repository.log_of(session, request["id"]):
@@ -44,7 +51,7 @@ async def local_entries(session: AsyncSession, request: Row) -> tuple[list[Entry
     if request["sla_breached_at"] is not None and "sla.breached" not in kinds:
         # The breach is recorded on the request even before (or without) its credit arriving.
         entries.append(Entry(request["sla_breached_at"], "sla.breached", "sla-timer", "Response SLA breached"))
-    for comment in await intake_repository.comments_of(session, request["id"]):
+    for comment in await requests_repository.comments_of(session, request["id"]):
         if comment["author"] != BRIDGE_AUTHOR:
             text = comment["body"] if len(comment["body"]) <= 200 else comment["body"][:199] + "…"
             entries.append(Entry(comment["created_at"], "request.comment", comment["author"], text))
@@ -55,12 +62,12 @@ def was_paged(entries: list[Entry]) -> bool:
     return any(entry.kind == "page.trigger" for entry in entries)
 
 
-async def draft_report(session: AsyncSession, outbox: Outbox, request: Row) -> None:
+async def draft_report(session: AsyncSession, outbox: Outbox, request: RequestRecord) -> None:
     """Stores the draft once, for incidents and paged requests, and files it to the partner ticket."""
     entries, _ = await local_entries(session, request)
     if request["category"] != "incident" and not was_paged(entries):
         return
-    engagement = await intake_repository.get_engagement(session, request["engagement_id"])
+    engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
     tier = engagement["tier"] if engagement else "unknown"
     markdown = render_report(request, tier, entries, CLUSTER_ACTIONS_LATER)
     now = utc_now()

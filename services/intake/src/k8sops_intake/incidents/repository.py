@@ -3,41 +3,95 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict, cast
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import webhook_deliveries
-from ..repository import Row
-from .domain import Policy, PolicyRule
+from ..queries import all_rows, first
+from .domain import EventAction, PageReason, PagerKind, PagerRole, PagingMode, Policy, PolicyRule
 from .tables import incident_log, incident_reports, incident_setups, pager_targets, pages, paging_policies
 
 
-async def _all(session: AsyncSession, query: Any) -> list[Row]:
-    return [dict(row) for row in (await session.execute(query)).mappings()]
+class PolicyRecord(TypedDict):
+    tier: str
+    priority: str
+    category: str
+    mode: PagingMode
+    escalate: bool
+    updated_by: str
+    updated_at: datetime
+
+
+class SetupRecord(TypedDict):
+    engagement_id: str
+    bridge_template: str | None
+    updated_by: str
+    updated_at: datetime
+
+
+class PagerTargetRecord(TypedDict):
+    engagement_id: str
+    role: PagerRole
+    kind: PagerKind
+    webhook_endpoint_id: str
+    routing_key: str | None
+
+
+class PageRecord(TypedDict):
+    """A page with the status of the delivery that carries it."""
+
+    id: int
+    request_id: str
+    role: PagerRole
+    reason: PageReason
+    event_action: EventAction
+    dedup_key: str
+    webhook_endpoint_id: str
+    delivery_id: int
+    created_at: datetime
+    delivery_status: str
+    attempts: int
+    delivered_at: datetime | None
+
+
+class LogRecord(TypedDict):
+    id: int
+    request_id: str
+    at: datetime
+    kind: str
+    actor: str
+    summary: str
+    details: dict[str, Any]
+
+
+class ReportRecord(TypedDict):
+    request_id: str
+    markdown: str
+    drafted_at: datetime
 
 
 # --- paging policies -----------------------------------------------------------------------------
 
 
-async def policy_rows(session: AsyncSession) -> list[Row]:
+async def policy_rows(session: AsyncSession) -> list[PolicyRecord]:
     query = select(paging_policies).order_by(
         paging_policies.c.tier, paging_policies.c.priority, paging_policies.c.category
     )
-    return await _all(session, query)
+    return cast(list[PolicyRecord], await all_rows(session, query))
 
 
 async def policy_rules(session: AsyncSession, tier: str, priority: str) -> list[PolicyRule]:
     query = select(paging_policies).where(paging_policies.c.tier == tier, paging_policies.c.priority == priority)
     return [
         PolicyRule(row["tier"], row["priority"], row["category"], Policy(row["mode"], row["escalate"]))
-        for row in await _all(session, query)
+        for row in await all_rows(session, query)
     ]
 
 
-async def upsert_policy(session: AsyncSession, values: Row) -> Row | None:
+async def upsert_policy(session: AsyncSession, values: PolicyRecord) -> PolicyRecord | None:
     """The rule as it was before (None when new); the row is locked until the transaction ends."""
     key = (
         paging_policies.c.tier == values["tier"],
@@ -51,22 +105,18 @@ async def upsert_policy(session: AsyncSession, values: Row) -> Row | None:
         .values(**values)
         .on_conflict_do_update(index_elements=["tier", "priority", "category"], set_=update)
     )
-    return dict(before) if before else None
+    return cast(PolicyRecord, dict(before)) if before else None
 
 
 # --- bridge and pager targets --------------------------------------------------------------------
 
 
-async def get_setup(session: AsyncSession, engagement_id: str) -> Row | None:
-    row = (
-        (await session.execute(select(incident_setups).where(incident_setups.c.engagement_id == engagement_id)))
-        .mappings()
-        .first()
-    )
-    return dict(row) if row else None
+async def get_setup(session: AsyncSession, engagement_id: str) -> SetupRecord | None:
+    row = await first(session, incident_setups, incident_setups.c.engagement_id == engagement_id)
+    return cast(SetupRecord | None, row)
 
 
-async def put_setup(session: AsyncSession, values: Row) -> None:
+async def put_setup(session: AsyncSession, values: SetupRecord) -> None:
     await session.execute(
         insert(incident_setups)
         .values(**values)
@@ -77,12 +127,12 @@ async def put_setup(session: AsyncSession, values: Row) -> None:
     )
 
 
-async def targets_of(session: AsyncSession, engagement_id: str) -> dict[str, Row]:
+async def targets_of(session: AsyncSession, engagement_id: str) -> dict[str, PagerTargetRecord]:
     query = select(pager_targets).where(pager_targets.c.engagement_id == engagement_id)
-    return {row["role"]: row for row in await _all(session, query)}
+    return {row["role"]: cast(PagerTargetRecord, row) for row in await all_rows(session, query)}
 
 
-async def put_target(session: AsyncSession, values: Row) -> None:
+async def put_target(session: AsyncSession, values: PagerTargetRecord) -> None:
     await session.execute(
         insert(pager_targets)
         .values(**values)
@@ -102,7 +152,7 @@ async def delete_target(session: AsyncSession, engagement_id: str, role: str) ->
 # --- pages ---------------------------------------------------------------------------------------
 
 
-async def claim_page(session: AsyncSession, values: Row) -> bool:
+async def claim_page(session: AsyncSession, values: dict[str, Any]) -> bool:
     """False when this page action was recorded before (a redelivered event)."""
     result = await session.execute(
         insert(pages).values(**values).on_conflict_do_nothing(constraint="pages_once").returning(pages.c.id)
@@ -110,7 +160,7 @@ async def claim_page(session: AsyncSession, values: Row) -> bool:
     return result.first() is not None
 
 
-async def pages_of(session: AsyncSession, request_id: str) -> list[Row]:
+async def pages_of(session: AsyncSession, request_id: str) -> list[PageRecord]:
     """Each page with its delivery's status, oldest first."""
     query = (
         select(
@@ -123,7 +173,7 @@ async def pages_of(session: AsyncSession, request_id: str) -> list[Row]:
         .where(pages.c.request_id == request_id)
         .order_by(pages.c.id)
     )
-    return await _all(session, query)
+    return cast(list[PageRecord], await all_rows(session, query))
 
 
 # --- log and report ------------------------------------------------------------------------------
@@ -145,9 +195,9 @@ async def add_log(
     )
 
 
-async def log_of(session: AsyncSession, request_id: str) -> list[Row]:
+async def log_of(session: AsyncSession, request_id: str) -> list[LogRecord]:
     query = select(incident_log).where(incident_log.c.request_id == request_id).order_by(incident_log.c.id)
-    return await _all(session, query)
+    return cast(list[LogRecord], await all_rows(session, query))
 
 
 async def add_report(session: AsyncSession, request_id: str, markdown: str, drafted_at: datetime) -> bool:
@@ -160,7 +210,6 @@ async def add_report(session: AsyncSession, request_id: str, markdown: str, draf
     return result.first() is not None
 
 
-async def get_report(session: AsyncSession, request_id: str) -> Row | None:
-    query = select(incident_reports).where(incident_reports.c.request_id == request_id)
-    row = (await session.execute(query)).mappings().first()
-    return dict(row) if row else None
+async def get_report(session: AsyncSession, request_id: str) -> ReportRecord | None:
+    row = await first(session, incident_reports, incident_reports.c.request_id == request_id)
+    return cast(ReportRecord | None, row)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,14 +15,19 @@ from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
-from .. import repository as intake_repository
-from ..auth import ensure_visible, not_found
 from ..domain.webhooks import new_secret, target_refusal
-from ..repository import Row
-from ..service import new_id, visible_request
+from ..engagements import repository as engagements_repository
+from ..engagements.service import visible_engagement
+from ..kit import new_id
+from ..requests.repository import RequestRecord
+from ..requests.service import visible_request
+from ..webhooks import repository as webhooks_repository
+from ..webhooks.repository import EndpointRecord
 from . import repository
 from .audit_client import entries_between
+from .domain import PagerRole
 from .report import local_entries
+from .repository import PagerTargetRecord, PolicyRecord, SetupRecord
 from .schemas import (
     IncidentReportOut,
     IncidentResponseIn,
@@ -37,28 +42,20 @@ from .schemas import (
 from .settings import incident_settings
 from .timeline import Entry, audit_entry, link_of, ordered, render_report
 
-ROLES = {"on_call": "on_call", "senior_on_call": "senior"}
+ROLES: dict[str, PagerRole] = {"on_call": "on_call", "senior_on_call": "senior"}
 AUDIT_MARGIN = timedelta(minutes=1)
 
 
 # --- pager setup and bridge ----------------------------------------------------------------------
 
 
-async def _visible_engagement(session: AsyncSession, principal: Principal, engagement_id: str) -> Row:
-    ensure_visible(principal, engagement_id, "engagement", engagement_id)
-    engagement = await intake_repository.get_engagement(session, engagement_id, for_update=True)
-    if engagement is None:
-        raise not_found("engagement", engagement_id)
-    return engagement
-
-
 async def _setup_view(session: AsyncSession, engagement_id: str, secrets: dict[str, str]) -> IncidentResponseOut:
-    setup = await repository.get_setup(session, engagement_id) or {}
+    setup = await repository.get_setup(session, engagement_id)
     targets = await repository.targets_of(session, engagement_id)
     pagers: dict[str, PagerOut | None] = {}
     for field, role in ROLES.items():
         target = targets.get(role)
-        endpoint = await intake_repository.get_endpoint(session, target["webhook_endpoint_id"]) if target else None
+        endpoint = await webhooks_repository.get_endpoint(session, target["webhook_endpoint_id"]) if target else None
         pagers[field] = (
             PagerOut(
                 kind=target["kind"],
@@ -72,26 +69,31 @@ async def _setup_view(session: AsyncSession, engagement_id: str, secrets: dict[s
         )
     return IncidentResponseOut(
         engagement_id=engagement_id,
-        bridge_template=setup.get("bridge_template"),
+        bridge_template=setup["bridge_template"] if setup else None,
         on_call=pagers["on_call"],
         senior_on_call=pagers["senior_on_call"],
-        updated_by=setup.get("updated_by"),
-        updated_at=setup.get("updated_at"),
+        updated_by=setup["updated_by"] if setup else None,
+        updated_at=setup["updated_at"] if setup else None,
     )
 
 
 async def get_setup(session: AsyncSession, principal: Principal, engagement_id: str) -> IncidentResponseOut:
-    await _visible_engagement(session, principal, engagement_id)
+    await visible_engagement(session, principal, engagement_id, for_update=True)
     return await _setup_view(session, engagement_id, {})
 
 
 async def _put_pager(
-    session: AsyncSession, principal: Principal, engagement_id: str, role: str, pager: PagerIn, current: Row | None
+    session: AsyncSession,
+    principal: Principal,
+    engagement_id: str,
+    role: PagerRole,
+    pager: PagerIn,
+    current: PagerTargetRecord | None,
 ) -> str | None:
     """Keeps an unchanged pager (and its secret); a changed one gets an endpoint of its own, and the
     old endpoint stays so the acknowledge and resolve of pages already sent reach where they went."""
     if current is not None:
-        endpoint = await intake_repository.get_endpoint(session, current["webhook_endpoint_id"])
+        endpoint = await webhooks_repository.get_endpoint(session, current["webhook_endpoint_id"])
         if endpoint and (current["kind"], endpoint["url"], current["routing_key"]) == (
             pager.kind,
             pager.url,
@@ -99,23 +101,31 @@ async def _put_pager(
         ):
             return None
     endpoint_id, secret = new_id("whk"), new_secret()
-    await intake_repository.add_endpoint(
+    await webhooks_repository.add_endpoint(
         session,
-        {
-            "id": endpoint_id,
-            "engagement_id": engagement_id,
-            "url": pager.url,
-            "event_types": [],  # no subscriptions: only pages are delivered here
-            "secret": secret,
-            "enabled": True,
-            "consecutive_failures": 0,
-            "disabled_reason": None,
-            "created_by": principal.sub,
-            "created_at": utc_now(),
-        },
+        EndpointRecord(
+            id=endpoint_id,
+            engagement_id=engagement_id,
+            url=pager.url,
+            event_types=[],  # no subscriptions: only pages are delivered here
+            secret=secret,
+            enabled=True,
+            consecutive_failures=0,
+            disabled_reason=None,
+            created_by=principal.sub,
+            created_at=utc_now(),
+        ),
     )
-    values = {"engagement_id": engagement_id, "role": role, "kind": pager.kind, "webhook_endpoint_id": endpoint_id}
-    await repository.put_target(session, {**values, "routing_key": pager.routing_key})
+    await repository.put_target(
+        session,
+        PagerTargetRecord(
+            engagement_id=engagement_id,
+            role=role,
+            kind=pager.kind,
+            webhook_endpoint_id=endpoint_id,
+            routing_key=pager.routing_key,
+        ),
+    )
     return secret if pager.kind == "standard-webhooks" else None
 
 
@@ -127,7 +137,7 @@ async def put_setup(
     body: IncidentResponseIn,
     allow_private_targets: bool,
 ) -> IncidentResponseOut:
-    await _visible_engagement(session, principal, engagement_id)
+    await visible_engagement(session, principal, engagement_id, for_update=True)
     for field in ROLES:
         pager: PagerIn | None = getattr(body, field)
         refusal = target_refusal(pager.url, allow_private_targets) if pager else None
@@ -139,8 +149,12 @@ async def put_setup(
                 problem_type="webhook-target-refused",
             )
     now = utc_now()
-    values = {"bridge_template": body.bridge_template, "updated_by": principal.sub, "updated_at": now}
-    await repository.put_setup(session, {"engagement_id": engagement_id, **values})
+    await repository.put_setup(
+        session,
+        SetupRecord(
+            engagement_id=engagement_id, bridge_template=body.bridge_template, updated_by=principal.sub, updated_at=now
+        ),
+    )
     targets = await repository.targets_of(session, engagement_id)
     secrets: dict[str, str] = {}
     for field, role in ROLES.items():
@@ -178,7 +192,7 @@ async def list_policies(session: AsyncSession) -> list[PagingPolicyOut]:
 async def put_policy(
     session: AsyncSession, outbox: Outbox, principal: Principal, key: dict[str, str], body: PagingPolicyIn
 ) -> PagingPolicyOut:
-    values = {**key, **body.model_dump(), "updated_by": principal.sub, "updated_at": utc_now()}
+    values = cast(PolicyRecord, {**key, **body.model_dump(), "updated_by": principal.sub, "updated_at": utc_now()})
     before = await repository.upsert_policy(session, values)
     details: dict[str, str | int | bool | None] = {
         **key,
@@ -204,13 +218,13 @@ async def put_policy(
 
 async def _timeline(
     context: ServiceContext, principal: Principal, request_id: str, authorization: str
-) -> tuple[Row, str, list[Entry], str | None]:
+) -> tuple[RequestRecord, str, list[Entry], str | None]:
     """The request, its tier, every entry, and why audit entries are missing (or None).
 
     The database transaction ends before the audit service is asked."""
     async with context.database.unit_of_work() as session:
         request = await visible_request(session, principal, request_id)
-        engagement = await intake_repository.get_engagement(session, request["engagement_id"])
+        engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
         entries, trace_ids = await local_entries(session, request)
     tier = engagement["tier"] if engagement else "unknown"
     read = await entries_between(

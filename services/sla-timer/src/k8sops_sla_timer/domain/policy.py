@@ -14,6 +14,7 @@ from decimal import Decimal
 from enum import StrEnum
 from types import MappingProxyType
 
+from k8sops_common.vocabulary import Priority, Tier
 from k8sops_sla_timer.domain.calendar import (
     ZERO,
     BusinessCalendar,
@@ -24,19 +25,6 @@ from k8sops_sla_timer.domain.calendar import (
 
 # Warnings go out when this share of the budget is used, measured on the target's own clock.
 WARNING_AT_PERCENT_OF_BUDGET = 80
-
-
-class Tier(StrEnum):
-    BUSINESS = "k8s-business"
-    ROUND_THE_CLOCK = "k8s-247"
-    ROUND_THE_CLOCK_CLUSTER_ADMIN = "k8s-247-cluster-admin"
-
-
-class Priority(StrEnum):
-    P1 = "P1"
-    P2 = "P2"
-    P3 = "P3"
-    P4 = "P4"
 
 
 class ClockKind(StrEnum):

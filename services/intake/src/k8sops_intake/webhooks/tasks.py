@@ -21,10 +21,11 @@ from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
+from ..domain.webhooks import address_is_private, retry_delay, sign
+from ..kit import system_audit
+from ..settings import WebhookSettings, webhook_settings
 from . import repository
-from .domain.webhooks import address_is_private, retry_delay, sign
-from .service import system_audit
-from .settings import WebhookSettings, webhook_settings
+from .repository import DueDelivery
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ async def _resolves_to_private(url: str) -> bool:
 
 
 async def _send(
-    client: httpx.AsyncClient, delivery: dict[str, Any], settings: WebhookSettings
+    client: httpx.AsyncClient, delivery: DueDelivery, settings: WebhookSettings
 ) -> tuple[int | None, str | None]:
     """Returns (HTTP status, error); a 2xx status with no error is success."""
     if not settings.allow_private_targets and await _resolves_to_private(delivery["url"]):
@@ -69,7 +70,7 @@ async def _send(
 
 async def _record_outcome(
     context: ServiceContext,
-    delivery: dict[str, Any],
+    delivery: DueDelivery,
     status_code: int | None,
     error: str | None,
     duration_ms: int,
@@ -128,7 +129,7 @@ async def deliver_due_webhooks(context: ServiceContext, client: httpx.AsyncClien
     async with context.database.unit_of_work() as session:
         due = await repository.claim_due_deliveries(session, settings.batch_size, timedelta(seconds=settings.lease_s))
 
-    async def attempt(delivery: dict[str, Any]) -> None:
+    async def attempt(delivery: DueDelivery) -> None:
         # The loop polls untraced; a delivery it found is traced (the POST and its bookkeeping).
         with traced():
             started = time.perf_counter()

@@ -1,0 +1,1 @@
+"""Engagements, their clusters, and the holiday calendar."""

@@ -1,0 +1,1 @@
+"""Partner ticketing systems: their links, and the signed ticket webhooks they send us."""

@@ -1,0 +1,1 @@
+"""Requests: opening, the lifecycle, priority, comments, listing, and the scope creep record."""

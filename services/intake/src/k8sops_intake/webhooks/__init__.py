@@ -1,0 +1,1 @@
+"""Outbound webhooks: endpoints customers register, and the signed deliveries sent to them."""
