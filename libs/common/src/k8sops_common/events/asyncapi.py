@@ -26,6 +26,7 @@ SERVICES_PRODUCING: dict[str, list[str]] = {
     "sla.escalated": ["sla-timer"],
     "credit.issued": ["sla-timer"],
     "upgrade.step": ["upgrade-runner"],
+    "upgrade.report": ["upgrade-runner"],
     "cost.report": ["cost-analyzer"],
 }
 SERVICES_CONSUMING: dict[str, list[str]] = {
@@ -39,6 +40,7 @@ SERVICES_CONSUMING: dict[str, list[str]] = {
     "sla.escalated": [],
     "credit.issued": ["billing (outside this platform)", "intake (senior escalation)"],
     "upgrade.step": ["intake"],
+    "upgrade.report": ["intake (to do: comment on the request, file to the partner ticket)"],
     "cost.report": [],
 }
 

@@ -65,15 +65,14 @@ class NodeRoller:
                     "touched": [*row["touched"], "replaced"],
                 },
             )
-        if row["phase"] == "upgrading":
+        if row["phase"] in ("upgrading", "ready"):  # `ready` rows come from runners before 2026-11
+            # Ready and uncordoned are saved together: a resume repeats only idempotent calls.
             await self.wait_platform(row["platform_operation"], row["node"])
             await self.wait_ready(row["node"], row["to_version"])
-            row = await self.save(row, {"phase": "ready", "ready_at": self.clock()})
-        if row["phase"] == "ready":
+            ready_at = row["ready_at"] or self.clock()
             await self.client.set_unschedulable(row["node"], False)
-            row = await self.save(
-                row, {"phase": "done", "finished_at": self.clock(), "touched": [*row["touched"], "uncordoned"]}
-            )
+            values = {"ready_at": ready_at, "finished_at": self.clock(), "touched": [*row["touched"], "uncordoned"]}
+            row = await self.save(row, {"phase": "done", **values})
         return row
 
     async def roll_back(self, row: RowMapping) -> str:
