@@ -53,18 +53,14 @@ class NodeRoller:
                     row, {"phase": "restored", "detail": detail, "touched": [*row["touched"], "uncordoned"]}
                 )
                 raise NodeFailed(detail)
-            row = await self.save(row, {"phase": "drained", "touched": [*row["touched"], "drained"]})
-        if row["phase"] == "drained":
+        if row["phase"] in ("cordoned", "drained"):  # `drained` rows come from runners before 2026-11
+            # Drained and replace-requested are saved together (one write less per node): a resume
+            # from `cordoned` finds the node empty at once, and only a crash between the platform
+            # call and this write replaces a node twice, as it always could.
             operation = await self.client.upgrade_node(row["pool"], row["node"], row["to_version"])
-            row = await self.save(
-                row,
-                {
-                    "phase": "upgrading",
-                    "platform_operation": operation["id"],
-                    "replace_requested_at": self.clock(),
-                    "touched": [*row["touched"], "replaced"],
-                },
-            )
+            touched = [*row["touched"], *([] if "drained" in row["touched"] else ["drained"]), "replaced"]
+            values = {"platform_operation": operation["id"], "replace_requested_at": self.clock(), "touched": touched}
+            row = await self.save(row, {"phase": "upgrading", **values})
         if row["phase"] in ("upgrading", "ready"):  # `ready` rows come from runners before 2026-11
             # Ready and uncordoned are saved together: a resume repeats only idempotent calls.
             await self.wait_platform(row["platform_operation"], row["node"])

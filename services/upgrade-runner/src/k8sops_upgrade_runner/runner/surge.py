@@ -33,6 +33,7 @@ class Surge:
         self.operation_id = operation_id
         self.settings = settings
         self._pools: dict[str, Any] | None = None
+        self._ready: set[str] = set()
         self.client: ClusterClient = roller.client
         self.cluster_name = cluster_name
         self.roller = roller
@@ -81,8 +82,9 @@ class Surge:
             if not nodes:
                 await self.record(pool, self.entry(max_surge, version, nodes, "in-place"))
             entry = self.entry(max_surge, version, nodes, "up" if nodes else "in-place")
-        for node in entry["nodes"] if entry["state"] == "up" else []:
+        for node in entry["nodes"] if entry["state"] == "up" and pool not in self._ready else []:
             await self.roller.wait_platform(node["platform_operation"], node["name"])
+        self._ready.add(pool)  # awaited once per run, not before every node
 
     @staticmethod
     def entry(max_surge: int, version: str, nodes: list[dict[str, Any]], state: str) -> dict[str, Any]:
@@ -117,6 +119,7 @@ class Surge:
             suffix = f" (its drain was blocked by {'; '.join(blocked)})" if blocked else ""
             done.append(f"surge node {name} drained and removed{suffix}")
         await self.record(pool, {**entry, "state": "removed"})
+        self._ready.discard(pool)
         return done
 
     async def remove_all(self) -> list[str]:
