@@ -108,7 +108,7 @@ async def wait_until(
 def sampled(pid: int, output: Path | None) -> Iterator[None]:
     """py-spy samples process `pid` and its children while the block runs (no-op without `output`).
 
-    Collapsed stacks (`-f raw`), one line per stack with its sample count; `bench/profile.py`
+    Collapsed stacks (`-f raw`), one line per stack with its sample count; `bench/stacks.py`
     sums them by component. Only samples holding the GIL count: where the CPU goes, not waits.
     """
     if output is None:

@@ -1,6 +1,6 @@
 """Sums py-spy's collapsed stacks (`-f raw --full-filenames`) by where the CPU time goes.
 
-    .venv/bin/python bench/profile.py intake.raw [--top 15]
+    .venv/bin/python bench/stacks.py intake.raw [--top 15]
 
 Two views, in percent of all samples: inclusive (a stack counts once for every component any of
 its frames belongs to: "how much would vanish without it") and self (by the package of the
