@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import Counter as Tally
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -115,7 +116,7 @@ class Subscriptions:
             # The handler sees each event's trace context with its span in it, so what it writes
             # for one event (audit entries, further events) hangs under that event's span.
             inside = [
-                replace(event, trace_context=trace.set_span_in_context(span, event.trace_context))
+                ReceivedEvent(event.envelope, event.record, trace.set_span_in_context(span, event.trace_context))
                 for event, span in zip(typed, spans, strict=True)
             ]
             error: BaseException | None = None
@@ -301,8 +302,8 @@ class EventConsumer:
         contexts = [event.trace_context for event in events]
         with batch_span([event.record for event in events], contexts, group) as span:
             fresh = await self._handle_batch(events, span)
-        for event in fresh:
-            HANDLED.labels(self.settings.service_name, event.record.topic).inc()
+        for topic, count in Tally(event.record.topic for event in fresh).items():
+            HANDLED.labels(self.settings.service_name, topic).inc(count)
 
     async def _handle_batch(self, events: list[ReceivedEvent], span: Span) -> list[ReceivedEvent]:
         async with self.database.unit_of_work() as session:
