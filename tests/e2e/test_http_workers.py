@@ -33,7 +33,9 @@ def alive(pid: int) -> bool:
 async def test_two_workers_serve_one_port_and_die_with_the_service(
     start_service: StartService, eventually: Eventually
 ) -> None:
-    service = await start_service("cost-analyzer", env={"K8SOPS_HTTP_WORKERS": "2"})
+    service = await start_service("cost-analyzer", env={"K8SOPS_HTTP_WORKERS": "2"}, wait=False)
+    # Every worker imports the whole service again (spawn): slow on a loaded machine.
+    await asyncio.to_thread(service.wait_ready, 150)
 
     async def started_apps() -> int:
         return (await asyncio.to_thread(service.log_path.read_text, errors="replace")).count(STARTED)
