@@ -35,8 +35,7 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
     `traceparent`, flagged not sampled; a caller's sampled trace is still followed."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return  # already set up in this process
-    sampler = ParentBased(ALWAYS_ON if otlp_endpoint else ALWAYS_OFF)
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
+    provider = tracer_provider(service_name, otlp_endpoint)
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -44,6 +43,11 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
             BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
         )
     trace.set_tracer_provider(provider)
+
+
+def tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+    sampler = ParentBased(ALWAYS_ON if otlp_endpoint else ALWAYS_OFF)
+    return TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
 
 
 class TraceResponseHeaders:
