@@ -31,6 +31,9 @@ T = TypeVar("T")
 # Tests mint tokens with the development secret, which the services accept only in dev mode;
 # set before any settings are read, and inherited by the service processes the tests start.
 os.environ["K8SOPS_DEV_MODE"] = "1"
+# A consumer-group join on Tansu waits about half the session timeout: 2 s instead of 5 s per
+# consumer start, which the suite does a few hundred times. Still tolerant of a 3 s stall.
+os.environ.setdefault("K8SOPS_CONSUMER_SESSION_TIMEOUT_MS", "4000")
 
 
 @pytest.fixture(scope="session")
