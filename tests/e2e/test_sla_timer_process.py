@@ -217,18 +217,28 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
     isolation, start_service, eventually: Eventually
 ) -> None:  # type: ignore[no-untyped-def]
     sla = await start_service("sla-timer")
-    start = datetime.now(UTC)
-    # 7,000 fall due between 20 s and 50 s from now, across ten clusters; 3,000 in an hour. Arming
-    # 10,000 takes seconds on a busy machine, so the first deadline leaves room for it.
-    due = {f"req-due-{n:05d}": start + timedelta(seconds=20 + 30 * n / 7000) for n in range(7000)}
-    later = {f"req-later-{n:05d}": start + timedelta(hours=1) for n in range(3000)}
-    requests = [
-        p1_due_at(request_id, due_at, cluster_id=CLUSTERS[n % len(CLUSTERS)])
-        for n, (request_id, due_at) in enumerate({**due, **later}.items())
-    ]
-    await publish(isolation.bootstrap, isolation.topic_prefix, [the_engagement(), *requests])
     armed_query = "SELECT count(*) FROM {schema}.timers WHERE due_at IS NOT NULL"
     breached_query = "SELECT count(*) FROM {schema}.breaches"
+    # 3,000 fall due in an hour. Arming them first measures how fast this machine arms right now.
+    loop = asyncio.get_running_loop()
+    later = {f"req-later-{n:05d}": datetime.now(UTC) + timedelta(hours=1) for n in range(3000)}
+    started = loop.time()
+    await publish(
+        isolation.bootstrap,
+        isolation.topic_prefix,
+        [
+            the_engagement(),
+            *(p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(later.items())),
+        ],
+    )
+    await steadily(lambda: count(isolation, armed_query), lambda n: n == len(later))
+    arming_3000_s = loop.time() - started
+    # 7,000 across ten clusters fall due over 30 s, starting once arming them surely finished (20 s on a
+    # quiet machine, later on a loaded one): the kill must come while some are still in the future.
+    start = datetime.now(UTC) + timedelta(seconds=max(20.0, 10 + 2 * arming_3000_s * 7000 / 3000))
+    due = {f"req-due-{n:05d}": start + timedelta(seconds=30 * n / 7000) for n in range(7000)}
+    requests = [p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(due.items())]
+    await publish(isolation.bootstrap, isolation.topic_prefix, requests)
     await steadily(lambda: count(isolation, armed_query), lambda n: n == 10_000)
     await steadily(lambda: count(isolation, breached_query), lambda n: n >= 300)
 
