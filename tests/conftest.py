@@ -94,7 +94,7 @@ class Isolation:
             db_schema=self.schema_for(service),
             kafka_bootstrap_servers=self.bootstrap,
             topic_prefix=self.topic_prefix,
-            **overrides,  # type: ignore[arg-type]
+            **overrides,
         )
         if migrations_package:
             # Alembic runs its own event loop, so it gets a thread of its own.

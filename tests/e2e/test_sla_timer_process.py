@@ -30,8 +30,9 @@ from k8sops_common.events.catalog import (
     event_type_of,
 )
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
+from tests.conftest import Isolation
 
-from .conftest import steadily
+from .conftest import StartService, steadily
 
 Eventually = Callable[..., Awaitable[object]]
 P1_BUDGET = timedelta(minutes=15)  # k8s-247-cluster-admin, contractual
@@ -119,7 +120,7 @@ def distinct(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list({envelope["id"]: envelope for envelope in envelopes}.values())
 
 
-async def count(isolation, query: str) -> int:  # type: ignore[no-untyped-def]
+async def count(isolation: Isolation, query: str) -> int:
     rows = await isolation.fetch(query.replace("{schema}", isolation.schema_for("sla-timer")))
     return int(rows[0][0])
 
@@ -130,7 +131,7 @@ def fired_counter(metrics_text: str, alert: str) -> float:
 
 
 async def assert_each_due_timer_fired_once(
-    isolation,  # type: ignore[no-untyped-def]
+    isolation: Isolation,
     due: set[str],
     not_due: set[str],
 ) -> None:
@@ -174,8 +175,8 @@ async def assert_each_due_timer_fired_once(
 
 
 async def test_a_breach_reaches_billing_with_its_credit_and_a_pattern_escalates(
-    isolation, start_service, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Isolation, start_service: StartService, eventually: Eventually
+) -> None:
     sla = await start_service("sla-timer")
     now = datetime.now(UTC)
     overdue = [p1_due_at(f"req-over-{n}", now - timedelta(minutes=5), cluster_id="prod-0") for n in range(3)]
@@ -214,8 +215,8 @@ async def test_a_breach_reaches_billing_with_its_credit_and_a_pattern_escalates(
 
 
 async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
-    isolation, start_service, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Isolation, start_service: StartService, eventually: Eventually
+) -> None:
     sla = await start_service("sla-timer")
     armed_query = "SELECT count(*) FROM {schema}.timers WHERE due_at IS NOT NULL"
     breached_query = "SELECT count(*) FROM {schema}.breaches"
@@ -259,8 +260,8 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
 
 
 async def test_two_replicas_share_the_timers_and_never_double_fire(
-    isolation, start_service, eventually: Eventually
-) -> None:  # type: ignore[no-untyped-def]
+    isolation: Isolation, start_service: StartService, eventually: Eventually
+) -> None:
     replicas = [await start_service("sla-timer"), await start_service("sla-timer")]
     start = datetime.now(UTC)
     due = {f"req-due-{n:05d}": start + timedelta(seconds=5 + 10 * n / 3000) for n in range(3000)}
