@@ -27,6 +27,9 @@ from k8sops_common.settings import ServiceSettings
 from k8sops_platform.embedded import EmbeddedPostgres, TansuBroker, free_port
 
 T = TypeVar("T")
+# Tokens minted once at import (module constants) outlive the run: a loaded run took over an hour,
+# longer than mint_token's default one-hour expiry.
+DAY_S = 86_400
 
 # Tests mint tokens with the development secret, which the services accept only in dev mode;
 # set before any settings are read, and inherited by the service processes the tests start.
