@@ -15,7 +15,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import asyncpg
 import hypothesis  # noqa: F401 - imported early: a lazy import at report time trips a CPython 3.11.7 AST bug
@@ -27,10 +27,16 @@ from k8sops_common.settings import ServiceSettings
 from k8sops_platform.embedded import EmbeddedPostgres, TansuBroker, free_port
 
 T = TypeVar("T")
+# Tokens minted once at import (module constants) outlive the run: a loaded run took over an hour,
+# longer than mint_token's default one-hour expiry.
+DAY_S = 86_400
 
 # Tests mint tokens with the development secret, which the services accept only in dev mode;
 # set before any settings are read, and inherited by the service processes the tests start.
 os.environ["K8SOPS_DEV_MODE"] = "1"
+# A consumer-group join on Tansu waits about half the session timeout: 2 s instead of 5 s per
+# consumer start, which the suite does a few hundred times. Still tolerant of a 3 s stall.
+os.environ.setdefault("K8SOPS_CONSUMER_SESSION_TIMEOUT_MS", "4000")
 
 
 @pytest.fixture(scope="session")
@@ -81,9 +87,7 @@ class Isolation:
     def schema_for(self, service: str) -> str:
         return f"t{self.token}_{service.replace('-', '_')}"
 
-    async def settings(
-        self, service: str, migrations_package: str | None = None, **overrides: object
-    ) -> ServiceSettings:
+    async def settings(self, service: str, migrations_package: str | None = None, **overrides: Any) -> ServiceSettings:
         """Settings of `service` inside this test's schema and topics, migrated if a package is given."""
         settings = ServiceSettings(
             service_name=service,
@@ -91,7 +95,7 @@ class Isolation:
             db_schema=self.schema_for(service),
             kafka_bootstrap_servers=self.bootstrap,
             topic_prefix=self.topic_prefix,
-            **overrides,  # type: ignore[arg-type]
+            **overrides,
         )
         if migrations_package:
             # Alembic runs its own event loop, so it gets a thread of its own.

@@ -20,6 +20,7 @@ from k8sops_common.auth import mint_token
 from k8sops_common.settings import DEV_JWT_SECRET
 from k8sops_platform.embedded import free_port
 from k8sops_platform.services import SERVICES_BY_NAME, ServiceProcess
+from tests.conftest import DAY_S
 from tests.support.otlp import otlp_receiver  # noqa: F401 - a fixture for the tests here
 
 StartService = Callable[..., Awaitable[ServiceProcess]]
@@ -85,7 +86,8 @@ def start_service(isolation, tmp_path: Path) -> Iterator[StartService]:  # type:
 
 
 def bearer(roles: list[str], engagements: list[str], sub: str = "alice@customer.example") -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements)}"}
+    token = mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements, ttl_s=DAY_S)
+    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

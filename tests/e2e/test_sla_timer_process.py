@@ -11,7 +11,7 @@ import asyncio
 import json
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -30,6 +30,7 @@ from k8sops_common.events.catalog import (
     event_type_of,
 )
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
+from tests.conftest import Isolation
 
 from .conftest import StartService, steadily
 
@@ -78,7 +79,7 @@ def p1_due_at(request_id: str, due_at: datetime, cluster_id: str | None = None) 
     )
 
 
-async def publish(bootstrap: str, topic_prefix: str, events: list[EventData]) -> None:
+async def publish(bootstrap: str, topic_prefix: str, events: Sequence[EventData]) -> None:
     """Publishes events as intake's outbox relay would: CloudEvents keyed by the aggregate id."""
     outbox = Outbox(ServiceSettings(service_name="intake"))
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
@@ -119,7 +120,7 @@ def distinct(envelopes: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list({envelope["id"]: envelope for envelope in envelopes}.values())
 
 
-async def count(isolation: Any, query: str) -> int:
+async def count(isolation: Isolation, query: str) -> int:
     rows = await isolation.fetch(query.replace("{schema}", isolation.schema_for("sla-timer")))
     return int(rows[0][0])
 
@@ -130,7 +131,7 @@ def fired_counter(metrics_text: str, alert: str) -> float:
 
 
 async def assert_each_due_timer_fired_once(
-    isolation: Any,
+    isolation: Isolation,
     due: set[str],
     not_due: set[str],
 ) -> None:
@@ -174,7 +175,7 @@ async def assert_each_due_timer_fired_once(
 
 
 async def test_a_breach_reaches_billing_with_its_credit_and_a_pattern_escalates(
-    isolation: Any, start_service: StartService, eventually: Eventually
+    isolation: Isolation, start_service: StartService, eventually: Eventually
 ) -> None:
     sla = await start_service("sla-timer")
     now = datetime.now(UTC)
@@ -214,21 +215,31 @@ async def test_a_breach_reaches_billing_with_its_credit_and_a_pattern_escalates(
 
 
 async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
-    isolation: Any, start_service: StartService, eventually: Eventually
+    isolation: Isolation, start_service: StartService, eventually: Eventually
 ) -> None:
     sla = await start_service("sla-timer")
-    start = datetime.now(UTC)
-    # 7,000 fall due between 20 s and 50 s from now, across ten clusters; 3,000 in an hour. Arming
-    # 10,000 takes seconds on a busy machine, so the first deadline leaves room for it.
-    due = {f"req-due-{n:05d}": start + timedelta(seconds=20 + 30 * n / 7000) for n in range(7000)}
-    later = {f"req-later-{n:05d}": start + timedelta(hours=1) for n in range(3000)}
-    requests = [
-        p1_due_at(request_id, due_at, cluster_id=CLUSTERS[n % len(CLUSTERS)])
-        for n, (request_id, due_at) in enumerate({**due, **later}.items())
-    ]
-    await publish(isolation.bootstrap, isolation.topic_prefix, [the_engagement(), *requests])
     armed_query = "SELECT count(*) FROM {schema}.timers WHERE due_at IS NOT NULL"
     breached_query = "SELECT count(*) FROM {schema}.breaches"
+    # 3,000 fall due in an hour. Arming them first measures how fast this machine arms right now.
+    loop = asyncio.get_running_loop()
+    later = {f"req-later-{n:05d}": datetime.now(UTC) + timedelta(hours=1) for n in range(3000)}
+    started = loop.time()
+    await publish(
+        isolation.bootstrap,
+        isolation.topic_prefix,
+        [
+            the_engagement(),
+            *(p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(later.items())),
+        ],
+    )
+    await steadily(lambda: count(isolation, armed_query), lambda n: n == len(later))
+    arming_3000_s = loop.time() - started
+    # 7,000 across ten clusters fall due over 30 s, starting once arming them surely finished (20 s on a
+    # quiet machine, later on a loaded one): the kill must come while some are still in the future.
+    start = datetime.now(UTC) + timedelta(seconds=max(20.0, 10 + 2 * arming_3000_s * 7000 / 3000))
+    due = {f"req-due-{n:05d}": start + timedelta(seconds=30 * n / 7000) for n in range(7000)}
+    requests = [p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(due.items())]
+    await publish(isolation.bootstrap, isolation.topic_prefix, requests)
     await steadily(lambda: count(isolation, armed_query), lambda n: n == 10_000)
     await steadily(lambda: count(isolation, breached_query), lambda n: n >= 300)
 
@@ -249,7 +260,7 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
 
 
 async def test_two_replicas_share_the_timers_and_never_double_fire(
-    isolation: Any, start_service: StartService, eventually: Eventually
+    isolation: Isolation, start_service: StartService, eventually: Eventually
 ) -> None:
     replicas = [await start_service("sla-timer"), await start_service("sla-timer")]
     start = datetime.now(UTC)

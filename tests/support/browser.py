@@ -9,6 +9,7 @@ with the one command that installs it. It never skips: a browser test that did n
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import subprocess
@@ -32,8 +33,14 @@ def chromium() -> str:
         return found
     if os.geteuid() != 0:
         pytest.fail(f"Chromium is needed for the browser tests; install it with: sudo sh -c '{INSTALL}'")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    result = subprocess.run(["sh", "-c", INSTALL], env=env, capture_output=True, text=True, timeout=900)
+    # Test workers run in parallel and apt-get allows one at a time: the first installs, the others wait.
+    with open(Path(tempfile.gettempdir()) / "k8sops-tests-chromium.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        found = find_chromium()
+        if found:
+            return found
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        result = subprocess.run(["sh", "-c", INSTALL], env=env, capture_output=True, text=True, timeout=900)
     found = find_chromium()
     if result.returncode != 0 or not found:
         pytest.fail(f"installing Chromium with `{INSTALL}` failed ({result.returncode}): {result.stderr[-2000:]}")

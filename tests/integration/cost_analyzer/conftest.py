@@ -29,6 +29,7 @@ from k8sops_cost_analyzer.app import DEFINITION
 from k8sops_cost_analyzer.domain.findings import AnalysisConfig
 from k8sops_cost_analyzer.settings import ClusterAccessSettings, CostSettings
 from k8sops_sandbox.server import Sandbox, run_sandbox
+from tests.conftest import DAY_S
 from tests.support.browser import chromium  # noqa: F401 - the fixture, for the report tests
 
 INBOX = inbox_table(MetaData())
@@ -39,7 +40,7 @@ CLUSTER = "cost-prod"  # named like the sandbox context, so it is found without 
 def bearer(
     roles: list[str], sub: str = "someone@example", engagements: tuple[str, ...] = (ENGAGEMENT,)
 ) -> dict[str, str]:
-    token = mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=list(engagements))
+    token = mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=list(engagements), ttl_s=DAY_S)
     return {"Authorization": f"Bearer {token}"}
 
 

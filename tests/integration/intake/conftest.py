@@ -20,13 +20,15 @@ from k8sops_intake.app import DEFINITION
 from k8sops_intake.incidents.settings import IncidentSettings
 from k8sops_intake.settings import WebhookSettings
 from k8sops_platform.embedded import free_port
+from tests.conftest import DAY_S
 
 OWN = "eng-own"
 OTHER = "eng-other"
 
 
 def token(roles: list[str], engagements: list[str], sub: str = "someone@example.com") -> dict[str, str]:
-    return {"Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements)}"}
+    token = mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements, ttl_s=DAY_S)
+    return {"Authorization": f"Bearer {token}"}
 
 
 SENIOR = token(["k8s-ops.senior"], [OWN, OTHER], sub="senior@provider.example")

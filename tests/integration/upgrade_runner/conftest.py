@@ -37,6 +37,7 @@ from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
 from k8sops_sandbox.server import Sandbox, run_sandbox
 from k8sops_upgrade_runner.app import DEFINITION
 from k8sops_upgrade_runner.settings import RunnerSettings
+from tests.conftest import DAY_S
 
 INBOX = inbox_table(MetaData())
 ENGAGEMENT = "eng-acme"
@@ -44,7 +45,7 @@ TIMEZONE = "Asia/Dhaka"
 
 
 def bearer(roles: list[str], engagements: list[str] | None = None, sub: str = "someone@example") -> dict[str, str]:
-    token = mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements or [ENGAGEMENT])
+    token = mint_token(DEV_JWT_SECRET, sub=sub, roles=roles, engagements=engagements or [ENGAGEMENT], ttl_s=DAY_S)
     return {"Authorization": f"Bearer {token}"}
 
 

@@ -107,7 +107,7 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     healthy: Harness,
 ) -> None:
     sandbox = healthy.sandbox
-    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-1", lease_ttl_s=2, postcheck_timeout_s=3))
+    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-1", lease_ttl_s=5, postcheck_timeout_s=8))
     api = healthy.api
     assert api is not None
     await healthy.deliver(engagement_event([cluster_event(sandbox, "acme-staging", environment="non-prod")], None))
@@ -152,7 +152,7 @@ async def test_three_workloads_migrate_a_failing_one_moves_back_and_decommission
     for task in doomed:
         task.cancel()
     await asyncio.gather(*doomed, return_exceptions=True)
-    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-2", lease_ttl_s=2, postcheck_timeout_s=3))
+    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-2", lease_ttl_s=30, postcheck_timeout_s=8))
 
     # checkout cannot start on the new cluster: moved back, the others stay moved.
     blocked = await healthy.until_state(operation_id, "shift_blocked", "awaiting_decommission")

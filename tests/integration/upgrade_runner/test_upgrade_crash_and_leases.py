@@ -20,7 +20,7 @@ CLUSTER = "acme-prod"
 async def test_kill_mid_drain_resumes_without_repeating_nodes_and_one_replica_acts(healthy: Harness) -> None:
     sandbox = healthy.sandbox
     kube = sandbox.kube_urls[CLUSTER]
-    first = await healthy.start_runner(fast_runner(sandbox, runner_id="runner-1", drain_timeout_s=600, lease_ttl_s=2))
+    first = await healthy.start_runner(fast_runner(sandbox, runner_id="runner-1", drain_timeout_s=600, lease_ttl_s=5))
     api = healthy.api
     assert api is not None
     await healthy.deliver(engagement_event([cluster_event(sandbox, CLUSTER, environment="non-prod")], None))
@@ -60,8 +60,10 @@ async def test_kill_mid_drain_resumes_without_repeating_nodes_and_one_replica_ac
             await asyncio.sleep(0.02)
 
     watcher = asyncio.create_task(watch_holders())
-    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-2", lease_ttl_s=2))
-    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-3", lease_ttl_s=2))
+    # runner-1's short lease is what runs out; the survivors' long one means a renewal delayed by a
+    # busy machine cannot hand the cluster from one survivor to the other (that is not what is tested).
+    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-2", lease_ttl_s=30))
+    await healthy.start_runner(fast_runner(sandbox, runner_id="runner-3", lease_ttl_s=30))
     done = await healthy.until_state(operation_id, "completed", "rolled_back", timeout_s=90)
     watcher.cancel()
     assert done["state"] == "completed", done["failure"]

@@ -53,6 +53,9 @@ class ServiceSettings(BaseSettings):
     )
     topic_prefix: str = Field(default="", description="Prepended to every topic and group name.")
     consumer_max_attempts: int = 3
+    # A group join waits about half of this on Tansu before assigning partitions; a member silent
+    # this long is presumed dead and its partitions go to the others.
+    consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     outbox_batch_size: int = 5000
     outbox_poll_interval_s: float = 0.05
     # The outbox is the durable log: sent rows stay this long so they can be published again.

@@ -236,6 +236,9 @@ class EventConsumer:
             # Notice new partitions within seconds, not the default five minutes: a restarted
             # in-memory broker re-creates topics with its own partition count.
             metadata_max_age_ms=5_000,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            # Several heartbeats per session, so one late beat on a busy machine is not an eviction.
+            heartbeat_interval_ms=self.settings.consumer_session_timeout_ms // 5,
         )
 
     async def run(self) -> None:
