@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import httpx
 from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
+from opentelemetry.instrumentation.utils import suppress_http_instrumentation
 
 from tests.support.otlp import OtlpReceiver, ReceivedSpan
 
@@ -78,10 +79,13 @@ async def test_one_request_is_one_trace_from_intake_through_breach_and_credit(
     engagements = f"SELECT count(*) AS n FROM {isolation.schema_for('sla-timer')}.engagements"
     await eventually(lambda: isolation.fetch(engagements), lambda rows: rows[0]["n"] == 1, timeout_s=60)
 
-    async with httpx.AsyncClient(timeout=10) as client:
-        created = await client.post(
-            f"{intake.url}/v1/requests", json=new_request("etcd latency"), headers=requester_headers
-        )
+    # An outside client: no trace context of its own. Services built in this test process earlier
+    # instrument httpx globally, and their unsampled context (no exporter) would make intake follow it.
+    with suppress_http_instrumentation():
+        async with httpx.AsyncClient(timeout=10) as client:
+            created = await client.post(
+                f"{intake.url}/v1/requests", json=new_request("etcd latency"), headers=requester_headers
+            )
     assert created.status_code == 201, created.text
     trace_id = created.headers["X-Trace-Id"]
     assert created.headers["traceresponse"].split("-")[1] == trace_id
@@ -143,9 +147,10 @@ async def test_one_request_is_one_trace_from_intake_through_breach_and_credit(
     window_start = time.time_ns()
     await asyncio.sleep(3)
     window_end = time.time_ns()
-    async with httpx.AsyncClient(timeout=10) as client:
-        for service in services:
-            assert (await client.get(f"{service.url}/openapi.json")).status_code == 200
+    with suppress_http_instrumentation():  # an outside client, as above
+        async with httpx.AsyncClient(timeout=10) as client:
+            for service in services:
+                assert (await client.get(f"{service.url}/openapi.json")).status_code == 200
 
     def flushed(spans: list[ReceivedSpan]) -> bool:
         late = {span.service for span in spans if span.start_ns > window_end and span.name == "GET /openapi.json"}
