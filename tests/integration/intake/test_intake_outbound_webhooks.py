@@ -140,16 +140,17 @@ async def test_private_targets_are_refused_unless_configuration_allows_them(isol
         await intake.app.state.context.database.dispose()
 
 
-async def publish(isolation: Any, source_service: str, data: EventData) -> None:
-    """What sla-timer or upgrade-runner would put on the bus: the same envelope their outbox writes."""
+async def publish(isolation: Any, source_service: str, *events: EventData) -> None:
+    """What sla-timer or upgrade-runner would put on the bus: the same envelopes their outbox writes, in order."""
     outbox = Outbox(ServiceSettings(service_name=source_service))
-    event = outbox.envelope(data)
-    topic = isolation.topic_prefix + ("sla.breached" if isinstance(data, SlaBreachedV1) else "upgrade.step")
     producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
     await producer.start()
     try:
-        assert event.subject is not None
-        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
+        for data in events:
+            event = outbox.envelope(data)
+            topic = isolation.topic_prefix + ("sla.breached" if isinstance(data, SlaBreachedV1) else "upgrade.step")
+            assert event.subject is not None
+            await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
     finally:
         await producer.stop()
 

@@ -13,7 +13,7 @@ from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
 from .domain.lifecycle import Side
-from .domain.requests import upgrade_step_action, upgrade_step_comment
+from .domain.requests import OperationStep, upgrade_step_action, upgrade_step_comment
 from .incidents.handlers import incident_subscriptions
 from .kit import new_id, system_audit
 from .requests import repository
@@ -59,7 +59,8 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         request = await repository.update_request(
             session, step.request_id, {"upgrade_step": step.step, "upgrade_status": step.status}
         )
-        comment = upgrade_step_comment(step.step, step.status, step.plan_id, step.detail)
+        progress = OperationStep(step.kind, step.step, step.status, step.state, step.plan_id, step.detail)
+        comment = upgrade_step_comment(progress)
         if comment is not None:
             await repository.add_comment(
                 session,
@@ -72,7 +73,7 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
                     created_at=step.at,
                 ),
             )
-        action = upgrade_step_action(step.step, step.status, request["status"])
+        action = upgrade_step_action(progress, request["status"])
         if action is not None:
             await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, action, None)
         else:
@@ -82,7 +83,13 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
                 "request.record_upgrade_step",
                 AuditTargetV1(kind="Request", name=step.request_id, cluster=step.cluster_id),
                 step.engagement_id,
-                {"plan_id": step.plan_id, "step": step.step, "status": step.status},
+                {
+                    "plan_id": step.plan_id,
+                    "kind": step.kind,
+                    "step": step.step,
+                    "status": step.status,
+                    "state": step.state,
+                },
             )
 
     async def on_cost_report(session: AsyncSession, event: ReceivedEvent) -> None:
