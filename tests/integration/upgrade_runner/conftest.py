@@ -111,6 +111,18 @@ def upgrade_request(request_id: str, cluster_id: str) -> RequestOpenedV1:
     )
 
 
+def credentials_of(sandbox: Sandbox, tokens: dict[str, str] | None = None) -> str:
+    """The secret store's files for the sandbox's clusters: reference `vault://k8s/<cluster>/admin`
+    holds that cluster's token (or the one `tokens` gives, to hand a cluster the wrong one)."""
+    assert sandbox.kubeconfig_path is not None
+    directory = sandbox.kubeconfig_path.parent / "credentials"
+    for name in sandbox.kube_urls:
+        path = directory / "vault" / "k8s" / name / "admin"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text((tokens or {}).get(name) or sandbox.auth.issue(name))
+    return str(directory)
+
+
 def fast_runner(sandbox: Sandbox, **overrides: Any) -> RunnerSettings:
     values: dict[str, Any] = {
         "platform_api_url": sandbox.platform_url,
@@ -123,6 +135,8 @@ def fast_runner(sandbox: Sandbox, **overrides: Any) -> RunnerSettings:
         "node_ready_timeout_s": 30,
         **overrides,
     }
+    if "credentials_dir" not in values:
+        values["credentials_dir"] = credentials_of(sandbox)
     return RunnerSettings(**values)
 
 

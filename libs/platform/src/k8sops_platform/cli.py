@@ -21,7 +21,7 @@ from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.migrations import migrate
 from k8sops_common.settings import DEV_JWT_SECRET
 
-from .demo import load_demo_data, show_day2
+from .demo import load_demo_data, show_day2, write_demo_credentials
 from .embedded import EmbeddedPostgres, TansuBroker
 from .first_screen import RUN_DESCRIPTION, RUN_ENVIRONMENT, first_screen
 from .provision import ServiceDatabase, ensure_database, provision_service, stored_password
@@ -98,6 +98,7 @@ class Platform:
         if self.with_sandbox:
             self.sandbox = SandboxProcess(self.data_dir / "sandbox", self.logs / "sandbox.log")
             self.sandbox.start()
+            write_demo_credentials(self.sandbox.state_dir / "credentials", self.sandbox.kube_tokens)
             extra_env.update(self.sandbox.env())
             _say(f"sandbox cluster: Kubernetes API {self.sandbox.kube_url}, kubeconfig {self.sandbox.kubeconfig}")
 

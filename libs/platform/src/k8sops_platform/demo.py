@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from pathlib import Path
 
 import httpx
 
@@ -64,6 +65,21 @@ def _ensure(client: httpx.Client, path: str, collection: str, body: Mapping[str,
 
 # The sandbox cluster each demo cluster is: its API endpoint resolves there, as a real one would.
 SANDBOX_CLUSTER_OF = {"prod-dhaka-1": "acme-prod", "staging-dhaka-1": "acme-staging"}
+
+
+def write_demo_credentials(directory: Path, sandbox_tokens: Mapping[str, str]) -> None:
+    """Plays the secret store's agent for the demo: each demo cluster's credentials reference
+    (`vault://k8s/prod-dhaka-1/admin`) becomes the file `<directory>/vault/k8s/prod-dhaka-1/admin`
+    holding its sandbox cluster's token, the layout upgrade-runner's CREDENTIALS_DIR reads."""
+    for cluster in DEMO_CLUSTERS:
+        token = sandbox_tokens.get(SANDBOX_CLUSTER_OF[str(cluster["id"])])
+        if token is None:
+            continue
+        scheme, _, path = str(cluster["credentials_ref"]).partition("://")
+        target = directory.joinpath(scheme, *path.split("/"))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.touch(mode=0o600)
+        target.write_text(token)
 
 
 def load_demo_data(

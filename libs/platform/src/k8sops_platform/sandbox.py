@@ -23,6 +23,7 @@ class SandboxProcess:
         self.platform_url = ""
         self.prometheus_url = ""
         self.kube_urls: dict[str, str] = {}
+        self.kube_tokens: dict[str, str] = {}
         self._process: subprocess.Popen[str] | None = None
 
     def start(self, timeout_s: float = 30.0) -> None:
@@ -51,7 +52,8 @@ class SandboxProcess:
                 self.kube_url, self.platform_url = fields["kube"], fields["platform"]
                 self.prometheus_url = fields["prometheus"]
                 # Every cluster's API (the demo engagement's clusters resolve to these).
-                self.kube_urls = json.loads((self.state_dir / "sandbox.json").read_text())["kube_clusters"]
+                described = json.loads((self.state_dir / "sandbox.json").read_text())
+                self.kube_urls, self.kube_tokens = described["kube_clusters"], described.get("kube_tokens", {})
                 # Keep draining its stdout so a chatty sandbox never blocks on a full pipe.
                 threading.Thread(target=self._drain, args=(self._process.stdout,), daemon=True).start()
                 return
@@ -64,6 +66,8 @@ class SandboxProcess:
 
     def env(self) -> dict[str, str]:
         return {
+            # Each cluster's credentials, by reference (demo.write_demo_credentials fills it).
+            "K8SOPS_UPGRADE_CREDENTIALS_DIR": str(self.state_dir / "credentials"),
             "K8SOPS_KUBECONFIG": str(self.kubeconfig),
             "K8SOPS_PLATFORM_API_URL": self.platform_url,
             "K8SOPS_PROMETHEUS_URL": self.prometheus_url,

@@ -23,6 +23,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--prometheus-port", type=int, default=9090)
     serve.add_argument("--kubeconfig", type=Path, help="where to write the kubeconfig")
     serve.add_argument("--state-dir", type=Path, help="folder for the kubeconfig and sandbox.json")
+    serve.add_argument(
+        "--require-tokens", action="store_true", help="refuse (401) Kubernetes API calls without the cluster's token"
+    )
     commands.add_parser("scenarios", help="list the shipped scenarios")
     return parser
 
@@ -43,6 +46,7 @@ async def _serve(args: argparse.Namespace) -> None:
         prometheus_port=args.prometheus_port,
         kubeconfig_path=kubeconfig,
         state_dir=args.state_dir,
+        require_tokens=args.require_tokens,
     ) as sandbox:
         print(
             f"sandbox ready kube={sandbox.kube_url} platform={sandbox.platform_url} "

@@ -67,6 +67,7 @@ class ClusterState:
     # (group, version, resource, removed_release) -> request count
     deprecated_calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     surge_nodes_in_use: int = 0
+    surge_nodes: set[str] = field(default_factory=set)  # added one by one through the platform API
     surge_quota: int = 0
     busy_operation: str | None = None
     _node_index: int = 0
@@ -158,7 +159,7 @@ class ClusterState:
         return str(node["status"]["nodeInfo"]["kubeletVersion"])
 
     def pods_on_node(self, node_name: str) -> list[Obj]:
-        return [p for p in self.store.items(PODS) if p["spec"].get("nodeName") == node_name]
+        return self.store.pods_on_node(node_name)
 
     # --- pods and budgets ------------------------------------------------------------------
     @staticmethod

@@ -40,6 +40,8 @@ class Controller:
         # Per pass: requested cpu, memory and pod count per node, and the nodes taking new pods.
         self._node_usage: dict[str, list[float]] = {}
         self._schedulable: list[Obj] = []
+        # A pod's requests never change, and parsing them for 10,000 pods took most of a pass.
+        self._requests: dict[str, tuple[float, float]] = {}
         self.store.listeners.append(self._on_change)
         cluster.faults.listeners.append(self.mark_dirty)
 
@@ -60,7 +62,14 @@ class Controller:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self.cluster.scenario.timing.controller_interval_seconds)
-            if self.dirty or self.cluster.node_ready_at or self.cluster.pod_start_at or self._crashlooping:
+            if not self.dirty:
+                # Only timers may be due: run them alone, a full pass over a 10,000-pod cluster
+                # blocks the API for a long while. Whatever they change marks the store dirty.
+                now = time.monotonic()
+                self._nodes_coming_back(now, instant=False)
+                self._start_containers(now, instant=False)
+                self._crashloop_restarts(now)
+            if self.dirty:
                 self.reconcile()
 
     # --- one pass --------------------------------------------------------------------------
@@ -95,13 +104,17 @@ class Controller:
                 if self.store.find(NODES, "", name) is not None:
                     self.cluster.set_node_ready(name, True)
 
-    @staticmethod
-    def _usage(nodes: list[Obj], pods: list[Obj]) -> dict[str, list[float]]:
+    def _usage(self, nodes: list[Obj], pods: list[Obj]) -> dict[str, list[float]]:
         usage = {n["metadata"]["name"]: [0.0, 0.0, 0.0] for n in nodes}
+        if len(self._requests) > 2 * len(pods):
+            self._requests.clear()  # forget pods long gone
         for pod in pods:
             node = pod["spec"].get("nodeName")
             if node in usage and pod["status"].get("phase") not in ("Succeeded", "Failed"):
-                cpu, memory = ClusterState.pod_requests(pod)
+                uid = pod["metadata"]["uid"]
+                if uid not in self._requests:
+                    self._requests[uid] = ClusterState.pod_requests(pod)
+                cpu, memory = self._requests[uid]
                 entry = usage[node]
                 entry[0] += cpu
                 entry[1] += memory

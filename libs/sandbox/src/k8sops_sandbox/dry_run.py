@@ -7,9 +7,7 @@ so `kubectl diff` shows only what would change).
 
 from __future__ import annotations
 
-import copy
 import json
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol, TypeVar
 
@@ -48,11 +46,7 @@ async def is_dry_run(request: Request) -> bool:
 def throwaway_copy(store: Store) -> Store:
     """A copy to write into: the same objects (never mutated in place: writes store new copies),
     fresh buckets, and no history, watchers or listeners, so nothing outside sees its writes."""
-    twin = copy.copy(store)
-    twin._objects = {key: dict(bucket) for key, bucket in store._objects.items()}
-    twin._history = deque(maxlen=store._history.maxlen)
-    twin._watchers = set()
-    twin.listeners = []
+    twin = store.fork()
     twin.dry_run = True
     return twin
 

@@ -28,7 +28,7 @@ from .kube_watch import watch_response
 from .objects import short_hash
 from .patch import PatchError, json_patch, merge_patch
 from .resources import RESOURCES, ResourceType, ServedVersion, served_resources
-from .selectors import SelectorError, parse_field_selector, parse_label_selector
+from .selectors import SelectorError, parse_field_selector, parse_label_selector, required_value
 from .store import AlreadyExists, Conflict, NotFound, Obj
 from .tables import to_table
 from .usage import UsageModel
@@ -228,11 +228,13 @@ class KubeApi:
             field_ok = parse_field_selector(request.query_params.get("fieldSelector"))
         except SelectorError as error:
             raise ApiError(400, "BadRequest", str(error)) from None
-        return [
-            obj
-            for obj in self.store.items(resource.key, namespace)
-            if label_ok(obj["metadata"].get("labels") or {}) and field_ok(obj)
-        ]
+        node = required_value(request.query_params.get("fieldSelector"), "spec.nodeName")
+        candidates = (
+            self.store.pods_on_node(node, namespace)
+            if node is not None and resource.key == "pods"
+            else self.store.items(resource.key, namespace)
+        )
+        return [obj for obj in candidates if label_ok(obj["metadata"].get("labels") or {}) and field_ok(obj)]
 
     def _list(self, request: Request, resource: ResourceType, version: str, namespace: str | None) -> Response:
         items = self._selected(request, resource, namespace)

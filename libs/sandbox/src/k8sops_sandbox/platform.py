@@ -149,6 +149,7 @@ class PlatformService:
                     "version": cluster.node_version(n).lstrip("v"),
                     "ready": cluster.node_ready(n),
                     "unschedulable": bool(n["spec"].get("unschedulable")),
+                    "surge": n["metadata"]["name"] in cluster.surge_nodes,
                 }
                 for n in nodes
             ],
@@ -277,14 +278,7 @@ class PlatformService:
             raise PlatformError(
                 404, "node-not-found", "Node not found", f"node pool {pool_name} has no node {node_name!r}"
             )
-        target = self._parse(version)
-        if target[:2] > cluster.version[:2]:
-            raise PlatformError(
-                422,
-                "version-above-control-plane",
-                "Node cannot be newer than the control plane",
-                f"the control plane runs {minor_of(cluster.version)}",
-            )
+        target = self.node_version_allowed(cluster, version)
         operation = self._start(cluster, "UPGRADE_NODE", target, pool_name, exclusive=False)
         operation.node = node_name
 
@@ -392,6 +386,18 @@ class PlatformService:
         raise OperationFailed("NODE_NOT_READY", f"node {name} did not become Ready within {limit:g}s")
 
     # --- plumbing --------------------------------------------------------------------------
+    def node_version_allowed(self, cluster: ClusterState, version: str) -> tuple[int, int, int]:
+        """The parsed version a node may run: never above the control plane."""
+        target = self._parse(version)
+        if target[:2] > cluster.version[:2]:
+            raise PlatformError(
+                422,
+                "version-above-control-plane",
+                "Node cannot be newer than the control plane",
+                f"the control plane runs {minor_of(cluster.version)}",
+            )
+        return target
+
     def _parse(self, version: str) -> tuple[int, int, int]:
         try:
             return parse_version(version)

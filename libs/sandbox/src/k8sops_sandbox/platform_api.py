@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from . import provisioning
+from . import provisioning, surge
 from .platform import PlatformError
 from .provisioning import NewCluster
 from .scenario import Fault
@@ -119,6 +119,15 @@ def build_platform_app(sandbox: Sandbox) -> FastAPI:
     @app.post("/v1/clusters/{cluster}/node-pools/{pool}/nodes/{node}/upgrade", status_code=202)
     async def upgrade_node(cluster: str, pool: str, node: str, body: UpgradeNode) -> dict[str, Any]:
         return service.upgrade_node(cluster, pool, node, body.version).as_dict()
+
+    @app.post("/v1/clusters/{cluster}/node-pools/{pool}/nodes", status_code=202)
+    async def add_node(cluster: str, pool: str, body: UpgradeNode) -> dict[str, Any]:
+        """A surge node at `version` (counted against the surge quota), DONE once Ready."""
+        return surge.add_surge_node(service, cluster, pool, body.version).as_dict()
+
+    @app.delete("/v1/clusters/{cluster}/node-pools/{pool}/nodes/{node}", status_code=202)
+    async def remove_node(cluster: str, pool: str, node: str) -> dict[str, Any]:
+        return surge.remove_node(service, cluster, pool, node).as_dict()
 
     @app.get("/v1/operations")
     async def list_operations(cluster: str | None = None) -> dict[str, Any]:

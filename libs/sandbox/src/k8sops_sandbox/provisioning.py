@@ -70,7 +70,10 @@ async def create_cluster(sandbox: Sandbox, body: NewCluster) -> ClusterState:
     cluster.kube_url = sandbox.kube_urls[body.name] = url_of(sandbox.host, sock)
     server = SignalFreeServer(
         uvicorn.Config(
-            KubeApi(cluster, sandbox.usage[body.name]).app, log_level="warning", lifespan="off", access_log=False
+            sandbox.auth.guard(body.name, KubeApi(cluster, sandbox.usage[body.name]).app),
+            log_level="warning",
+            lifespan="off",
+            access_log=False,
         )
     )
     task = asyncio.create_task(server.serve(sockets=[sock]))

@@ -93,9 +93,9 @@ def match_label_selector(selector: Mapping[str, Any] | None, labels: Mapping[str
     return True
 
 
-def field_value(obj: Mapping[str, Any], path: str) -> str:
+def field_value(obj: Mapping[str, Any], path: str | tuple[str, ...]) -> str:
     current: Any = obj
-    for part in path.split("."):
+    for part in path.split(".") if isinstance(path, str) else path:
         if not isinstance(current, Mapping):
             return ""
         current = current.get(part)
@@ -107,7 +107,20 @@ def field_value(obj: Mapping[str, Any], path: str) -> str:
 
 
 def _field_check(path: str, value: str, equal: bool) -> Predicate:
-    return lambda obj: (field_value(obj, path) == value) == equal
+    parts = tuple(path.split("."))  # split once, not once per object of a 10,000-object list
+    return lambda obj: (field_value(obj, parts) == value) == equal
+
+
+def required_value(text: str | None, path: str) -> str | None:
+    """The value a field selector requires `path` to equal (`spec.nodeName=n1`), if it does: a
+    store index can then answer instead of a scan. The full selector still applies afterwards."""
+    for term in _split_terms(text or ""):
+        if "!=" in term or "=" not in term:
+            continue
+        key, value = (part.strip() for part in term.split("==" if "==" in term else "=", 1))
+        if key == path:
+            return value
+    return None
 
 
 def parse_field_selector(text: str | None) -> Predicate:

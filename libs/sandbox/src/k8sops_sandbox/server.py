@@ -20,6 +20,7 @@ from .cluster import ClusterState, all_workloads
 from .controller import Controller
 from .faults import FaultRegistry
 from .kube_api import KubeApi
+from .kube_auth import TokenCheck
 from .platform import PlatformService
 from .platform_api import build_platform_app
 from .prometheus_api import build_prometheus_app
@@ -52,6 +53,8 @@ class Sandbox:
     # The Kubernetes API server of each cluster: scenario clusters, and those created at runtime.
     serving: dict[str, Served] = field(default_factory=dict)
     provisioned: dict[str, Served] = field(default_factory=dict)
+    # Each cluster's bearer token; checked while `auth.required` (see kube_auth).
+    auth: TokenCheck = field(default_factory=TokenCheck)
 
     @property
     def kube_url(self) -> str:
@@ -79,9 +82,9 @@ class Sandbox:
             "kind": "Config",
             "preferences": {},
             "clusters": [{"name": n, "cluster": {"server": url}} for n, url in self.kube_urls.items()],
-            "users": [{"name": "sandbox-admin", "user": {"token": "sandbox-token"}}],
+            "users": [{"name": f"{n}-admin", "user": {"token": self.auth.issue(n)}} for n in names],
             "contexts": [
-                {"name": n, "context": {"cluster": n, "user": "sandbox-admin", "namespace": "default"}} for n in names
+                {"name": n, "context": {"cluster": n, "user": f"{n}-admin", "namespace": "default"}} for n in names
             ],
             "current-context": names[0],
         }
@@ -91,6 +94,8 @@ class Sandbox:
             "scenario": self.scenario.name,
             "kube": self.kube_url,
             "kube_clusters": self.kube_urls,
+            "kube_tokens": {name: self.auth.issue(name) for name in self.kube_urls},
+            "tokens_required": self.auth.required,
             "platform": self.platform_url,
             "prometheus": self.prometheus_url,
             "kubeconfig": str(self.kubeconfig_path) if self.kubeconfig_path else None,
@@ -146,18 +151,20 @@ async def run_sandbox(
     prometheus_port: int = 0,
     kubeconfig_path: str | Path | None = None,
     state_dir: str | Path | None = None,
+    require_tokens: bool = False,
 ) -> AsyncIterator[Sandbox]:
     """Serve a scenario until the block exits. Port 0 picks a free port; with a fixed kube_port the
     second cluster gets kube_port + 1 and so on. Writes the kubeconfig (one context per cluster)."""
     loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     sandbox = build_sandbox(loaded)
     sandbox.host = host
+    sandbox.auth.required = require_tokens
     sockets: list[tuple[Any, socket.socket]] = []
     for index, (name, cluster) in enumerate(sandbox.clusters.items()):
         sock = bind(host, kube_port + index if kube_port else 0)
         cluster.kube_url = sandbox.kube_urls[name] = url_of(host, sock)
         api = KubeApi(cluster, sandbox.usage[name])
-        sockets.append((api.app, sock))
+        sockets.append((sandbox.auth.guard(name, api.app), sock))
     platform_sock = bind(host, platform_port)
     prometheus_sock = bind(host, prometheus_port)
     sandbox.platform_url = url_of(host, platform_sock)

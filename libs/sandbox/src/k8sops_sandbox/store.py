@@ -16,6 +16,7 @@ from typing import Any
 
 Obj = dict[str, Any]
 ObjKey = tuple[str, str]  # (namespace or "", name)
+PODS = "pods"
 
 HISTORY_LENGTH = 10_000
 _UID_NAMESPACE = uuid.UUID("5b0f7e52-0c2e-4d0a-9d51-7a3c1b7e0c11")
@@ -62,6 +63,11 @@ class Store:
         self.cluster_name = cluster_name
         self.resource_version = 1
         self._objects: dict[str, dict[ObjKey, Obj]] = {}
+        # Derived from _objects, kept current by every write: each bucket's keys in order (so a
+        # list does not sort 10,000 keys per call) and the pods bound to each node (a drain lists
+        # one node's pods; scanning every pod of a large cluster for it took tens of ms).
+        self._sorted: dict[str, list[ObjKey]] = {}
+        self._pods_by_node: dict[str, set[ObjKey]] = {}
         self._history: deque[WatchEvent] = deque(maxlen=HISTORY_LENGTH)
         self._watchers: set[Watcher] = set()
         self._created = 0
@@ -83,9 +89,19 @@ class Store:
     def items(self, resource_key: str, namespace: str | None = None) -> Iterator[Obj]:
         """Objects in a stable order (namespace, name); callers must not mutate them."""
         bucket = self._objects.get(resource_key, {})
-        for key in sorted(bucket):
+        keys = self._sorted.get(resource_key)
+        if keys is None:
+            keys = self._sorted[resource_key] = sorted(bucket)
+        for key in keys:
             if namespace is None or key[0] == namespace:
                 yield bucket[key]
+
+    def pods_on_node(self, node_name: str, namespace: str | None = None) -> list[Obj]:
+        """Pods bound to one node, in the order `items` gives (the index behind
+        `fieldSelector=spec.nodeName=`)."""
+        bucket = self._objects.get(PODS, {})
+        keys = sorted(self._pods_by_node.get(node_name, ()))
+        return [bucket[key] for key in keys if namespace is None or key[0] == namespace]
 
     def count(self, resource_key: str) -> int:
         return len(self._objects.get(resource_key, {}))
@@ -114,6 +130,8 @@ class Store:
         if not meta.get("labels"):
             meta.pop("labels", None)
         bucket[(namespace, name)] = obj
+        self._sorted.pop(resource_key, None)
+        self._index(resource_key, (namespace, name), None, obj)
         self._publish(WatchEvent(self.resource_version, resource_key, "ADDED", obj))
         return obj
 
@@ -134,6 +152,7 @@ class Store:
         if not self.dry_run:
             obj["metadata"]["resourceVersion"] = str(self._next_version())
         self._objects[resource_key][(namespace, name)] = obj
+        self._index(resource_key, (namespace, name), current, obj)
         self._publish(WatchEvent(self.resource_version, resource_key, "MODIFIED", obj))
         return obj
 
@@ -149,11 +168,37 @@ class Store:
             obj = bucket.pop((namespace, name))
         except KeyError:
             raise NotFound(name) from None
+        self._sorted.pop(resource_key, None)
+        self._index(resource_key, (namespace, name), obj, None)
         obj = copy.deepcopy(obj)
         if not self.dry_run:
             obj["metadata"]["resourceVersion"] = str(self._next_version())
         self._publish(WatchEvent(self.resource_version, resource_key, "DELETED", obj))
         return obj
+
+    def _index(self, resource_key: str, key: ObjKey, old: Obj | None, new: Obj | None) -> None:
+        if resource_key != PODS:
+            return
+        before = (old.get("spec") or {}).get("nodeName") if old else None
+        after = (new.get("spec") or {}).get("nodeName") if new else None
+        if before == after:
+            return
+        if before:
+            self._pods_by_node[before].discard(key)
+        if after:
+            self._pods_by_node.setdefault(after, set()).add(key)
+
+    def fork(self) -> Store:
+        """A copy to write into: the same objects (never mutated in place: writes store new
+        copies), fresh buckets and indexes, no history, watchers or listeners."""
+        twin = copy.copy(self)
+        twin._objects = {key: dict(bucket) for key, bucket in self._objects.items()}
+        twin._sorted = {}
+        twin._pods_by_node = {node: set(keys) for node, keys in self._pods_by_node.items()}
+        twin._history = deque(maxlen=self._history.maxlen)
+        twin._watchers = set()
+        twin.listeners = []
+        return twin
 
     # --- watch -----------------------------------------------------------------------------
     def _publish(self, event: WatchEvent) -> None:

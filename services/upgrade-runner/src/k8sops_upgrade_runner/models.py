@@ -49,6 +49,7 @@ clusters = Table(
     Column("environment", Text, nullable=False),
     Column("paired_cluster_id", Text),
     Column("api_endpoint", Text, nullable=False),
+    Column("credentials_ref", Text),  # a reference into the secret store, never the secret
     Index("clusters_engagement", "engagement_id"),
 )
 

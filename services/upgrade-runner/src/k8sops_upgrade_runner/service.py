@@ -20,7 +20,14 @@ from k8sops_common.audit import SYSTEM_ACTOR, record_audit
 from k8sops_common.auth import Principal
 from k8sops_common.bus import Outbox
 from k8sops_common.errors import ProblemError
-from k8sops_common.events.catalog import ActorV1, AuditTargetV1, EngagementChangedV1, RequestOpenedV1, UpgradeStepV1
+from k8sops_common.events.catalog import (
+    ActorV1,
+    AuditTargetV1,
+    EngagementChangedV1,
+    RequestOpenedV1,
+    UpgradeReportV1,
+    UpgradeStepV1,
+)
 
 from . import repository
 from .domain.operation import (
@@ -34,6 +41,7 @@ from .domain.operation import (
     next_state,
 )
 from .domain.report import build_report, render_markdown
+from .domain.report_event import bounded_report
 from .domain.versions import Version
 from .domain.window import MaintenanceWindow
 
@@ -102,6 +110,7 @@ async def apply_engagement_change(session: AsyncSession, data: EngagementChanged
                 "environment": cluster.environment,
                 "paired_cluster_id": cluster.paired_cluster_id,
                 "api_endpoint": cluster.api_endpoint,
+                "credentials_ref": cluster.credentials_ref,
             }
             for cluster in data.clusters
         ],
@@ -313,19 +322,37 @@ async def transition(
     updated = await repository.update_operation(session, operation["operation_id"], values)
     await record_step(session, outbox, updated, previous, actor, detail, trigger)
     if state in REPORTED_STATES:
-        updated = await store_report(session, updated)
+        updated = await store_report(session, outbox, updated)
     return updated
 
 
-async def store_report(session: AsyncSession, operation: RowMapping) -> RowMapping:
+async def store_report(session: AsyncSession, outbox: Outbox, operation: RowMapping) -> RowMapping:
+    """The report, stored with the final state and sent on `upgrade.report` in the same unit of work."""
     cluster = await repository.get_cluster(session, operation["cluster_id"])
     steps = await repository.steps_of(session, operation["operation_id"])
     nodes = await repository.nodes_of(session, operation["operation_id"])
     report = build_report(
         {**operation, "cluster_name": cluster["name"] if cluster else operation["cluster_id"]}, steps, nodes
     )
+    markdown = render_markdown(report)
+    await outbox.add(
+        session,
+        UpgradeReportV1(
+            operation_id=operation["operation_id"],
+            engagement_id=operation["engagement_id"],
+            cluster_id=operation["cluster_id"],
+            request_id=operation["request_id"],
+            kind=operation["kind"],
+            outcome=operation["state"],
+            from_version=operation["from_version"],
+            to_version=operation["to_version"],
+            report_path=f"/v1/operations/{operation['operation_id']}/report",
+            at=operation["updated_at"],
+            **bounded_report(report, markdown),
+        ),
+    )
     return await repository.update_operation(
-        session, operation["operation_id"], {"report": report, "report_markdown": render_markdown(report)}
+        session, operation["operation_id"], {"report": report, "report_markdown": markdown}
     )
 
 

@@ -22,11 +22,15 @@ class RunnerSettings(BaseSettings):
         validation_alias=AliasChoices("K8SOPS_UPGRADE_PLATFORM_API_URL", "K8SOPS_PLATFORM_API_URL"),
         description="the provider's platform API (node pools, upgrades); the sandbox's in the embedded default",
     )
-    kube_token: str = Field(
+    credentials_dir: str = Field(
         default="",
-        description="bearer token for the clusters' Kubernetes APIs; empty sends none (the sandbox needs none)",
+        description="where the secret store puts each cluster's credentials: reference "
+        "vault://k8s/prod-1/admin is the file <dir>/vault/k8s/prod-1/admin holding its bearer token",
     )
     runner_id: str = Field(default_factory=_runner_id, description="this process's name on the cluster leases")
+    max_surge: int = Field(
+        default=1, ge=0, description="extra nodes per pool during an upgrade, if the surge quota allows (0: in place)"
+    )
     drain_timeout_s: float = Field(default=1800, gt=0, description="bounded wait for one node's drain")
     eviction_retry_s: float = Field(default=5, gt=0, description="pause between eviction passes (kubectl's 5 s)")
     node_ready_timeout_s: float = Field(default=1200, gt=0, description="wait for a replaced node to be Ready")

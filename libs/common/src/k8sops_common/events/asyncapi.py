@@ -27,6 +27,7 @@ SERVICES_PRODUCING: dict[str, list[str]] = {
     "credit.issued": ["sla-timer"],
     "upgrade.step": ["upgrade-runner"],
     "drift.measured": ["upgrade-runner"],
+    "upgrade.report": ["upgrade-runner"],
     "cost.report": ["cost-analyzer"],
 }
 SERVICES_CONSUMING: dict[str, list[str]] = {
@@ -41,6 +42,7 @@ SERVICES_CONSUMING: dict[str, list[str]] = {
     "credit.issued": ["billing (outside this platform)", "intake (senior escalation)"],
     "upgrade.step": ["intake"],
     "drift.measured": ["cost-analyzer (quarterly health review)"],
+    "upgrade.report": ["intake (to do: comment on the request, file to the partner ticket)"],
     "cost.report": [],
 }
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -55,6 +55,9 @@ class ClusterV1(EventData):
     environment: Literal["prod", "non-prod"]
     paired_cluster_id: str | None = None
     api_endpoint: str
+    credentials_ref: str | None = Field(
+        default=None, description="where the secret store keeps the cluster's credentials (a reference, never a secret)"
+    )
     size_band: Literal["S", "M", "L", "XL"]
     workload_band: str
     monthly_retainer_bdt: Decimal
@@ -252,6 +255,26 @@ class DriftMeasuredV1(EventData):
     objects: list[DriftObjectV1] = Field(default_factory=list, max_length=200)
 
 
+class UpgradeReportV1(EventData):
+    """An operation's final report (SPEC 6.5), for the request it came from and the partner ticket.
+    Bounded: past 60,000 characters the Markdown is cut with a note and the JSON keeps
+    its summary without per-node rows (`truncated`); the whole report stays on `report_path`."""
+
+    operation_id: str
+    engagement_id: str
+    cluster_id: str
+    request_id: str | None = Field(default=None, description="the request the operation came from, if any")
+    kind: Literal["upgrade", "addon", "drift-reconcile", "migration"]
+    outcome: str = Field(description="the final state: completed, rolled_back, cancelled, precheck_failed")
+    from_version: str | None = None
+    to_version: str | None = None
+    markdown: str = Field(description="the report as Markdown, at most 60,000 characters")
+    report: dict[str, Any] = Field(description="the report as JSON (without per-node rows when truncated)")
+    truncated: bool = Field(default=False, description="the Markdown or the JSON was cut to fit the event")
+    report_path: str = Field(description="where upgrade-runner's API serves the whole report")
+    at: datetime
+
+
 class CostReportV1(EventData):
     analysis_id: str
     engagement_id: str
@@ -293,6 +316,13 @@ EVENT_TYPES: tuple[EventType, ...] = (
     EventType("upgrade.step", 1, UpgradeStepV1, "cluster_id", "An upgrade plan step changed state."),
     EventType(
         "drift.measured", 1, DriftMeasuredV1, "cluster_id", "A cluster's drift from its desired state was measured."
+    ),
+    EventType(
+        "upgrade.report",
+        1,
+        UpgradeReportV1,
+        "cluster_id",
+        "An operation ended: its report, for the request and ticket.",
     ),
     EventType("cost.report", 1, CostReportV1, "cluster_id", "A cost analysis, assessment or health review is ready."),
 )

@@ -21,6 +21,7 @@ from k8sops_common.service import ServiceContext
 from .. import authorisations, repository, service
 from ..domain.authorisation import ClusterAction, Target, is_destructive
 from ..runner.cluster import ClusterClient
+from ..runner.credentials import open_cluster
 from ..runner.nodes import NodeRoller
 from ..schemas import ActionIn
 from ..settings import RunnerSettings
@@ -104,16 +105,18 @@ async def perform(
         )
     settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
     async with httpx.AsyncClient() as http:
-        client = ClusterClient(cluster["name"], cluster["api_endpoint"], settings, http)
         outcome: Literal["success", "failure"] = "success"
+        client: ClusterClient | None = None
         try:
+            client = open_cluster(cluster, settings, http)  # CredentialsError is a RuntimeError
             detail = await execute(client, settings, body)
         except ApiException as error:
             detail, outcome = f"the cluster answered {error.status}: {error.reason}", "failure"
         except (RuntimeError, httpx.HTTPError) as error:
             detail, outcome = str(error), "failure"
         finally:
-            await client.close()
+            if client is not None:
+                await client.close()
     async with context.database.unit_of_work() as session:
         row = await repository.insert_action(
             session,

@@ -21,6 +21,7 @@ from ..domain.authorisation import ClusterAction, Target
 from ..domain.operation import OperationKind
 from ..runner.baseline import GIT_REASON, Measurement, current_drift, record_baseline, store_baseline
 from ..runner.cluster import ClusterClient, PlatformError
+from ..runner.credentials import CredentialsError, open_cluster
 from ..runner.gitsource import GitSourceError, read_manifests
 from ..schemas import ID_PATTERN, DriftReconcileCreate, GitDesiredStateIn, OperationOut
 from ..settings import RunnerSettings
@@ -48,18 +49,25 @@ async def cluster_client(context: ServiceContext, cluster: dict[str, Any]) -> As
     """A client for one request; a cluster that cannot be read is a 502 problem, not a 500."""
     settings: RunnerSettings = context.extras.get("runner_settings") or RunnerSettings()
     async with httpx.AsyncClient() as http:
-        client = ClusterClient(cluster["name"], cluster["api_endpoint"], settings, http)
+        try:
+            client = open_cluster(cluster, settings, http)
+        except CredentialsError as error:
+            raise unreachable(cluster, error) from error
         try:
             yield client
         except (ApiException, PlatformError, httpx.HTTPError) as error:
-            raise ProblemError(
-                502,
-                "Cluster unreachable",
-                f"Could not read cluster {cluster['cluster_id']!r}: {error}",
-                problem_type="cluster-unreachable",
-            ) from error
+            raise unreachable(cluster, error) from error
         finally:
             await client.close()
+
+
+def unreachable(cluster: dict[str, Any], error: Exception) -> ProblemError:
+    return ProblemError(
+        502,
+        "Cluster unreachable",
+        f"Could not read cluster {cluster['cluster_id']!r}: {error}",
+        problem_type="cluster-unreachable",
+    )
 
 
 @router.post(

@@ -69,6 +69,12 @@ TITLES = {"upgrade": "Upgrade", "addon": "Add-on", "drift-reconcile": "Drift rec
 def _kind_sections(report: Mapping[str, Any]) -> list[str]:
     """What a kind other than `upgrade` acted on: the add-on, the drifted objects, the workloads."""
     spec = report.get("spec") or {}
+    if report["kind"] == "upgrade" and spec.get("surge"):
+        lines = ["## Node replacement", ""]
+        for pool, entry in sorted(spec["surge"].items()):
+            names = ", ".join(node["name"] for node in entry["nodes"])
+            lines.append(f"- {pool}: {entry['mode']} ({entry['reason']}{': ' + names if names else ''})")
+        return [*lines, ""]
     if report["kind"] == "addon" and spec:
         return ["## Add-on", "", f"- {spec['addon']} {spec['version']} in namespace {spec['namespace']}", ""]
     if report["kind"] == "drift-reconcile" and spec.get("drift") is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
@@ -42,6 +43,18 @@ def check_target(current: Version, target: Version) -> None:
             f"the control plane runs {current.minor_text}; the only allowed target is {expected.minor_text}, "
             f"not {target.minor_text} (one minor version at a time)"
         )
+
+
+def version_skip_finding(current: Version, error: ValueError) -> dict[str, Any]:
+    """The blocking pre-check finding for a plan that names another target than the next minor."""
+    return {
+        "code": "version-skip",
+        "severity": "blocking",
+        "subject": "control plane",
+        "message": str(error),
+        "evidence": f"platform API: control plane {current}",
+        "signal": None,
+    }
 
 
 def kubelet_skew(control_plane: Version) -> int:

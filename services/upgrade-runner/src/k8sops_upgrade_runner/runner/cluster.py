@@ -59,20 +59,19 @@ async def platform_request(
 
 
 class ClusterClient:
-    def __init__(self, name: str, api_endpoint: str, settings: RunnerSettings, http: httpx.AsyncClient) -> None:
+    def __init__(
+        self, name: str, api_endpoint: str, settings: RunnerSettings, http: httpx.AsyncClient, token: str | None = None
+    ) -> None:
         self.name = name
         self.api_endpoint = api_endpoint.rstrip("/")
         self.platform_name: str | None = None
         self.settings = settings
         self.http = http
         configuration = k8s.Configuration(host=api_endpoint.rstrip("/"))
-        if settings.kube_token:
-            configuration.api_key = {"BearerToken": settings.kube_token}
+        if token:
+            configuration.api_key = {"BearerToken": token}
             configuration.api_key_prefix = {"BearerToken": "Bearer"}
         self.api = k8s.ApiClient(configuration)
-        self.core = k8s.CoreV1Api(self.api)
-        self.apps = k8s.AppsV1Api(self.api)
-        self.policy = k8s.PolicyV1Api(self.api)
 
     async def close(self) -> None:
         await self.api.close()
@@ -112,6 +111,13 @@ class ClusterClient:
     async def upgrade_node(self, pool: str, node: str, version: str) -> Obj:
         path = await self._path(f"/node-pools/{pool}/nodes/{node}/upgrade")
         return await self._platform("POST", path, {"version": version})
+
+    async def add_node(self, pool: str, version: str) -> Obj:
+        """A surge node at `version`; the platform operation names it (`node`)."""
+        return await self._platform("POST", await self._path(f"/node-pools/{pool}/nodes"), {"version": version})
+
+    async def remove_node(self, pool: str, node: str) -> Obj:
+        return await self._platform("DELETE", await self._path(f"/node-pools/{pool}/nodes/{node}"))
 
     async def platform_operation(self, operation_id: str) -> Obj:
         return await self._platform("GET", f"/v1/operations/{operation_id}")
@@ -247,14 +253,29 @@ class ClusterClient:
         return ClusterSnapshot(control_plane, nodes, pdbs, workloads, unhealthy, surge_available)
 
     # --- Kubernetes API, write ---------------------------------------------------------------
+    async def _send(self, method: str, path: str, body: Obj, content_type: str = "application/json") -> None:
+        """A write whose answer is not needed: raw, so no typed model is built either way (a
+        drain sends dozens of these per node)."""
+        response = await self.api.call_api(
+            path,
+            method,
+            header_params={"Content-Type": content_type, "Accept": "application/json"},
+            body=body,
+            auth_settings=["BearerToken"],
+            _preload_content=False,
+            _return_http_data_only=True,
+        )
+        await checked(response)
+
     async def set_unschedulable(self, node: str, unschedulable: bool) -> None:
-        await self.core.patch_node(node, {"spec": {"unschedulable": unschedulable}})
+        body = {"spec": {"unschedulable": unschedulable}}
+        await self._send("PATCH", f"/api/v1/nodes/{node}", body, "application/merge-patch+json")
 
     async def evict(self, namespace: str, name: str) -> str | None:
         """One eviction; the reason it was refused (a PDB: 429), or None if the pod is going."""
-        body = k8s.V1Eviction(metadata=k8s.V1ObjectMeta(name=name, namespace=namespace))
+        body = {"apiVersion": "policy/v1", "kind": "Eviction", "metadata": {"name": name, "namespace": namespace}}
         try:
-            await self.core.create_namespaced_pod_eviction(name, namespace, body)
+            await self._send("POST", f"/api/v1/namespaces/{namespace}/pods/{name}/eviction", body)
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -314,28 +335,15 @@ class ClusterClient:
 
     async def scale(self, kind: str, namespace: str, name: str, replicas: int) -> None:
         resource = "deployments" if kind == "Deployment" else "statefulsets"
-        body = {"spec": {"replicas": replicas}}
-        await self.api.call_api(
-            f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}/scale",
-            "PATCH",
-            header_params={"Content-Type": "application/merge-patch+json"},
-            body=body,
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-        )
+        path = f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}/scale"
+        await self._send("PATCH", path, {"spec": {"replicas": replicas}}, "application/merge-patch+json")
 
     async def restart(self, kind: str, namespace: str, name: str, at: str) -> None:
         """What `kubectl rollout restart` does: a new template annotation, so pods roll."""
         resource = "deployments" if kind == "Deployment" else "statefulsets"
-        annotations = {"kubectl.kubernetes.io/restartedAt": at}
-        await self.api.call_api(
-            f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}",
-            "PATCH",
-            header_params={"Content-Type": "application/merge-patch+json"},
-            body={"spec": {"template": {"metadata": {"annotations": annotations}}}},
-            auth_settings=["BearerToken"],
-            _return_http_data_only=True,
-        )
+        body = {"spec": {"template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": at}}}}}
+        path = f"/apis/apps/v1/namespaces/{namespace}/{resource}/{name}"
+        await self._send("PATCH", path, body, "application/merge-patch+json")
 
 
 async def checked(response: Any) -> bytes:

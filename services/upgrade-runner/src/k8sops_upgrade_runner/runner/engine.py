@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
+from kubernetes_asyncio.client.exceptions import ApiException
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,11 +24,13 @@ from ..domain.addons import compatibility_findings, inventory
 from ..domain.checks import Baseline, baseline_of, evaluate_precheck, postcheck_problems
 from ..domain.operation import State, Trigger
 from ..domain.removed_apis import from_helm, from_last_applied, from_metrics, kinds_to_scan
-from ..domain.versions import Version, check_target, next_minor
+from ..domain.versions import Version, check_target, next_minor, version_skip_finding
 from ..domain.window import MaintenanceWindow
 from ..settings import RunnerSettings
 from .cluster import ClusterClient, PlatformError
+from .credentials import CredentialsError, open_cluster, refused_credentials
 from .nodes import NodeFailed, NodeRoller
+from .surge import Surge
 
 T = TypeVar("T")
 RETRY_UNKNOWN_CLUSTER = timedelta(seconds=5)
@@ -100,9 +103,7 @@ class Driver:
 
     async def client(self, cluster: Mapping[Any, Any]) -> ClusterClient:
         if cluster["name"] not in self.clients:
-            self.clients[cluster["name"]] = ClusterClient(
-                cluster["name"], cluster["api_endpoint"], self.settings, self.http
-            )
+            self.clients[cluster["name"]] = open_cluster(cluster, self.settings, self.http)
         return self.clients[cluster["name"]]
 
     async def close(self) -> None:
@@ -140,6 +141,16 @@ class Driver:
         return True
 
     async def prechecking(self, operation: RowMapping) -> bool:
+        try:
+            return await self.precheck(operation)
+        except (CredentialsError, ApiException) as error:
+            finding = refused_credentials(error)  # re-raises anything but a refused credential
+            await self.move(
+                Trigger.PRECHECK_BLOCKED, f"1 blocking finding(s): {finding['message']}", findings=[finding]
+            )
+            return False
+
+    async def precheck(self, operation: RowMapping) -> bool:
         cluster = await self.cluster(operation["cluster_id"])
         if cluster is None:
             await self.defer(self.now() + RETRY_UNKNOWN_CLUSTER)
@@ -151,16 +162,7 @@ class Driver:
         try:
             check_target(current, target)
         except ValueError as error:
-            findings.append(
-                {
-                    "code": "version-skip",
-                    "severity": "blocking",
-                    "subject": "control plane",
-                    "message": str(error),
-                    "evidence": f"platform API: control plane {current}",
-                    "signal": None,
-                }
-            )
+            findings.append(version_skip_finding(current, error))
         kinds = kinds_to_scan(target)
         removed = (
             from_metrics(await client.metrics_text(), target)
@@ -304,6 +306,9 @@ class Driver:
                 done = f"{row['node']}: rollback failed: {failure}"
             if done:
                 actions.append(done)
+        for cluster in clusters.values():  # and the surge nodes it had added
+            roller = NodeRoller(await self.client(cluster), self.save_node, self.now, self.settings)
+            actions += await Surge(self.operation_id, roller, cluster["name"], self.save, self.settings).remove_all()
         # Node rows exist only once a control plane was upgraded.
         for cluster_name in sorted({row["cluster_name"] for row in rows}):
             actions.append(
@@ -331,7 +336,8 @@ class Driver:
         version = (await client.platform_cluster())["control_plane"]["version"]
         rows: list[dict[str, Any]] = []
         for pool in sorted(await client.node_pools(), key=lambda pool: pool["name"]):
-            for node in sorted(pool["nodes"], key=lambda node: node["name"]):
+            # Surge nodes come and go with the run; they are not replaced.
+            for node in sorted((n for n in pool["nodes"] if not n.get("surge")), key=lambda node: node["name"]):
                 rows.append(
                     {
                         "operation_id": self.operation_id,
@@ -355,17 +361,23 @@ class Driver:
         async with self.context.database.sessions() as session:
             rows = await repository.nodes_of(session, self.operation_id, cluster_name)
         roller = NodeRoller(client, self.save_node, self.now, self.settings)
+        surge = Surge(self.operation_id, roller, cluster_name, self.save, self.settings)
+        last_of_pool = {row["pool"]: row["node"] for row in rows}
         for row in rows:
-            if row["phase"] == "done":
-                continue
-            if pausable and row["phase"] == "pending":
+            if row["phase"] != "done" and pausable and row["phase"] == "pending":
                 # Read before every node: the engagement may have moved its window meanwhile.
                 window = await self.window()
                 if window is not None and not window.is_open(self.now()):
-                    # Work that would overrun the window waits for the next one, between two nodes.
+                    # Work that would overrun the window waits for the next one, between two nodes,
+                    # without surge nodes idling (and billed) meanwhile.
+                    await surge.remove_all()
                     await self.defer(window.next_opening(self.now()))
                     return False
-            await roller.upgrade(row)
+            if row["phase"] != "done":
+                await surge.ensure(row["pool"], row["to_version"])
+                await roller.upgrade(row)
+            if row["node"] == last_of_pool[row["pool"]]:
+                await surge.remove(row["pool"])
         return True
 
     async def window(self) -> MaintenanceWindow | None:

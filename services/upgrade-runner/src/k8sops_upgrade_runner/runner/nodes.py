@@ -53,27 +53,22 @@ class NodeRoller:
                     row, {"phase": "restored", "detail": detail, "touched": [*row["touched"], "uncordoned"]}
                 )
                 raise NodeFailed(detail)
-            row = await self.save(row, {"phase": "drained", "touched": [*row["touched"], "drained"]})
-        if row["phase"] == "drained":
+        if row["phase"] in ("cordoned", "drained"):  # `drained` rows come from runners before 2026-11
+            # Drained and replace-requested are saved together (one write less per node): a resume
+            # from `cordoned` finds the node empty at once, and only a crash between the platform
+            # call and this write replaces a node twice, as it always could.
             operation = await self.client.upgrade_node(row["pool"], row["node"], row["to_version"])
-            row = await self.save(
-                row,
-                {
-                    "phase": "upgrading",
-                    "platform_operation": operation["id"],
-                    "replace_requested_at": self.clock(),
-                    "touched": [*row["touched"], "replaced"],
-                },
-            )
-        if row["phase"] == "upgrading":
+            touched = [*row["touched"], *([] if "drained" in row["touched"] else ["drained"]), "replaced"]
+            values = {"platform_operation": operation["id"], "replace_requested_at": self.clock(), "touched": touched}
+            row = await self.save(row, {"phase": "upgrading", **values})
+        if row["phase"] in ("upgrading", "ready"):  # `ready` rows come from runners before 2026-11
+            # Ready and uncordoned are saved together: a resume repeats only idempotent calls.
             await self.wait_platform(row["platform_operation"], row["node"])
             await self.wait_ready(row["node"], row["to_version"])
-            row = await self.save(row, {"phase": "ready", "ready_at": self.clock()})
-        if row["phase"] == "ready":
+            ready_at = row["ready_at"] or self.clock()
             await self.client.set_unschedulable(row["node"], False)
-            row = await self.save(
-                row, {"phase": "done", "finished_at": self.clock(), "touched": [*row["touched"], "uncordoned"]}
-            )
+            values = {"ready_at": ready_at, "finished_at": self.clock(), "touched": [*row["touched"], "uncordoned"]}
+            row = await self.save(row, {"phase": "done", **values})
         return row
 
     async def roll_back(self, row: RowMapping) -> str:
