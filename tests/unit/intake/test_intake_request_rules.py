@@ -9,6 +9,7 @@ from k8sops_intake.domain.requests import (
     OperationStep,
     comment_resumes,
     priority_is_settled,
+    report_comment,
     upgrade_step_action,
     upgrade_step_comment,
 )
@@ -127,3 +128,12 @@ def test_a_migration_comments_a_blocked_shift_and_the_decommission_authorisation
     assert str(upgrade_step_comment(migration("completed"))).startswith("Migration completed")
     for quiet in ("scheduled", "decommissioning", "applying", "postchecking"):
         assert upgrade_step_comment(migration(quiet)) is None
+
+
+def test_an_attached_operation_report_is_pointed_at_by_a_comment() -> None:
+    comment = report_comment("addon", "op-9", "rolled_back", False, "req-1", "/v1/operations/op-9/report")
+    assert comment == (
+        "Add-on report of operation op-9 attached, outcome rolled_back: "
+        "GET /v1/requests/req-1/operation-reports; upgrade-runner API: /v1/operations/op-9/report"
+    )
+    assert "cut to fit the event" in report_comment("upgrade", "op-1", "completed", True, "req-1", "/x")

@@ -1,4 +1,5 @@
-"""Intake's consumers: SLA breaches, upgrade steps and cost reports update the request and notify subscribers."""
+"""Intake's consumers: SLA breaches, upgrade steps, operation and cost reports update the request and
+notify subscribers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.audit import SYSTEM_ACTOR
 from k8sops_common.bus import ReceivedEvent, Subscriptions
-from k8sops_common.events.catalog import AuditTargetV1, CostReportV1, SlaBreachedV1, UpgradeStepV1
+from k8sops_common.events.catalog import AuditTargetV1, CostReportV1, SlaBreachedV1, UpgradeReportV1, UpgradeStepV1
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
@@ -16,6 +17,7 @@ from .domain.lifecycle import Side
 from .domain.requests import OperationStep, upgrade_step_action, upgrade_step_comment
 from .incidents.handlers import incident_subscriptions
 from .kit import new_id, system_audit
+from .operation_reports.service import attach_report
 from .requests import repository
 from .requests.repository import CommentRecord
 from .requests.service import apply_transition
@@ -129,10 +131,16 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
             {"analysis_id": report.analysis_id, "monthly_savings_bdt": str(report.monthly_savings_bdt)},
         )
 
+    async def on_upgrade_report(session: AsyncSession, event: ReceivedEvent) -> None:
+        report = event.data
+        assert isinstance(report, UpgradeReportV1)
+        await attach_report(session, outbox, report)
+
     subscribed = (
         Subscriptions()
         .on(SlaBreachedV1, on_sla_breached)
         .on(UpgradeStepV1, on_upgrade_step)
+        .on(UpgradeReportV1, on_upgrade_report)
         .on(CostReportV1, on_cost_report)
     )
     return incident_subscriptions(context, subscribed)

@@ -83,3 +83,13 @@ def upgrade_step_comment(step: OperationStep) -> str | None:
         )
     headline = COMMENTED_STEPS.get((step.step, step.status))
     return None if headline is None else f"{headline.format(kind=kind)} {where}: {step.detail}"
+
+
+def report_comment(kind: str, operation_id: str, outcome: str, truncated: bool, request_id: str, path: str) -> str:
+    """The provider's comment pointing at an operation's report attached to the request."""
+    name = KIND_NAMES.get(kind, kind)
+    cut = " (cut to fit the event; the whole report is on upgrade-runner's API)" if truncated else ""
+    return (
+        f"{name} report of operation {operation_id} attached, outcome {outcome}{cut}: "
+        f"GET /v1/requests/{request_id}/operation-reports; upgrade-runner API: {path}"
+    )
