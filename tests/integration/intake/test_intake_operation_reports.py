@@ -56,7 +56,7 @@ async def test_an_upgrade_report_is_attached_to_its_request_and_filed_to_the_par
     # Both deliveries handled before counting what they left.
     await eventually(lambda: intake.rows("inbox", "topic LIKE '%upgrade.report'"), lambda rows: len(rows) == 2)
     comments = (await intake.client.get(f"/v1/requests/{request_id}/comments", headers=ADMIN)).json()
-    (pointer,) = [c["body"] for c in comments if c["author"] == "upgrade-runner"]
+    (pointer,) = [c["body"] for c in comments if c["author"] == "intake:operation-reports"]
     assert pointer.startswith("Upgrade report of operation op-up-7 attached, outcome completed")
     assert reports_url in pointer and "/v1/operations/op-up-7/report" in pointer
     assert len((await intake.client.get(reports_url, headers=VIEWER)).json()) == 1

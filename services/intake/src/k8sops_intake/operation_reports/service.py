@@ -28,6 +28,8 @@ from .repository import OperationReportRecord
 from .schemas import OperationReportOut
 
 log = logging.getLogger(__name__)
+# Intake writes this comment (the runner's own step comments stay `upgrade-runner`'s).
+REPORT_AUTHOR = "intake:operation-reports"
 
 
 async def attach_report(session: AsyncSession, outbox: Outbox, event: UpgradeReportV1) -> None:
@@ -65,7 +67,7 @@ async def attach_report(session: AsyncSession, outbox: Outbox, event: UpgradeRep
         CommentRecord(
             id=new_id("cmt"),
             request_id=request["id"],
-            author="upgrade-runner",
+            author=REPORT_AUTHOR,
             side=Side.PROVIDER.value,
             body=body,
             created_at=now,
