@@ -5,7 +5,7 @@ With N real `audit.event` CloudEvents on a topic:
 - ingest: the audit service's own consumer and handler (`EventConsumer` + the audit subscriptions)
   store, hash-chain and inbox the N events, timed from partition assignment until all N are handled;
   the chain is then verified end to end (and the verification timed).
-Goal of the issue: at least 10,000 events/s ingest on this machine.
+Goal of issue 13: at least 25,000 events/s ingest with the hash chain (an earlier issue asked 10,000).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import uuid
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from bench_bus import counter_value, measure_raw_consume, produce
 from support import (
@@ -29,7 +29,7 @@ from support import (
 
 from k8sops_audit.handlers import subscriptions
 from k8sops_audit.service import verify
-from k8sops_common.bus import EventConsumer, Outbox
+from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay
 from k8sops_common.bus.admin import ensure_topics
 from k8sops_common.bus.consumer import HANDLED
 from k8sops_common.db import Database, engine_from_settings
@@ -78,8 +78,9 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
 
     await asyncio.to_thread(migrate, "k8sops_audit.migrations", settings.database_url, settings.schema_name)
     database = Database(engine_from_settings(settings))
-    # The bench runs the consumer alone, without a service around it: there is no context to give.
-    consumer = EventConsumer(settings, database, subscriptions(cast(ServiceContext, None)))
+    # The service's own wiring: the handler shares the context's tail guard, as in `serve`.
+    context = ServiceContext(settings, database, Outbox(settings), OutboxRelay(settings, database))
+    consumer = EventConsumer(settings, database, subscriptions(context))
     labels = {"service": settings.service_name, "topic": topic}
     already = counter_value(HANDLED, **labels)
 
@@ -120,6 +121,7 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
         "ingest_vs_raw_consume": round(ingest_rate / raw["raw_consume_events_per_s"], 4),
         "verify_entries_per_s": per_second(args.events, verify_s),
         "ingest_meets_10k_per_s": ingest_rate >= 10_000,
+        "ingest_meets_25k_per_s": ingest_rate >= 25_000,
     }
 
 

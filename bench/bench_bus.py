@@ -5,7 +5,9 @@ Each round measures, in this order, with N real `RequestOpenedV1` CloudEvents:
 - relay: `OutboxRelay.run()` drains N committed outbox rows, from start until the backlog is 0;
 - raw consume: an aiokafka consumer (no group) reads the N raw-produced events from the beginning;
 - consumer: `EventConsumer` handles N events with one INSERT each, from the moment its group has
-  assigned it the partitions until all N are handled (the group join is reported on its own).
+  assigned it the partitions until all N are handled (the group join is reported on its own);
+- set-based consumer: the same with a batch handler, which writes a poll's effects in one
+  statement as the inbox rows are written (`consumer_set_based_*`; goal of issue 13: 25,000/s).
 Spans are read with perf_counter and include starting the client (except the consumer's group join).
 The relay and consumer spans end when their own counters (published / handled, both bumped right
 after the commit) reach N, which the watcher reads without touching the database; the database and
@@ -193,8 +195,26 @@ async def insert_handled(session: AsyncSession, event: ReceivedEvent) -> None:
     )
 
 
-async def measure_consumer(settings: ServiceSettings, database: Database, events: int) -> dict[str, float]:
-    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, insert_handled))
+async def insert_all_handled(session: AsyncSession, events: list[ReceivedEvent]) -> None:
+    request_ids = [event.data.request_id for event in events if isinstance(event.data, RequestOpenedV1)]
+    await session.execute(
+        text(
+            "INSERT INTO bench_handled (event_id, request_id) "
+            "SELECT * FROM unnest(CAST(:event_ids AS text[]), CAST(:request_ids AS text[]))"
+        ),
+        {"event_ids": [event.id for event in events], "request_ids": request_ids},
+    )
+
+
+async def measure_consumer(
+    settings: ServiceSettings, database: Database, events: int, set_based: bool = False
+) -> dict[str, float]:
+    subscriptions = (
+        Subscriptions().on_batch(RequestOpenedV1, insert_all_handled)
+        if set_based
+        else Subscriptions().on(RequestOpenedV1, insert_handled)
+    )
+    consumer = EventConsumer(settings, database, subscriptions)
     labels = {"service": settings.service_name, "topic": settings.topic(TOPIC)}
 
     already = counter_value(HANDLED, **labels)
@@ -223,12 +243,13 @@ async def measure_consumer(settings: ServiceSettings, database: Database, events
     handled = await count_rows(database, text("SELECT count(*) FROM bench_handled"))
     if inbox != events or handled != events:
         raise AssertionError(f"consumer: {inbox} inbox rows and {handled} handled rows, expected {events}")
+    name = "consumer_set_based" if set_based else "consumer"
     return {
-        "consumer_events_per_s": per_second(events, done_at - assigned_at),
-        "consumer_s": round(done_at - assigned_at, 4),
-        "consumer_group_join_s": round(assigned_at - clock.started, 4),
-        "consumer_first_event_s": round(first_at - clock.started, 4),
-        "consumer_including_join_events_per_s": per_second(events, done_at - clock.started),
+        f"{name}_events_per_s": per_second(events, done_at - assigned_at),
+        f"{name}_s": round(done_at - assigned_at, 4),
+        f"{name}_group_join_s": round(assigned_at - clock.started, 4),
+        f"{name}_first_event_s": round(first_at - clock.started, 4),
+        f"{name}_including_join_events_per_s": per_second(events, done_at - clock.started),
     }
 
 
@@ -240,40 +261,46 @@ async def migrated_database(settings: ServiceSettings) -> Database:
 
 async def one_round(infra: Infrastructure, args: argparse.Namespace, messages: list[Message]) -> dict[str, float]:
     token = uuid.uuid4().hex[:8]
-    raw, relayed, consumed = (
-        section_settings(infra, token, name, args.batch_size) for name in ("raw", "relay", "consumer")
+    raw, relayed, consumed, set_based = (
+        section_settings(infra, token, name, args.batch_size) for name in ("raw", "relay", "consumer", "setbased")
     )
+    sections_settings = (raw, relayed, consumed, set_based)
     await ensure_topics(
-        infra.kafka_bootstrap_servers, [s.topic(TOPIC) for s in (raw, relayed, consumed)], partitions=args.partitions
+        infra.kafka_bootstrap_servers, [s.topic(TOPIC) for s in sections_settings], partitions=args.partitions
     )
     relay_db, consumer_db = await migrated_database(relayed), await migrated_database(consumed)
+    set_based_db = await migrated_database(set_based)
     try:
-        async with consumer_db.unit_of_work() as session:
-            await session.execute(text("CREATE TABLE bench_handled (event_id text PRIMARY KEY, request_id text)"))
+        for database in (consumer_db, set_based_db):
+            async with database.unit_of_work() as session:
+                await session.execute(text("CREATE TABLE bench_handled (event_id text PRIMARY KEY, request_id text)"))
         progress(f"round {token}: writing {args.events} outbox rows")
         figures = await fill_outbox(relayed, relay_db, args.events)
         if await count_rows(relay_db, select(func.count()).select_from(OUTBOX)) != args.events:
             raise AssertionError("outbox rows missing before the relay run")
         progress(f"round {token}: filling the consumer's topic")
         await produce(infra.kafka_bootstrap_servers, consumed.topic(TOPIC), messages)
+        await produce(infra.kafka_bootstrap_servers, set_based.topic(TOPIC), messages)
 
         sections: list[tuple[str, Callable[[], Awaitable[dict[str, float]]]]] = [
             ("raw produce", lambda: measure_raw_produce(infra.kafka_bootstrap_servers, raw.topic(TOPIC), messages)),
             ("relay", lambda: measure_relay(relayed, relay_db, args.events)),
             ("raw consume", lambda: measure_raw_consume(infra.kafka_bootstrap_servers, raw.topic(TOPIC), args.events)),
             ("consumer", lambda: measure_consumer(consumed, consumer_db, args.events)),
+            ("set-based consumer", lambda: measure_consumer(set_based, set_based_db, args.events, set_based=True)),
         ]
         for name, measure in sections:
             gc.collect()
             progress(f"round {token}: timing {name}")
             figures.update(await measure())
     finally:
-        await relay_db.dispose()
-        await consumer_db.dispose()
+        for database in (relay_db, consumer_db, set_based_db):
+            await database.dispose()
     figures["relay_vs_raw_produce"] = round(figures["relay_events_per_s"] / figures["raw_produce_events_per_s"], 3)
-    figures["consumer_vs_raw_consume"] = round(
-        figures["consumer_events_per_s"] / figures["raw_consume_events_per_s"], 3
-    )
+    for name in ("consumer", "consumer_set_based"):
+        figures[f"{name}_vs_raw_consume"] = round(
+            figures[f"{name}_events_per_s"] / figures["raw_consume_events_per_s"], 3
+        )
     progress(f"round {token}: {figures}")
     return figures
 
@@ -302,6 +329,7 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
         **median_figures(rounds),
     }
     result["relay_meets_half_of_raw_produce"] = result["relay_vs_raw_produce"] >= 0.5
+    result["consumer_set_based_meets_25k_per_s"] = result["consumer_set_based_events_per_s"] >= 25_000
     if args.rounds > 1:
         result["per_round"] = rounds
     return result

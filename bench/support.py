@@ -11,7 +11,9 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -100,6 +102,26 @@ async def wait_until(
         if time.perf_counter() > deadline:
             raise TimeoutError(f"condition not met within {timeout_s:.0f} s")
         await asyncio.sleep(interval_s)
+
+
+@contextmanager
+def sampled(pid: int, output: Path | None) -> Iterator[None]:
+    """py-spy samples process `pid` and its children while the block runs (no-op without `output`).
+
+    Collapsed stacks (`-f raw`), one line per stack with its sample count; `bench/stacks.py`
+    sums them by component. Only samples holding the GIL count: where the CPU goes, not waits.
+    """
+    if output is None:
+        yield
+        return
+    command = ["py-spy", "record", "--pid", str(pid), "--subprocesses", "--gil", "--nonblocking"]
+    command += ["--rate", "200", "--format", "raw", "--full-filenames", "--output", str(output)]
+    spy = subprocess.Popen([str(Path(sys.executable).parent / command[0]), *command[1:]], stderr=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes what it sampled on SIGINT
+        spy.wait(60)
 
 
 def per_second(count: int, seconds: float) -> float:

@@ -104,6 +104,8 @@ class Isolation:
             "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
             "K8SOPS_DB_SCHEMA": self.schema_for(service),
             "K8SOPS_TOPIC_PREFIX": self.topic_prefix,
+            # One process per service: a second worker would double every start on a 2-core machine.
+            "K8SOPS_HTTP_WORKERS": "1",
         }
 
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:

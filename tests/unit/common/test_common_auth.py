@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import jwt
@@ -51,6 +52,27 @@ async def test_audience_is_checked_when_configured() -> None:
     assert (await verifier(jwt_audience="k8s-ops").verify(token)).sub == "a"
     with pytest.raises(InvalidToken, match=r"(?i)audience"):
         await verifier(jwt_audience="someone-else").verify(token)
+
+
+async def test_a_verified_token_is_remembered_only_until_it_expires() -> None:
+    expires_at = int(time.time()) + 2
+    token = jwt.encode({"sub": "a", "roles": ["k8s-ops.viewer"], "exp": expires_at}, SECRET)
+    checker = verifier()
+    first = await checker.verify(token)
+    assert await checker.verify(token) is first  # the second call did not decode the token again
+    await asyncio.sleep(expires_at + 0.05 - time.time())  # the clock passing exp is the condition
+    with pytest.raises(InvalidToken, match="expired"):
+        await checker.verify(token)
+
+
+async def test_remembered_tokens_are_bounded() -> None:
+    checker = verifier()
+    checker.verified.capacity = 2
+    tokens = [mint_token(SECRET, sub=f"u{n}", roles=[], engagements=[]) for n in range(3)]
+    for token in tokens:
+        await checker.verify(token)
+    assert checker.verified.get(tokens[0]) is None
+    assert checker.verified.get(tokens[2]) is not None
 
 
 def test_roles_include_the_lesser_ones_of_their_side_only() -> None:

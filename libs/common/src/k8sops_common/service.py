@@ -6,7 +6,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import importlib
 import logging
+import os
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -33,6 +36,8 @@ from .settings import InsecureSettings, ServiceSettings
 from .telemetry import instrument, setup_logging, setup_tracing
 
 log = logging.getLogger(__name__)
+# Names `module:attribute` of the ServiceDefinition for the worker processes (`worker_app`).
+DEFINITION_VARIABLE = "K8SOPS_SERVICE_DEFINITION"
 
 
 @dataclass
@@ -63,6 +68,8 @@ class ServiceDefinition:
     background_loops: Sequence[BackgroundLoop] = ()
     readiness_checks: Sequence[ReadinessCheck] = ()
     default_port: int = 8000
+    # At most this many HTTP worker processes (None: K8SOPS_HTTP_WORKERS decides).
+    max_http_workers: int | None = None
     # Extra `python -m k8sops_<service> <command> [args]` commands besides migrate and serve.
     commands: Mapping[str, Callable[[ServiceSettings, list[str]], int]] = field(default_factory=dict)
 
@@ -168,6 +175,10 @@ def _install_health(app: FastAPI, context: ServiceContext, checks: Sequence[Read
 
 def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -> None:
     """`python -m k8sops_<service> migrate|serve|<extra command> [args]`."""
+    if getattr(sys.modules.get("__main__"), "__name__", "") == "__mp_main__":
+        # A worker process (spawned) runs `python -m k8sops_<service>`'s module again before it
+        # starts; its app comes from `worker_app`, so this call must do nothing.
+        return
     parser = argparse.ArgumentParser(prog=f"k8sops_{definition.name.replace('-', '_')}")
     parser.add_argument("command", choices=["migrate", "serve", "republish", *definition.commands])
     args, rest = parser.parse_known_args(argv)
@@ -182,8 +193,50 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
         migrate(definition.migrations_package, settings.database_url, settings.schema_name)
         return
     port = settings.http_port or definition.default_port
+    workers = min(settings.http_workers, definition.max_http_workers or settings.http_workers)
+    if workers > 1:
+        _serve_in_workers(definition, settings, port, workers)
+        return
     try:
         app = create_app(definition, settings)
     except InsecureSettings as error:
         raise SystemExit(str(error)) from None
     uvicorn.run(app, host=settings.http_host, port=port, log_config=None)
+
+
+def _serve_in_workers(definition: ServiceDefinition, settings: ServiceSettings, port: int, workers: int) -> None:
+    """uvicorn's supervisor binds the port once and runs `workers` processes that each build the app.
+
+    Each worker is a whole service process (relay, consumer, background loops): the relay's advisory
+    lock, the consumer group and SKIP LOCKED claims make them safe side by side, as replicas are.
+    """
+    try:
+        settings.refuse_development_secret()
+    except InsecureSettings as error:
+        raise SystemExit(str(error)) from None
+    setup_logging(settings.service_name, settings.log_level)
+    os.environ[DEFINITION_VARIABLE] = _import_path(definition)
+    uvicorn.run(
+        f"{__name__}:worker_app",
+        factory=True,
+        workers=workers,
+        host=settings.http_host,
+        port=port,
+        log_config=None,
+    )
+
+
+def _import_path(definition: ServiceDefinition) -> str:
+    for module_name, module in list(sys.modules.items()):
+        if module_name.startswith("k8sops_") and module_name != "k8sops_common.service":
+            for attribute, value in vars(module).items():
+                if value is definition:
+                    return f"{module_name}:{attribute}"
+    raise RuntimeError(f"the definition of {definition.name} is not a module attribute; workers cannot import it")
+
+
+def worker_app() -> FastAPI:
+    """uvicorn's app factory in each worker process: the definition `service_main` named."""
+    module_name, _, attribute = os.environ[DEFINITION_VARIABLE].partition(":")
+    definition: ServiceDefinition = getattr(importlib.import_module(module_name), attribute)
+    return create_app(definition)

@@ -6,6 +6,7 @@ tools already know: `DATABASE_URL`, `KAFKA_BOOTSTRAP_SERVERS` and `OTEL_EXPORTER
 
 from __future__ import annotations
 
+import os
 from typing import Literal
 
 from pydantic import AliasChoices, Field, model_validator
@@ -13,6 +14,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ENV_PREFIX = "K8SOPS_"
 DEV_JWT_SECRET = "k8sops-dev-secret-change-me-in-production"
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity), where the platform can tell."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 class InsecureSettings(RuntimeError):
@@ -25,6 +33,11 @@ class ServiceSettings(BaseSettings):
     service_name: str = "k8sops"
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, description="Defaults to the service's documented port.")
+    http_workers: int = Field(
+        default_factory=usable_cores,
+        ge=1,
+        description="Processes serving the API (and each running the background loops); defaults to the cores.",
+    )
 
     database_url: str = Field(
         default="postgresql+asyncpg://postgres@localhost:5432/postgres",

@@ -22,15 +22,20 @@ from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ALWAYS_ON, ParentBased
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
 def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
+    """Spans go to OTLP when an endpoint is set. Without one nothing could ever read a span, so
+    new traces are not recorded (half of a consumed event's CPU went to recording spans): their
+    spans still carry fresh trace and span ids for logs, `traceresponse` and the outbox's
+    `traceparent`, flagged not sampled; a caller's sampled trace is still followed."""
     if isinstance(trace.get_tracer_provider(), TracerProvider):
         return  # already set up in this process
-    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    provider = tracer_provider(service_name, otlp_endpoint)
     if otlp_endpoint:
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
@@ -38,6 +43,11 @@ def setup_tracing(service_name: str, otlp_endpoint: str | None) -> None:
             BatchSpanProcessor(OTLPSpanExporter(endpoint=otlp_endpoint.rstrip("/") + "/v1/traces"))
         )
     trace.set_tracer_provider(provider)
+
+
+def tracer_provider(service_name: str, otlp_endpoint: str | None) -> TracerProvider:
+    sampler = ParentBased(ALWAYS_ON if otlp_endpoint else ALWAYS_OFF)
+    return TracerProvider(resource=Resource.create({"service.name": service_name}), sampler=sampler)
 
 
 class TraceResponseHeaders:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -59,6 +60,8 @@ class ServiceProcess:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
+        # A restart after a crash: HTTP workers the dead supervisor left behind would hold the port.
+        self._kill_group()
         log = open(self.log_path, "ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", self.spec.module, "serve"],
@@ -96,10 +99,17 @@ class ServiceProcess:
         try:
             process.wait(timeout_s)
         except subprocess.TimeoutExpired:
-            process.kill()
+            self._kill_group()
             process.wait()
 
     def kill(self) -> None:
+        """SIGKILL to the service's whole process group: its HTTP workers die with it, as in a crash."""
         if self.process is not None and self.process.poll() is None:
-            self.process.kill()
+            self._kill_group()
             self.process.wait()
+
+    def _kill_group(self) -> None:
+        # start_new_session made the service the leader of a process group of its own.
+        if self.process is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self.process.pid, signal.SIGKILL)

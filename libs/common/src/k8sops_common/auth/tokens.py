@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import OrderedDict
 from typing import Any
 
 import jwt
@@ -17,10 +18,38 @@ class InvalidToken(Exception):
     pass
 
 
+class VerifiedTokens:
+    """Tokens already verified, each until its `exp`: a client sends the same bearer token with
+    every request, and nothing verification checks (signature, audience, issuer, claims) changes
+    within the token's life. Bounded; the least recently used token is forgotten first."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._entries: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+
+    def get(self, token: str) -> Principal | None:
+        entry = self._entries.get(token)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if time.time() >= expires_at:
+            del self._entries[token]  # verified again, which refuses it as expired
+            return None
+        self._entries.move_to_end(token)
+        return principal
+
+    def put(self, token: str, principal: Principal, expires_at: float) -> None:
+        self._entries[token] = (principal, expires_at)
+        self._entries.move_to_end(token)
+        while len(self._entries) > self.capacity:
+            self._entries.popitem(last=False)
+
+
 class TokenVerifier:
     def __init__(self, settings: ServiceSettings) -> None:
         self.settings = settings
         self._jwks = jwt.PyJWKClient(settings.jwt_jwks_url) if settings.jwt_jwks_url else None
+        self.verified = VerifiedTokens()
 
     async def _key_for(self, token: str) -> Any:
         if self.settings.jwt_algorithm == "HS256":
@@ -32,6 +61,9 @@ class TokenVerifier:
         return signing_key.key
 
     async def verify(self, token: str) -> Principal:
+        cached = self.verified.get(token)
+        if cached is not None:
+            return cached
         try:
             claims = jwt.decode(
                 token,
@@ -43,7 +75,10 @@ class TokenVerifier:
             )
         except jwt.PyJWTError as error:
             raise InvalidToken(str(error)) from error
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        # `exp` is required, so decode has checked it is a number.
+        self.verified.put(token, principal, float(claims["exp"]))
+        return principal
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:

@@ -9,6 +9,7 @@ poll that finds nothing makes no spans; work they find runs `traced` in the trac
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -19,7 +20,8 @@ from opentelemetry.instrumentation.utils import (
     _SUPPRESS_INSTRUMENTATION_KEY_PLAIN,
     suppress_instrumentation,
 )
-from opentelemetry.propagate import extract, inject
+from opentelemetry.propagate import extract, get_global_textmap, inject
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 KafkaHeaders = Sequence[tuple[str, bytes]]
 # The two keys `suppress_instrumentation` sets; `traced` clears them again for real work.
@@ -62,8 +64,31 @@ def current_trace_headers() -> dict[str, str]:
     return carrier
 
 
+# W3C trace context in its one common form (version 00, nothing after the flags, no tracestate):
+# the consumer reads it per record, and the propagator API costs ~25 us a call, half a set-based
+# event's CPU. Anything else, or other propagators configured, goes through `extract`.
+_CANONICAL_TRACEPARENT = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
+_DEFAULT_FIELDS = frozenset({"traceparent", "tracestate", "baggage"})
+_checked_textmap: list[object] = [None, False]  # the global propagator last checked, and the answer
+
+
+def _default_propagation() -> bool:
+    textmap = get_global_textmap()
+    if _checked_textmap[0] is not textmap:
+        _checked_textmap[:] = [textmap, set(textmap.fields) == _DEFAULT_FIELDS]
+    return bool(_checked_textmap[1])
+
+
 def context_from_headers(headers: KafkaHeaders | None) -> otel_context.Context:
     carrier = {name: value.decode("latin-1") for name, value in headers or () if value is not None}
+    traceparent = carrier.get("traceparent")
+    if traceparent is not None and "tracestate" not in carrier and "baggage" not in carrier:
+        match = _CANONICAL_TRACEPARENT.fullmatch(traceparent)
+        if match and match[1] != "0" * 32 and match[2] != "0" * 16 and _default_propagation():
+            parent = SpanContext(
+                int(match[1], 16), int(match[2], 16), is_remote=True, trace_flags=TraceFlags(int(match[3], 16))
+            )
+            return trace.set_span_in_context(NonRecordingSpan(parent), otel_context.Context())
     return extract(carrier)
 
 
