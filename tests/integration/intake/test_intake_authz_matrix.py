@@ -158,6 +158,7 @@ MATRIX: dict[str, tuple[Builder, dict[str, Cell]]] = {
     "transition request": (transition, participating(200)),
     "comment": (call("POST", "/v1/requests/{r}/comments", {"body": "hello"}), participating(201)),
     "list comments": (call("GET", "/v1/requests/{r}/comments"), READ),
+    "operation reports": (call("GET", "/v1/requests/{r}/operation-reports"), READ),
     "open dispute": (
         call(
             "POST",

@@ -152,6 +152,8 @@ async def test_a_p1_incident_pages_once_and_acknowledgement_and_resolution_follo
     attached = report.json()["attached_markdown"]
     assert "## Detection" in attached and "## Resolution" in attached and "operator@provider.example" in attached
     assert "within the SLA" in attached  # acknowledged within k8s-247's 30 minutes
+    # No audit service here: the draft is stored all the same and says why cluster actions may be missing.
+    assert "Cluster actions may be missing: the audit service at http://127.0.0.1:9 is unreachable" in attached
     filed = await eventually(
         lambda: asyncio.sleep(0, [e for e in tracker.accepted if e.get("type") == "incident.report"]),
         bool,
@@ -232,6 +234,19 @@ async def test_unacknowledged_at_the_warning_the_senior_is_paged_and_the_timelin
     assert action["details"]["linked_by"] == "request" and "infra/etcd-proxy" in action["summary"]
     senior_pages = [e for e in found["entries"] if e["kind"] == "page.trigger" and e["details"]["role"] == "senior"]
     assert len(senior_pages) == 2
+
+    # The draft attached at resolution, which no caller asked for, reads the audit trail with
+    # intake's own credential and lists the cluster action.
+    await move(intake, request_id, "acknowledge", "start", "resolve")
+    report = await eventually(
+        lambda: intake.client.get(f"/v1/requests/{request_id}/incident-report", headers=OPERATOR),
+        lambda response: response.json()["attached_markdown"] is not None,
+        timeout_s=30,
+    )
+    attached = report.json()["attached_markdown"]
+    actions = attached.split("## Actions in the cluster\n", 1)[1].split("\n\n", 1)[0]
+    assert "operator@provider.example: cluster.scale Deployment/infra/etcd-proxy" in actions, attached
+    assert "missing" not in attached
 
 
 async def test_a_timeline_without_the_audit_service_says_so_instead_of_failing(intake: Intake) -> None:

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook
 
 from k8sops_common.bus import Outbox
-from k8sops_common.events.catalog import EventData, SlaBreachedV1, UpgradeStepV1
+from k8sops_common.events.catalog import EVENT_TYPES_BY_MODEL, EventData, SlaBreachedV1, UpgradeStepV1
 from k8sops_common.settings import ServiceSettings
 from k8sops_intake.settings import WebhookSettings
 
@@ -140,16 +140,17 @@ async def test_private_targets_are_refused_unless_configuration_allows_them(isol
         await intake.app.state.context.database.dispose()
 
 
-async def publish(isolation: Any, source_service: str, data: EventData) -> None:
-    """What sla-timer or upgrade-runner would put on the bus: the same envelope their outbox writes."""
+async def publish(isolation: Any, source_service: str, *events: EventData) -> None:
+    """What another service would put on the bus: the same envelopes its outbox writes, in order."""
     outbox = Outbox(ServiceSettings(service_name=source_service))
-    event = outbox.envelope(data)
-    topic = isolation.topic_prefix + ("sla.breached" if isinstance(data, SlaBreachedV1) else "upgrade.step")
     producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
     await producer.start()
     try:
-        assert event.subject is not None
-        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
+        for data in events:
+            event = outbox.envelope(data)
+            topic = isolation.topic_prefix + EVENT_TYPES_BY_MODEL[type(data)].topic
+            assert event.subject is not None
+            await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
     finally:
         await producer.stop()
 

@@ -13,6 +13,7 @@ from k8sops_intake.incidents.domain import (
     bridge_link,
     bridge_template_problem,
     dedup_key,
+    next_coverage_start,
     page_payload,
     pages_now,
     policy_for,
@@ -48,6 +49,19 @@ def test_business_hours_are_the_engagements_working_days_08_to_18_without_holida
     assert pages_now(BUSINESS, DHAKA, dhaka(2026, 11, 29, 9))
     assert not pages_now(BUSINESS, DHAKA, dhaka(2026, 11, 29, 23))
     assert pages_now(IMMEDIATELY, DHAKA, dhaka(2026, 11, 29, 23))
+
+
+def test_a_page_held_back_goes_out_at_the_next_coverage_start() -> None:
+    inside = dhaka(2026, 11, 29, 9)
+    assert next_coverage_start(DHAKA, inside) == inside
+    assert next_coverage_start(DHAKA, dhaka(2026, 11, 29, 6)) == dhaka(2026, 11, 29, 8)  # before 08:00
+    assert next_coverage_start(DHAKA, dhaka(2026, 11, 29, 18)) == dhaka(2026, 11, 30, 8)  # after hours
+    assert next_coverage_start(DHAKA, dhaka(2026, 11, 26, 19)) == dhaka(2026, 11, 29, 8)  # Thu night: Fri, Sat off
+    assert next_coverage_start(DHAKA, dhaka(2026, 12, 15, 20)) == dhaka(2026, 12, 17, 8)  # skips Victory Day
+    assert next_coverage_start(DHAKA, dhaka(2026, 12, 30, 22)) == dhaka(2027, 1, 3, 8)  # extra date, weekend
+    found = next_coverage_start(DHAKA, datetime(2026, 11, 29, 20, tzinfo=UTC))  # 02:00 Monday in Dhaka
+    assert found is not None and found.astimezone(UTC) == datetime(2026, 11, 30, 2, tzinfo=UTC)
+    assert next_coverage_start(Calendar("UTC", [], None, []), inside) is None
 
 
 def test_the_bridge_template_must_be_a_url_with_known_placeholders() -> None:

@@ -9,6 +9,7 @@ from k8sops_common.service import ServiceDefinition, create_app
 from .endpoints import router
 from .handlers import subscriptions
 from .incidents.endpoints import router as incidents_router
+from .incidents.jobs import run_incident_jobs
 from .webhooks.tasks import deliver_webhooks
 
 DEFINITION = ServiceDefinition(
@@ -18,7 +19,7 @@ DEFINITION = ServiceDefinition(
     migrations_package="k8sops_intake.migrations",
     routers=[router, incidents_router],
     subscriptions=subscriptions,
-    background_loops=[deliver_webhooks],
+    background_loops=[deliver_webhooks, run_incident_jobs],
     default_port=8001,
 )
 

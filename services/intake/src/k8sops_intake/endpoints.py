@@ -8,10 +8,18 @@ from fastapi import APIRouter
 
 from .disputes.endpoints import router as disputes_router
 from .engagements.endpoints import router as engagements_router
+from .operation_reports.endpoints import router as operation_reports_router
 from .partners.endpoints import router as partners_router
 from .requests.endpoints import router as requests_router
 from .webhooks.endpoints import router as webhooks_router
 
 router = APIRouter()
-for subdomain in (engagements_router, requests_router, disputes_router, partners_router, webhooks_router):
+for subdomain in (
+    engagements_router,
+    requests_router,
+    operation_reports_router,
+    disputes_router,
+    partners_router,
+    webhooks_router,
+):
     router.include_router(subdomain)

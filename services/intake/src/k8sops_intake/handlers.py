@@ -1,4 +1,5 @@
-"""Intake's consumers: SLA breaches, upgrade steps and cost reports update the request and notify subscribers."""
+"""Intake's consumers: SLA breaches, upgrade steps, operation and cost reports update the request and
+notify subscribers."""
 
 from __future__ import annotations
 
@@ -8,14 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.audit import SYSTEM_ACTOR
 from k8sops_common.bus import ReceivedEvent, Subscriptions
-from k8sops_common.events.catalog import AuditTargetV1, CostReportV1, SlaBreachedV1, UpgradeStepV1
+from k8sops_common.events.catalog import AuditTargetV1, CostReportV1, SlaBreachedV1, UpgradeReportV1, UpgradeStepV1
 from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
 from .domain.lifecycle import Side
-from .domain.requests import upgrade_step_action, upgrade_step_comment
+from .domain.requests import OperationStep, upgrade_step_action, upgrade_step_comment
 from .incidents.handlers import incident_subscriptions
 from .kit import new_id, system_audit
+from .operation_reports.service import attach_report
 from .requests import repository
 from .requests.repository import CommentRecord
 from .requests.service import apply_transition
@@ -59,7 +61,8 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
         request = await repository.update_request(
             session, step.request_id, {"upgrade_step": step.step, "upgrade_status": step.status}
         )
-        comment = upgrade_step_comment(step.step, step.status, step.plan_id, step.detail)
+        progress = OperationStep(step.kind, step.step, step.status, step.state, step.plan_id, step.detail)
+        comment = upgrade_step_comment(progress)
         if comment is not None:
             await repository.add_comment(
                 session,
@@ -72,7 +75,7 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
                     created_at=step.at,
                 ),
             )
-        action = upgrade_step_action(step.step, step.status, request["status"])
+        action = upgrade_step_action(progress, request["status"])
         if action is not None:
             await apply_transition(session, outbox, SYSTEM_ACTOR, Side.PROVIDER, request, action, None)
         else:
@@ -82,7 +85,13 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
                 "request.record_upgrade_step",
                 AuditTargetV1(kind="Request", name=step.request_id, cluster=step.cluster_id),
                 step.engagement_id,
-                {"plan_id": step.plan_id, "step": step.step, "status": step.status},
+                {
+                    "plan_id": step.plan_id,
+                    "kind": step.kind,
+                    "step": step.step,
+                    "status": step.status,
+                    "state": step.state,
+                },
             )
 
     async def on_cost_report(session: AsyncSession, event: ReceivedEvent) -> None:
@@ -122,10 +131,16 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
             {"analysis_id": report.analysis_id, "monthly_savings_bdt": str(report.monthly_savings_bdt)},
         )
 
+    async def on_upgrade_report(session: AsyncSession, event: ReceivedEvent) -> None:
+        report = event.data
+        assert isinstance(report, UpgradeReportV1)
+        await attach_report(session, outbox, report)
+
     subscribed = (
         Subscriptions()
         .on(SlaBreachedV1, on_sla_breached)
         .on(UpgradeStepV1, on_upgrade_step)
+        .on(UpgradeReportV1, on_upgrade_report)
         .on(CostReportV1, on_cost_report)
     )
     return incident_subscriptions(context, subscribed)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -72,6 +72,21 @@ def within_coverage(calendar: Calendar, now: datetime) -> bool:
     if local.weekday() not in calendar.working_days or is_holiday(calendar, local.date()):
         return False
     return COVERAGE_START <= local.time() < COVERAGE_END
+
+
+def next_coverage_start(calendar: Calendar, now: datetime) -> datetime | None:
+    """When a page held back outside coverage goes out: `now` inside coverage, else 08:00 of the
+    next working day that is no holiday; None if there is none within a year (no working days)."""
+    if within_coverage(calendar, now):
+        return now
+    zone = ZoneInfo(calendar.timezone)
+    local = now.astimezone(zone)
+    for offset in range(366):
+        day = local.date() + timedelta(days=offset)
+        start = datetime.combine(day, COVERAGE_START, tzinfo=zone)
+        if start > local and day.weekday() in calendar.working_days and not is_holiday(calendar, day):
+            return start
+    return None
 
 
 def pages_now(policy: Policy, calendar: Calendar, now: datetime) -> bool:

@@ -14,7 +14,7 @@ from k8sops_common.service import ServiceContext
 from ..requests import repository as intake_repository
 from . import repository
 from .paging import escalate, page_on_call_if_due, settle_pages
-from .report import draft_report
+from .report import schedule_report
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def incident_subscriptions(context: ServiceContext, subscriptions: Subscriptions
             await page_on_call_if_due(session, outbox, request)
         settled = await settle_pages(session, outbox, request, update.change, update.status)
         if settled and update.status == "resolved":
-            await draft_report(session, outbox, request)
+            await schedule_report(session, request)
 
     async def on_sla_warning(session: AsyncSession, event: ReceivedEvent) -> None:
         warning = event.data

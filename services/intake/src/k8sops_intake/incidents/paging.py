@@ -35,6 +35,7 @@ from .domain import (
     Policy,
     bridge_link,
     dedup_key,
+    next_coverage_start,
     page_payload,
     pages_now,
     policy_for,
@@ -191,8 +192,12 @@ def _content(request: RequestRecord, reason: PageReason, bridge: str | None, not
     )
 
 
-async def page_on_call_if_due(session: AsyncSession, outbox: Outbox, request: RequestRecord) -> None:
-    """On opening (or a priority change): page the named on-call if the policy says so now."""
+async def page_on_call_if_due(
+    session: AsyncSession, outbox: Outbox, request: RequestRecord, *, held_back: bool = False
+) -> None:
+    """On opening (or a priority change): page the named on-call if the policy says so now; outside
+    coverage the page is held back (a job due at the next coverage start), and `held_back` is that
+    job come due, which pages unless the request was acknowledged (or settled) meanwhile."""
     if request["status"] != "opened":
         return
     engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
@@ -201,14 +206,24 @@ async def page_on_call_if_due(session: AsyncSession, outbox: Outbox, request: Re
     policy = await policy_of(session, engagement, request)
     if policy.mode == "never":
         return
-    if not pages_now(policy, calendar_of(engagement), utc_now()):
+    now = utc_now()
+    if not held_back and not pages_now(policy, calendar_of(engagement), now):
+        due = next_coverage_start(calendar_of(engagement), now)
+        if due is None:
+            summary = "The engagement has no coverage hours: the on-call is not paged (policy business_hours)."
+            await repository.add_log(session, request["id"], now, "page.not_sent", "system", summary)
+            return
+        await repository.schedule_job(session, request["id"], "page", due)
+        summary = (
+            f"Outside the engagement's coverage hours: the on-call is paged at {due.isoformat()} "
+            "unless the request is acknowledged before (policy business_hours)."
+        )
         await repository.add_log(
-            session, request["id"], utc_now(), "page.not_sent", "system",
-            "Outside the engagement's coverage hours: the on-call is not paged (policy business_hours).",
-        )  # fmt: skip
+            session, request["id"], now, "page.held_back", "system", summary, {"due_at": due.isoformat()}
+        )
         return
     bridge = await _open_bridge(session, outbox, request)
-    note = f"{engagement['tier']} paging policy: {policy.mode}"
+    note = f"{engagement['tier']} paging policy: {policy.mode}" + (", held back to coverage start" if held_back else "")
     key = dedup_key(request["id"], "opened")
     await _page(
         session, outbox, request, "on_call", "opened", "trigger", key, _content(request, "opened", bridge, note)

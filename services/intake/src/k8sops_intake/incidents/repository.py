@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any, TypedDict, cast
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypedDict, cast
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import webhook_deliveries
 from ..queries import all_rows, first
 from .domain import EventAction, PageReason, PagerKind, PagerRole, PagingMode, Policy, PolicyRule
-from .tables import incident_log, incident_reports, incident_setups, pager_targets, pages, paging_policies
+from .tables import (
+    incident_jobs,
+    incident_log,
+    incident_reports,
+    incident_setups,
+    pager_targets,
+    pages,
+    paging_policies,
+)
 
 
 class PolicyRecord(TypedDict):
@@ -65,6 +73,21 @@ class LogRecord(TypedDict):
     actor: str
     summary: str
     details: dict[str, Any]
+
+
+JobKind = Literal["report", "page"]
+
+
+class JobRecord(TypedDict):
+    """A report to draft after resolution, or a page held back to the next coverage start."""
+
+    id: int
+    request_id: str
+    kind: JobKind
+    due_at: datetime
+    attempts: int
+    done_at: datetime | None
+    created_at: datetime
 
 
 class ReportRecord(TypedDict):
@@ -213,3 +236,48 @@ async def add_report(session: AsyncSession, request_id: str, markdown: str, draf
 async def get_report(session: AsyncSession, request_id: str) -> ReportRecord | None:
     row = await first(session, incident_reports, incident_reports.c.request_id == request_id)
     return cast(ReportRecord | None, row)
+
+
+# --- jobs ----------------------------------------------------------------------------------------
+
+
+async def schedule_job(session: AsyncSession, request_id: str, kind: JobKind, due_at: datetime) -> None:
+    """One job of a kind per request: a report is scheduled once; a page held back again (a
+    priority change outside coverage) is due again at the new time."""
+    statement = insert(incident_jobs).values(
+        request_id=request_id, kind=kind, due_at=due_at, attempts=0, created_at=func.now()
+    )
+    if kind == "report":
+        await session.execute(statement.on_conflict_do_nothing(constraint="incident_jobs_once"))
+        return
+    await session.execute(
+        statement.on_conflict_do_update(
+            constraint="incident_jobs_once", set_={"due_at": due_at, "done_at": None, "attempts": 0}
+        )
+    )
+
+
+async def claim_due_jobs(session: AsyncSession, limit: int, lease: timedelta) -> list[JobRecord]:
+    """Due jobs, leased (their due time moved on by the lease) so no other replica runs them
+    meanwhile; the lease commits before the work, and a replica that dies leaves it to expire."""
+    due = (
+        select(incident_jobs.c.id)
+        .where(incident_jobs.c.done_at.is_(None), incident_jobs.c.due_at <= func.now())
+        .order_by(incident_jobs.c.due_at, incident_jobs.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    ids = list((await session.execute(due)).scalars())
+    if not ids:
+        return []
+    claimed = (
+        incident_jobs.update()
+        .where(incident_jobs.c.id.in_(ids))
+        .values(due_at=func.now() + lease, attempts=incident_jobs.c.attempts + 1)
+        .returning(*incident_jobs.c)
+    )
+    return [cast(JobRecord, dict(row)) for row in (await session.execute(claimed)).mappings()]
+
+
+async def finish_job(session: AsyncSession, job_id: int) -> None:
+    await session.execute(incident_jobs.update().where(incident_jobs.c.id == job_id).values(done_at=func.now()))

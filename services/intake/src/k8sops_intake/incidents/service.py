@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,7 +23,7 @@ from ..requests.service import visible_request
 from ..webhooks import repository as webhooks_repository
 from ..webhooks.repository import EndpointRecord
 from . import repository
-from .audit_client import entries_between
+from .audit_client import entries_of_request
 from .domain import PagerRole
 from .report import local_entries
 from .repository import PagerTargetRecord, PolicyRecord, SetupRecord
@@ -40,10 +39,9 @@ from .schemas import (
     TimelineOut,
 )
 from .settings import incident_settings
-from .timeline import Entry, audit_entry, link_of, ordered, render_report
+from .timeline import Entry, audit_note, linked_entries, ordered, render_report
 
 ROLES: dict[str, PagerRole] = {"on_call": "on_call", "senior_on_call": "senior"}
-AUDIT_MARGIN = timedelta(minutes=1)
 
 
 # --- pager setup and bridge ----------------------------------------------------------------------
@@ -227,18 +225,8 @@ async def _timeline(
         engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
         entries, trace_ids = await local_entries(session, request)
     tier = engagement["tier"] if engagement else "unknown"
-    read = await entries_between(
-        incident_settings(context),
-        authorization,
-        request["engagement_id"],
-        request["opened_at"] - AUDIT_MARGIN,
-        utc_now() + AUDIT_MARGIN,
-    )
-    linked: list[Entry] = []
-    for row in read.entries:
-        reason = link_of(row, request_id, trace_ids, request["cluster_id"])
-        if reason is not None:
-            linked.append(audit_entry(row, reason))
+    read = await entries_of_request(incident_settings(context), authorization, request)
+    linked = linked_entries(read.entries, request_id, trace_ids, request["cluster_id"])
     return request, tier, ordered([*entries, *linked]), read.unavailable
 
 
@@ -266,10 +254,9 @@ async def incident_report(
         await visible_request(session, principal, request_id)
         stored = await repository.get_report(session, request_id)
     request, tier, entries, unavailable = await _timeline(context, principal, request_id, authorization)
-    note = f"Cluster actions may be missing: {unavailable}." if unavailable else None
     return IncidentReportOut(
         request_id=request_id,
-        markdown=render_report(request, tier, entries, note),
+        markdown=render_report(request, tier, entries, audit_note(unavailable)),
         attached_markdown=stored["markdown"] if stored else None,
         attached_at=stored["drafted_at"] if stored else None,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Table, Text
+from sqlalchemy import BigInteger, Boolean, Column, DateTime, ForeignKey, Integer, Table, Text
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..models import metadata
@@ -73,4 +73,16 @@ incident_reports = Table(
     Column("request_id", Text, ForeignKey("requests.id"), primary_key=True),
     Column("markdown", Text, nullable=False),
     Column("drafted_at", STAMP, nullable=False),
+)
+
+incident_jobs = Table(
+    "incident_jobs",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=True),
+    Column("request_id", Text, ForeignKey("requests.id"), nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("due_at", STAMP, nullable=False),  # a claim moves it on by the lease
+    Column("attempts", Integer, nullable=False),
+    Column("done_at", STAMP),
+    Column("created_at", STAMP, nullable=False),
 )

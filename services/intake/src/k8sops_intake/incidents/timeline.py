@@ -68,6 +68,22 @@ def link_of(row: Mapping[str, Any], request_id: str, trace_ids: set[str], cluste
     return None
 
 
+def linked_entries(
+    rows: Iterable[Mapping[str, Any]], request_id: str, trace_ids: set[str], cluster_id: str | None
+) -> list[Entry]:
+    """The audit trail entries that belong on the request's timeline, as timeline entries."""
+    linked: list[Entry] = []
+    for row in rows:
+        reason = link_of(row, request_id, trace_ids, cluster_id)
+        if reason is not None:
+            linked.append(audit_entry(row, reason))
+    return linked
+
+
+def audit_note(unavailable: str | None) -> str | None:
+    return f"Cluster actions may be missing: {unavailable}." if unavailable else None
+
+
 def _minutes(delta: timedelta) -> str:
     return f"{delta.total_seconds() / 60:.0f} min"
 

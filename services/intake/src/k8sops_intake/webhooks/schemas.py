@@ -10,7 +10,13 @@ from pydantic import BaseModel, Field, StrictBool, field_validator
 from ..schemas import Input
 
 WebhookEventType = Literal[
-    "request.opened", "request.updated", "sla.breached", "upgrade.step", "cost.report", "incident.report"
+    "request.opened",
+    "request.updated",
+    "sla.breached",
+    "upgrade.step",
+    "upgrade.report",
+    "cost.report",
+    "incident.report",
 ]
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = get_args(WebhookEventType)
 

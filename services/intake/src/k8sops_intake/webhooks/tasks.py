@@ -8,7 +8,6 @@ replicas at once, and a crash only delays a delivery until the lease runs out.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from datetime import timedelta
 from typing import Any
@@ -22,12 +21,10 @@ from k8sops_common.events.envelope import utc_now
 from k8sops_common.service import ServiceContext
 
 from ..domain.webhooks import address_is_private, retry_delay, sign
-from ..kit import system_audit
+from ..kit import poll_rounds, system_audit
 from ..settings import WebhookSettings, webhook_settings
 from . import repository
 from .repository import DueDelivery
-
-log = logging.getLogger(__name__)
 
 
 async def _resolves_to_private(url: str) -> bool:
@@ -145,14 +142,9 @@ async def deliver_webhooks(context: ServiceContext, stopping: asyncio.Event) -> 
     """The service's background loop; survives database outages by trying again later."""
     settings = webhook_settings(context)
     async with httpx.AsyncClient(timeout=settings.timeout_s, follow_redirects=False) as client:
-        while not stopping.is_set():
-            try:
-                sent = await deliver_due_webhooks(context, client, settings)
-            except Exception:
-                log.warning("webhook delivery round failed; trying again", exc_info=True)
-                sent = 0
-            if not sent:
-                try:
-                    await asyncio.wait_for(stopping.wait(), timeout=settings.poll_interval_s)
-                except TimeoutError:
-                    pass
+        await poll_rounds(
+            lambda: deliver_due_webhooks(context, client, settings),
+            settings.poll_interval_s,
+            stopping,
+            "webhook delivery",
+        )
