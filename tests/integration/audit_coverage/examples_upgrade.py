@@ -121,6 +121,24 @@ def record_baseline(world: World) -> Awaitable[Call]:
     return in_sandbox(record)(world)
 
 
+async def drift_check(world: World) -> Call:
+    # A baseline as `POST .../baseline` records it (one object), so the check has a desired state.
+    config_map = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
+    await with_cluster(world)
+    await sql(
+        world,
+        "INSERT INTO {schema}.cluster_baselines (cluster_id, object_key, object, recorded_at, recorded_by, reason) "
+        "VALUES ($1, 'v1/ConfigMap/shop/c', $2, now(), 'oncall@provider.example', 'onboarding')",
+        CLUSTER,
+        json.dumps(config_map),
+    )
+
+    async def check(kube: str) -> httpx.Response:
+        return await world.client.post(f"/v1/clusters/{CLUSTER}/drift-checks", headers=world.headers(*OPERATOR))
+
+    return await in_sandbox(check)(world)
+
+
 def git_repository(folder: str) -> None:
     manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "shop"}}
     (Path(folder) / "c.yaml").write_text(json.dumps(manifest))
@@ -201,6 +219,7 @@ UPGRADE_EXAMPLES: dict[tuple[str, str, str], Example] = {
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/decommission"): decommission,
     ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/baseline"): record_baseline,
     ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/desired-state"): git_desired_state,
+    ("upgrade-runner", "POST", "/v1/clusters/{cluster_id}/drift-checks"): drift_check,
     ("upgrade-runner", "POST", "/v1/operations/{operation_id}/sign-off"): command(
         "sign-off", "awaiting_signoff", ADMIN, {"stage_ref": "stage-cov"}, stage=STAGE
     ),
