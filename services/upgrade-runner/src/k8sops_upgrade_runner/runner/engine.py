@@ -22,6 +22,7 @@ from k8sops_common.service import ServiceContext
 from .. import repository, service
 from ..domain.addons import compatibility_findings, inventory
 from ..domain.checks import Baseline, baseline_of, evaluate_precheck, postcheck_problems
+from ..domain.node_plan import node_rows
 from ..domain.operation import State, Trigger
 from ..domain.removed_apis import from_helm, from_last_applied, from_metrics, kinds_to_scan
 from ..domain.versions import Version, check_target, next_minor, version_skip_finding
@@ -334,22 +335,7 @@ class Driver:
     async def prepare_nodes(self, client: ClusterClient, cluster_name: str) -> None:
         """The node list of the run, fixed once: later resumes work through the same rows."""
         version = (await client.platform_cluster())["control_plane"]["version"]
-        rows: list[dict[str, Any]] = []
-        for pool in sorted(await client.node_pools(), key=lambda pool: pool["name"]):
-            # Surge nodes come and go with the run; they are not replaced.
-            for node in sorted((n for n in pool["nodes"] if not n.get("surge")), key=lambda node: node["name"]):
-                rows.append(
-                    {
-                        "operation_id": self.operation_id,
-                        "cluster_name": cluster_name,
-                        "node": node["name"],
-                        "position": len(rows),
-                        "pool": pool["name"],
-                        "from_version": node["version"],
-                        "to_version": version,
-                        "phase": "done" if node["version"] == version else "pending",
-                    }
-                )
+        rows = node_rows(self.operation_id, cluster_name, version, await client.node_pools())
 
         async def insert(session: AsyncSession) -> None:
             await repository.insert_nodes(session, rows)
