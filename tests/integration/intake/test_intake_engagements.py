@@ -19,9 +19,11 @@ async def test_a_senior_creates_an_engagement_and_every_change_publishes_the_who
     prod = next(cluster for cluster in latest["clusters"] if cluster["cluster_id"] == f"{OWN}-prod")
     assert prod["paired_cluster_id"] == f"{OWN}-staging" and prod["monthly_retainer_bdt"] == "250000.00"
     assert all(event["subject"] == OWN for event in events)
-    # The credentials reference is write-only: in no event, no response.
-    outbox_text = json.dumps([row["payload"] for row in await intake.rows("outbox")])
-    assert "vault://" not in outbox_text
+    # The credentials reference travels to the runner on `engagement.changed` only: in no audit
+    # event and no response.
+    assert prod["credentials_ref"] == f"vault://k8s/{OWN}-prod/admin"
+    audit_text = json.dumps([row["payload"] for row in await intake.rows("outbox", "topic LIKE '%audit.event'")])
+    assert "vault://" not in audit_text
     shown = await intake.client.get(f"/v1/engagements/{OWN}", headers=VIEWER)
     assert shown.status_code == 200 and "vault://" not in shown.text and "credentials" not in shown.text
     audit = [

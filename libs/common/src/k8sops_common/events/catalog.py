@@ -64,7 +64,7 @@ class ClusterV1(EventData):
 
 
 class EngagementChangedV1(EventData):
-    """The whole engagement as it is now, so other services keep their own copy (no credentials)."""
+    """The whole engagement as it is now, for other services' own copies (credentials references, no secrets)."""
 
     engagement_id: str
     change: Literal["created", "updated", "deleted"]

@@ -71,8 +71,17 @@ async def ensure_engagement_and_cluster(session: AsyncSession, engagement_id: st
         )
 
 
-async def _publish_engagement(session: AsyncSession, outbox: Outbox, view: EngagementOut, change: str) -> None:
-    """`engagement.changed` with the whole engagement as it is now; credentials never leave the table."""
+async def _publish_engagement(session: AsyncSession, outbox: Outbox, engagement_id: str, change: str) -> EngagementOut:
+    """`engagement.changed` with the whole engagement as it is now, returned as clients see it.
+
+    Each cluster travels with its credentials reference (where the secret store keeps its token), so
+    the upgrade-runner can fetch the token itself; the reference is not a secret and no token ever
+    leaves the secret store. Clients never see the reference (`ClusterOut` leaves it out)."""
+    row = await repository.get_engagement(session, engagement_id)
+    assert row is not None
+    cluster_rows = await repository.clusters_of(session, [engagement_id])
+    view = _engagement_out(row, cluster_rows)
+    references = {cluster["id"]: cluster["credentials_ref"] for cluster in cluster_rows}
     window = view.maintenance_window
     await outbox.add(
         session,
@@ -96,6 +105,7 @@ async def _publish_engagement(session: AsyncSession, outbox: Outbox, view: Engag
                     environment=cluster.environment,
                     paired_cluster_id=cluster.paired_cluster_id,
                     api_endpoint=cluster.api_endpoint,
+                    credentials_ref=references[cluster.id],
                     size_band=cluster.size_band,
                     workload_band=cluster.workload_band,
                     monthly_retainer_bdt=cluster.monthly_retainer_bdt,
@@ -105,6 +115,7 @@ async def _publish_engagement(session: AsyncSession, outbox: Outbox, view: Engag
             changed_at=view.updated_at,
         ),
     )
+    return view
 
 
 def _engagement_columns(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -137,8 +148,7 @@ async def create_engagement(
         raise problem(
             409, "Engagement exists", f"Engagement {body.id!r} exists already; change it with PATCH.", "conflict"
         )
-    view = await _engagement_view(session, body.id)
-    await _publish_engagement(session, outbox, view, "created")
+    view = await _publish_engagement(session, outbox, body.id, "created")
     await record_audit(
         session,
         outbox,
@@ -174,24 +184,23 @@ async def update_engagement(
     refusal = cluster_admin_refusal(tier, changes.get("cluster_admin", current["cluster_admin"]))
     if refusal:
         raise problem(422, "No cluster admin on this tier", refusal, "invalid-request")
-    if changes:
-        if "maintenance_window" in changes:
-            changes["maintenance_window"] = body.maintenance_window
-        await repository.update_engagement(
-            session, engagement_id, {**_engagement_columns(changes), "updated_at": utc_now()}
-        )
-    view = await _engagement_view(session, engagement_id)
-    if changes:
-        await _publish_engagement(session, outbox, view, "updated")
-        await record_audit(
-            session,
-            outbox,
-            actor=principal,
-            action="engagement.update",
-            target=AuditTargetV1(kind="Engagement", name=engagement_id),
-            engagement_id=engagement_id,
-            details={"fields": ",".join(sorted(changes))},
-        )
+    if not changes:
+        return await _engagement_view(session, engagement_id)
+    if "maintenance_window" in changes:
+        changes["maintenance_window"] = body.maintenance_window
+    await repository.update_engagement(
+        session, engagement_id, {**_engagement_columns(changes), "updated_at": utc_now()}
+    )
+    view = await _publish_engagement(session, outbox, engagement_id, "updated")
+    await record_audit(
+        session,
+        outbox,
+        actor=principal,
+        action="engagement.update",
+        target=AuditTargetV1(kind="Engagement", name=engagement_id),
+        engagement_id=engagement_id,
+        details={"fields": ",".join(sorted(changes))},
+    )
     return view
 
 
@@ -206,8 +215,7 @@ async def upload_holiday_calendar(
         raise problem(422, "Unusable holiday calendar", str(error), "invalid-holiday-calendar") from None
     listed = [day.isoformat() for day in dates]
     await repository.update_engagement(session, engagement_id, {"official_holidays": listed, "updated_at": utc_now()})
-    view = await _engagement_view(session, engagement_id)
-    await _publish_engagement(session, outbox, view, "updated")
+    view = await _publish_engagement(session, outbox, engagement_id, "updated")
     await record_audit(
         session,
         outbox,
@@ -237,7 +245,7 @@ async def _cluster_changed(
     session: AsyncSession, outbox: Outbox, principal: Principal, engagement_id: str, cluster_id: str, action: str
 ) -> None:
     await repository.update_engagement(session, engagement_id, {"updated_at": utc_now()})
-    await _publish_engagement(session, outbox, await _engagement_view(session, engagement_id), "updated")
+    await _publish_engagement(session, outbox, engagement_id, "updated")
     await record_audit(
         session,
         outbox,
