@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import RowMapping, bindparam, delete, func, select, update
+from sqlalchemy import RowMapping, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -130,6 +130,24 @@ async def get_engagements(session: AsyncSession, engagement_ids: Collection[str]
 async def get_clusters(session: AsyncSession, cluster_ids: Collection[str]) -> dict[str, RowMapping]:
     query = select(clusters).where(clusters.c.cluster_id.in_(cluster_ids))
     return {row["cluster_id"]: row for row in (await session.execute(query)).mappings()}
+
+
+async def lock_engagements_for_arming(session: AsyncSession, engagement_ids: Collection[str]) -> None:
+    """Serialises arming per engagement across replicas until the transaction ends.
+
+    Opening timers and applying their engagement each read what the other writes: taken after
+    inserting the timers and before reading the engagement (or the unarmed timers), whichever
+    commits second sees the other's rows. Keys are taken in sorted order so that two batches
+    holding several engagements cannot deadlock; the schema keeps services and tests apart, and
+    the "sla-arm:" prefix keeps the keys apart from the breach lock's.
+    """
+    await session.execute(
+        text(
+            "SELECT pg_advisory_xact_lock(hashtextextended('sla-arm:' || current_schema() || ':' || id, 0))"
+            " FROM unnest(CAST(:ids AS text[])) WITH ORDINALITY AS locks(id, position) ORDER BY position"
+        ),
+        {"ids": sorted(set(engagement_ids))},
+    )
 
 
 # Timers

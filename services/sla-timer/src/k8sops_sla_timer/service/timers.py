@@ -86,6 +86,7 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, data: E
     )
     if data.change == "deleted":
         return
+    await repository.lock_engagements_for_arming(session, [data.engagement_id])
     engagement = await repository.get_engagement(session, data.engagement_id)
     assert engagement is not None  # written above in this transaction
     await _arm_timers(session, outbox, await repository.unarmed_timers(session, data.engagement_id), engagement)
@@ -138,6 +139,9 @@ async def open_timers(
     by_engagement: dict[str, list[dict[str, Any]]] = {}
     for request_id in new_ids:
         by_engagement.setdefault(rows[request_id]["engagement_id"], []).append(rows[request_id])
+    # A replica applying one of these engagements right now cannot see the rows just inserted:
+    # wait for it, so that this transaction sees its engagement (or it sees these rows).
+    await repository.lock_engagements_for_arming(session, by_engagement)
     known = await repository.get_engagements(session, by_engagement)
     for engagement_id, timer_rows in by_engagement.items():
         engagement = known.get(engagement_id)
