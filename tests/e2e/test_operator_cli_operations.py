@@ -93,7 +93,13 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         timing = sandbox.scenario.timing
         timing.node_ready_seconds, timing.pod_start_seconds, timing.control_plane_upgrade_seconds = 0.1, 0.05, 0.1
         intake = await start_service("intake", wait=False)  # the three start side by side
-        runner = await start_service("upgrade-runner", wait=False, env=runner_env(sandbox.platform_url, "runner-cli"))
+        # The secret store the clusters' references resolve in: `vault://k8s/<cluster>` holds its token.
+        credentials = tmp_path / "credentials"
+        for name in ("acme-staging", "acme-prod"):
+            (credentials / "vault" / "k8s").mkdir(parents=True, exist_ok=True)
+            (credentials / "vault" / "k8s" / name).write_text(sandbox.auth.issue(name))
+        env = runner_env(sandbox.platform_url, "runner-cli") | {"K8SOPS_UPGRADE_CREDENTIALS_DIR": str(credentials)}
+        runner = await start_service("upgrade-runner", wait=False, env=env)
         cost_env = {
             "K8SOPS_KUBECONFIG": str(sandbox.kubeconfig_path),
             "K8SOPS_PROMETHEUS_URL": sandbox.prometheus_url,

@@ -221,7 +221,9 @@ def the_request_crossed_every_hop(receiver: OtlpReceiver, trace_id: str) -> None
         """audit has handled the audit event sla-timer wrote when it armed the timer."""
         by_id = {span.span_id: span for span in spans}
         audited = [span for span in spans if span.service == "audit" and span.kind == "CONSUMER"]
-        return any(
+        # Each service's exporter sends on its own schedule: intake's relay span may come last.
+        intake_hops = {(span.kind, span.name) for span in spans if span.service == "intake"}
+        return ("PRODUCER", "send request.opened") in intake_hops and any(
             (hop.service, hop.name) == ("sla-timer", "process request.opened")
             for span in audited
             for hop in ancestors(span, by_id)
@@ -238,7 +240,8 @@ def the_request_crossed_every_hop(receiver: OtlpReceiver, trace_id: str) -> None
 def breach_and_credit_join_the_trace(receiver: OtlpReceiver, trace_id: str) -> None:
     def arrived(spans: list[ReceivedSpan]) -> bool:
         names = {(span.service, span.name) for span in spans}
-        return {("sla-timer", "send credit.issued"), ("intake", "process sla.breached")} <= names
+        wanted = {("sla-timer", "send credit.issued"), ("sla-timer", "send sla.breached"), ("sla-timer", "sla.alert")}
+        return {*wanted, ("intake", "process sla.breached")} <= names
 
     spans = wait_until(lambda: receiver.trace(trace_id), arrived, 150)  # due a minute after the opening
     by_id = {span.span_id: span for span in spans}

@@ -93,8 +93,15 @@ async def test_one_request_is_one_trace_from_intake_through_breach_and_credit(
     prefix = isolation.topic_prefix
 
     # intake → relay → sla-timer → (its audit event) relay → audit.
+    # Each service's exporter sends on its own schedule: wait for every hop, not only the last one.
     def request_hops_arrived(spans: list[ReceivedSpan]) -> bool:
-        return any(span.service == "audit" and span.kind == "CONSUMER" for span in spans)
+        hops = {(span.service, span.kind, span.name) for span in spans}
+        return {
+            ("intake", "SERVER", "POST /v1/requests"),
+            ("intake", "PRODUCER", f"send {prefix}request.opened"),
+            ("sla-timer", "CONSUMER", f"process {prefix}request.opened"),
+            ("sla-timer", "PRODUCER", f"send {prefix}audit.event"),
+        } <= hops and any(span.service == "audit" and span.kind == "CONSUMER" for span in spans)
 
     spans = await eventually(lambda: _trace(otlp_receiver, trace_id), request_hops_arrived, timeout_s=90)
     by_id = {span.span_id: span for span in spans}
@@ -126,7 +133,8 @@ async def test_one_request_is_one_trace_from_intake_through_breach_and_credit(
 
     def breach_hops_arrived(spans: list[ReceivedSpan]) -> bool:
         names = {(span.service, span.name) for span in spans}
-        return {("sla-timer", f"send {prefix}credit.issued"), ("intake", f"process {prefix}sla.breached")} <= names
+        sent = {("sla-timer", f"send {prefix}{topic}") for topic in ("sla.breached", "credit.issued", "sla.warning")}
+        return {("sla-timer", "sla.alert"), ("intake", f"process {prefix}sla.breached"), *sent} <= names
 
     spans = await eventually(lambda: _trace(otlp_receiver, trace_id), breach_hops_arrived, timeout_s=90)
     by_id = {span.span_id: span for span in spans}
