@@ -179,7 +179,8 @@ async def measure_raw_statements(database_url: str, schema: str, count: int, con
         request_id = f"req-raw-{index:08d}"
         now = datetime.now(UTC)
         async with pool.acquire() as connection, connection.transaction():
-            await connection.fetchval(insert_request, request_id, ENGAGEMENT, f"bench {index}", now)
+            if await connection.fetchval(insert_request, request_id, ENGAGEMENT, f"bench {index}", now) is None:
+                raise AssertionError(f"engagement {ENGAGEMENT} missing: the floor would insert no request")
             opened = (str(uuid.uuid4()), "request.opened", request_id, payload)
             audit = (str(uuid.uuid4()), "audit.event", ENGAGEMENT, payload)
             await connection.execute(insert_outbox, *opened, traceparent, *audit)
