@@ -39,26 +39,25 @@ from k8sops_platform.embedded import free_port
 ENGAGEMENT = "eng-bench"
 SCHEMA_PREFIX = "bench_intake"
 STARTED = "Application startup complete"
-# The statements of POST /v1/requests' transaction, as intake sends them (SQLAlchemy's echo).
-SELECT_ENGAGEMENT = (
-    "SELECT id, name, tier, timezone, working_days, holiday_country, extra_holidays, official_holidays, "
-    "maintenance_window, on_call, cluster_admin, created_by, created_at, updated_at FROM {schema}.engagements "
-    "WHERE id = $1"
-)
+# The statements of POST /v1/requests' transaction, as intake sends them (SQLAlchemy's echo): the
+# request's INSERT checks the engagement, both outbox rows go in one INSERT, the deliveries in another.
 INSERT_REQUEST = (
-    "INSERT INTO {schema}.requests (id, engagement_id, cluster_id, category, priority, status, title, description, "
-    "opened_by, opened_at, updated_at, decline_reason, decline_pointer) "
-    "VALUES ($1, $2, NULL, 'incident', 'P2', 'opened', $3, '', 'bench', $4, $4, NULL, NULL)"
+    "INSERT INTO {schema}.requests (id, engagement_id, cluster_id, category, priority, title, description, "
+    "status, opened_by, opened_at, updated_at, decline_reason, decline_pointer) "
+    "SELECT $1, $2, NULL, 'incident', 'P2', $3, '', 'opened', 'bench', $4, $4, NULL, NULL "
+    "WHERE EXISTS (SELECT id FROM {schema}.engagements WHERE id = $2) RETURNING id"
 )
 INSERT_OUTBOX = (
     "INSERT INTO {schema}.outbox (event_id, topic, key, payload, traceparent, tracestate) "
-    "VALUES ($1, $2, $3, $4, $5, NULL) RETURNING id"
+    "VALUES ($1, $2, $3, $4, $5, NULL), ($6, $7, $8, $9, $5, NULL)"
 )
-SELECT_SUBSCRIBERS = (
-    "SELECT id FROM {schema}.webhook_endpoints WHERE engagement_id = $1 AND enabled IS true "
+INSERT_DELIVERIES = (
+    "INSERT INTO {schema}.webhook_deliveries (endpoint_id, message_id, event_type, payload, status, attempts, "
+    "next_attempt_at, created_at) SELECT id, concat('msg_', replace(gen_random_uuid()::text, '-', '')), "
+    "$3, $4, 'pending', 0, $5, $5 FROM {schema}.webhook_endpoints WHERE engagement_id = $1 AND enabled IS true "
     "AND event_types @> $2::jsonb"
 )
-STATEMENTS_PER_TRANSACTION = 5
+STATEMENTS_PER_TRANSACTION = 3
 GOAL_REQUESTS_PER_S = 1_000
 GOAL_P99_MS = 50.0
 GOAL_SHARE_OF_RAW_STATEMENTS = 0.35
@@ -171,24 +170,22 @@ async def measure_raw_statements(database_url: str, schema: str, count: int, con
     pool = await asyncpg.create_pool(
         database_url.replace("postgresql+asyncpg://", "postgresql://"), min_size=concurrency, max_size=concurrency
     )
-    statements = [
-        statement.format(schema=schema)
-        for statement in (SELECT_ENGAGEMENT, INSERT_REQUEST, INSERT_OUTBOX, SELECT_SUBSCRIBERS)
-    ]
-    select_engagement, insert_request, insert_outbox, select_subscribers = statements
+    statements = [statement.format(schema=schema) for statement in (INSERT_REQUEST, INSERT_OUTBOX, INSERT_DELIVERIES)]
+    insert_request, insert_outbox, insert_deliveries = statements
     payload = "x" * 700  # a request.opened or audit.event CloudEvent is 600 to 800 bytes
     traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
 
     async def one_transaction(index: int) -> None:
         request_id = f"req-raw-{index:08d}"
+        now = datetime.now(UTC)
         async with pool.acquire() as connection, connection.transaction():
-            await connection.fetchrow(select_engagement, ENGAGEMENT)
-            await connection.execute(insert_request, request_id, ENGAGEMENT, f"bench {index}", datetime.now(UTC))
-            await connection.fetchval(
-                insert_outbox, str(uuid.uuid4()), "request.opened", request_id, payload, traceparent
-            )
-            await connection.fetchval(insert_outbox, str(uuid.uuid4()), "audit.event", ENGAGEMENT, payload, traceparent)
-            await connection.fetch(select_subscribers, ENGAGEMENT, '["request.opened"]')
+            if await connection.fetchval(insert_request, request_id, ENGAGEMENT, f"bench {index}", now) is None:
+                raise AssertionError(f"engagement {ENGAGEMENT} missing: the floor would insert no request")
+            opened = (str(uuid.uuid4()), "request.opened", request_id, payload)
+            audit = (str(uuid.uuid4()), "audit.event", ENGAGEMENT, payload)
+            await connection.execute(insert_outbox, *opened, traceparent, *audit)
+            subscribed = (ENGAGEMENT, '["request.opened"]')
+            await connection.execute(insert_deliveries, *subscribed, "request.opened", payload, now)
 
     try:
         elapsed, latencies = await closed_loop(count, concurrency, one_transaction)

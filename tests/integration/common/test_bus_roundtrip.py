@@ -1,4 +1,5 @@
-"""The bus against the real PostgreSQL and broker: outbox → relay → Kafka → inbox consumer."""
+"""The bus against the real PostgreSQL and broker: outbox → relay → Kafka → inbox consumer; and
+`Outbox.add_all`, the events of one command as one INSERT, in order, each with the trace context."""
 
 from __future__ import annotations
 
@@ -6,15 +7,20 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from k8sops_common.audit import SYSTEM_ACTOR, audit_event
 from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
 from k8sops_common.db import Database, engine_from_settings
-from k8sops_common.events.catalog import RequestOpenedV1
+from k8sops_common.events.catalog import AuditTargetV1, EventData, RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
 
 Eventually = Callable[..., Awaitable[object]]
@@ -181,3 +187,48 @@ async def test_malformed_and_failing_messages_go_to_the_dlq_and_the_consumer_mov
     poisoned = [d for d in dead if "cannot take poison" in d["dlq-error"]]
     assert len(unparsable) == 2 and all(d["dlq-attempts"] == "0" for d in unparsable)
     assert len(poisoned) == 1 and poisoned[0]["dlq-attempts"] == "3"
+
+
+TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
+SPAN_ID = 0xB7AD6B7169203331
+
+
+async def test_add_all_writes_the_events_in_one_statement_in_order_with_the_trace_context(
+    service: tuple[ServiceSettings, Database],
+) -> None:
+    settings, database = service
+    outbox = Outbox(settings)
+    target = AuditTargetV1(kind="Request", name="req-1")
+    events: list[EventData] = [
+        opened("req-1"),
+        audit_event(outbox, actor=SYSTEM_ACTOR, action="request.open", target=target, engagement_id="eng-1"),
+        opened("req-2"),
+    ]
+    statements: list[str] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    caller = SpanContext(TRACE_ID, SPAN_ID, is_remote=True, trace_flags=TraceFlags(TraceFlags.SAMPLED))
+    async with database.unit_of_work() as session:
+        await session.execute(text("SELECT 1"))  # BEGIN and the pool's checkout happen before counting
+        sqlalchemy_event.listen(database.engine.sync_engine, "before_cursor_execute", capture)
+        try:
+            with trace.use_span(NonRecordingSpan(caller)):
+                ids = await outbox.add_all(session, events)
+                assert await outbox.add_all(session, []) == []  # and nothing to send for no events
+        finally:
+            sqlalchemy_event.remove(database.engine.sync_engine, "before_cursor_execute", capture)
+
+    assert len(statements) == 1 and statements[0].lstrip().upper().startswith("INSERT INTO"), statements
+    async with database.sessions() as session:
+        query = text("SELECT event_id, topic, key, traceparent FROM outbox ORDER BY id")
+        rows = (await session.execute(query)).all()
+    assert [row.event_id for row in rows] == ids and len(set(ids)) == 3
+    assert [row.topic for row in rows] == [
+        settings.topic("request.opened"),
+        settings.topic("audit.event"),
+        settings.topic("request.opened"),
+    ]
+    assert [row.key for row in rows] == ["req-1", "eng-1", "req-2"]
+    assert {row.traceparent for row in rows} == {f"00-{TRACE_ID:032x}-{SPAN_ID:016x}-01"}

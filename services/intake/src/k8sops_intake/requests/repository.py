@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from k8sops_common.auth import Principal
 from k8sops_common.events.catalog import Priority, RequestStatus
 
-from ..models import request_comments, requests, scope_creep_records
+from ..models import clusters, engagements, request_comments, requests, scope_creep_records
 from ..queries import all_rows, first, visible_to
 
 
@@ -60,8 +60,18 @@ class ScopeCreepRow(TypedDict):
     recorded_at: datetime
 
 
-async def add_request(session: AsyncSession, values: dict[str, Any]) -> None:
-    await session.execute(requests.insert().values(**values))
+async def add_request(session: AsyncSession, values: dict[str, Any]) -> bool:
+    """Inserts the request if its engagement exists and its cluster, if it names one, is of that
+    engagement; False, with nothing written, if not. The check rides on the INSERT, so opening a
+    request costs no round trip of its own for it."""
+    engagement_id, cluster_id = values["engagement_id"], values.get("cluster_id")
+    known = [select(engagements.c.id).where(engagements.c.id == engagement_id).exists()]
+    if cluster_id is not None:
+        of_engagement = (clusters.c.id == cluster_id, clusters.c.engagement_id == engagement_id)
+        known.append(select(clusters.c.id).where(*of_engagement).exists())
+    row = select(*(literal(value, requests.c[name].type) for name, value in values.items())).where(*known)
+    result = await session.execute(requests.insert().from_select(list(values), row).returning(requests.c.id))
+    return result.first() is not None
 
 
 async def get_request(

@@ -8,7 +8,7 @@ from typing import Any, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from k8sops_common.audit import record_audit
+from k8sops_common.audit import audit_event, record_audit
 from k8sops_common.auth import Principal
 from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import AuditTargetV1, Priority, RequestCategory, RequestOpenedV1, RequestUpdatedV1
@@ -59,7 +59,8 @@ async def _record_scope_creep(
 async def open_new_request(
     session: AsyncSession, outbox: Outbox, actor: Actor, request_id: str, fields: dict[str, Any]
 ) -> RequestOut:
-    """Stores a new request; out-of-scope asks are declined at once and kept as scope creep."""
+    """Stores a new request of a known engagement (and cluster of it), else 422; out-of-scope asks
+    are declined at once and kept as scope creep."""
     decision = out_of_scope(fields["category"], fields["title"], fields["description"])
     opened_at = utc_now()
     values = {
@@ -72,7 +73,10 @@ async def open_new_request(
         "decline_reason": decision.reason if decision else None,
         "decline_pointer": decision.pointer if decision else None,
     }
-    await repository.add_request(session, values)
+    if not await repository.add_request(session, values):
+        # Names what is missing; if both appeared since the INSERT looked, the request goes in now.
+        await ensure_engagement_and_cluster(session, fields["engagement_id"], fields.get("cluster_id"))
+        await repository.add_request(session, values)
     target = AuditTargetV1(kind="Request", name=request_id, cluster=fields.get("cluster_id"))
     if decision is not None:
         # Nothing to time or work on, so no request.opened; the record shows the gap in coverage.
@@ -98,9 +102,7 @@ async def open_new_request(
         opened_by=actor.sub,
         origin=fields.get("origin", "api"),
     )
-    await outbox.add(session, event)
-    await record_audit(
-        session,
+    audit = audit_event(
         outbox,
         actor=actor,
         action="request.open",
@@ -108,6 +110,7 @@ async def open_new_request(
         engagement_id=fields["engagement_id"],
         details={"category": fields["category"], "priority": fields["priority"]},
     )
+    await outbox.add_all(session, [event, audit])
     await notify_subscribers(session, fields["engagement_id"], "request.opened", event.model_dump(mode="json"))
     return RequestOut.model_validate(values)
 
@@ -126,7 +129,6 @@ async def open_request(
         existing = await repository.get_request(session, replayed)
         assert existing is not None  # written in the same transaction as the key
         return Created(RequestOut.model_validate(existing), is_new=False)
-    await ensure_engagement_and_cluster(session, body.engagement_id, body.cluster_id)
     return Created(await open_new_request(session, outbox, principal, request_id, body.model_dump()), is_new=True)
 
 
@@ -164,9 +166,7 @@ async def record_request_change(
         changed_at=after["updated_at"],
         changed_by=actor.sub,
     )
-    await outbox.add(session, event)
-    await record_audit(
-        session,
+    audit = audit_event(
         outbox,
         actor=actor,
         action=action,
@@ -174,6 +174,7 @@ async def record_request_change(
         engagement_id=after["engagement_id"],
         details=details or {},
     )
+    await outbox.add_all(session, [event, audit])
     await notify_subscribers(session, after["engagement_id"], "request.updated", event.model_dump(mode="json"))
 
 

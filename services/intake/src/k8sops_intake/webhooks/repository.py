@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, TypedDict, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import DateTime, Integer, Text, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ..models import webhook_attempts, webhook_deliveries, webhook_endpoints
@@ -86,18 +86,38 @@ async def update_endpoint(session: AsyncSession, endpoint_id: str, values: dict[
     await session.execute(webhook_endpoints.update().where(webhook_endpoints.c.id == endpoint_id).values(**values))
 
 
-async def subscribed_endpoint_ids(session: AsyncSession, engagement_id: str, event_type: str) -> list[str]:
-    query = select(webhook_endpoints.c.id).where(
+async def queue_deliveries(
+    session: AsyncSession, engagement_id: str, event_type: str, payload: str, now: datetime
+) -> None:
+    """One pending delivery per enabled endpoint of the engagement subscribed to `event_type`, each
+    with a fresh webhook-id (`msg_` and a random UUID's 32 hex digits), in one statement: looking
+    the endpoints up first would cost every command a round trip, and most have none."""
+    message_id = func.concat("msg_", func.replace(func.gen_random_uuid().cast(Text), "-", ""))
+    subscribed = select(
+        webhook_endpoints.c.id,
+        message_id,
+        literal(event_type, Text),
+        literal(payload, Text),
+        literal("pending", Text),
+        literal(0, Integer),
+        literal(now, DateTime(timezone=True)),
+        literal(now, DateTime(timezone=True)),
+    ).where(
         webhook_endpoints.c.engagement_id == engagement_id,
         webhook_endpoints.c.enabled.is_(True),
         webhook_endpoints.c.event_types.contains([event_type]),
     )
-    return list((await session.execute(query)).scalars())
-
-
-async def add_deliveries(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(webhook_deliveries.insert().values(rows))
+    columns = [
+        "endpoint_id",
+        "message_id",
+        "event_type",
+        "payload",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "created_at",
+    ]
+    await session.execute(webhook_deliveries.insert().from_select(columns, subscribed))
 
 
 async def deliveries_of(session: AsyncSession, endpoint_id: str, limit: int) -> list[DeliveryRecord]:

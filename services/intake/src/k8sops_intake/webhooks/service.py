@@ -4,7 +4,6 @@ every endpoint that asked for it, in the transaction of the change the event rep
 from __future__ import annotations
 
 import json
-import uuid
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,27 +25,9 @@ from .schemas import DeliveryAttemptOut, DeliveryOut, WebhookCreate, WebhookCrea
 
 async def notify_subscribers(session: AsyncSession, engagement_id: str, event_type: str, data: dict[str, Any]) -> None:
     """Queues one signed delivery per endpoint of the engagement that asked for this event type."""
-    endpoint_ids = await repository.subscribed_endpoint_ids(session, engagement_id, event_type)
-    if not endpoint_ids:
-        return
     now = utc_now()
     payload = json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": data}, separators=(",", ":"))
-    await repository.add_deliveries(
-        session,
-        [
-            {
-                "endpoint_id": endpoint_id,
-                "message_id": f"msg_{uuid.uuid4().hex}",
-                "event_type": event_type,
-                "payload": payload,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-            for endpoint_id in endpoint_ids
-        ],
-    )
+    await repository.queue_deliveries(session, engagement_id, event_type, payload, now)
 
 
 async def register_webhook(
