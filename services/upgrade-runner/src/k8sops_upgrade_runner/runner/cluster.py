@@ -122,6 +122,11 @@ class ClusterClient:
     async def platform_operation(self, operation_id: str) -> Obj:
         return await self._platform("GET", f"/v1/operations/{operation_id}")
 
+    async def node_upgrades(self, node: str) -> list[Obj]:
+        """The platform's node-upgrade operations for `node`, whoever asked for them."""
+        listed = await self._platform("GET", f"/v1/operations?cluster={(await self._path()).rsplit('/', 1)[-1]}")
+        return [op for op in listed["operations"] if op["type"] == "UPGRADE_NODE" and op.get("node") == node]
+
     # --- Kubernetes API, read ----------------------------------------------------------------
     async def _get(self, path: str, query: list[tuple[str, str]] | None = None) -> Obj:
         # Raw JSON instead of typed models: a 10,000-pod list deserialises in a fraction of the time.

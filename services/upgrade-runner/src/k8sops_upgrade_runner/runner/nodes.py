@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import RowMapping
@@ -55,9 +55,12 @@ class NodeRoller:
                 raise NodeFailed(detail)
         if row["phase"] in ("cordoned", "drained"):  # `drained` rows come from runners before 2026-11
             # Drained and replace-requested are saved together (one write less per node): a resume
-            # from `cordoned` finds the node empty at once, and only a crash between the platform
-            # call and this write replaces a node twice, as it always could.
-            operation = await self.client.upgrade_node(row["pool"], row["node"], row["to_version"])
+            # from `cordoned` finds the node empty at once, and asks the platform first whether this
+            # run already requested the replace (a crash or a lost lease between the platform call
+            # and this write), so a node is never replaced twice.
+            operation = await self.requested_replace(row) or await self.client.upgrade_node(
+                row["pool"], row["node"], row["to_version"]
+            )
             touched = [*row["touched"], *([] if "drained" in row["touched"] else ["drained"]), "replaced"]
             values = {"platform_operation": operation["id"], "replace_requested_at": self.clock(), "touched": touched}
             row = await self.save(row, {"phase": "upgrading", **values})
@@ -70,6 +73,19 @@ class NodeRoller:
             values = {"ready_at": ready_at, "finished_at": self.clock(), "touched": [*row["touched"], "uncordoned"]}
             row = await self.save(row, {"phase": "done", **values})
         return row
+
+    async def requested_replace(self, row: RowMapping) -> dict[str, Any] | None:
+        """A replace of this node to its target that this run asked for since cordoning it, if any."""
+        since = row["started_at"].replace(microsecond=0)  # the platform's times are whole seconds
+        wanted = Version.parse(row["to_version"])
+        for operation in await self.client.node_upgrades(row["node"]):
+            if (
+                operation["status"] != "FAILED"
+                and Version.parse(operation["target_version"]) == wanted
+                and datetime.fromisoformat(operation["created_at"]) >= since
+            ):
+                return operation
+        return None
 
     async def roll_back(self, row: RowMapping) -> str:
         """Puts one node back as it was before the operation; returns what was done to it."""
