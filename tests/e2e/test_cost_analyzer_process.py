@@ -3,7 +3,7 @@ scheduler loop running the onboarding assessment, the report served by the API."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from k8sops_common.bus.outbox import Outbox
 from k8sops_common.settings import ServiceSettings
 from k8sops_sandbox.server import run_sandbox
 from tests.integration.cost_analyzer.conftest import CLUSTER, VIEWER, engagement_event
+from tests.support.sandbox import wait_for_running_pods
 
 Eventually = Callable[..., Awaitable[Any]]
 
@@ -23,10 +24,7 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
     isolation: Any, start_service: Any, eventually: Eventually, tmp_path: Path
 ) -> None:
     async with run_sandbox("cost-review", kubeconfig_path=tmp_path / "kubeconfig") as sandbox:
-        pods = sandbox.cluster(CLUSTER).store.items
-        await eventually(
-            lambda: _now(pods), lambda found: found and all(p["status"].get("phase") == "Running" for p in found)
-        )
+        await wait_for_running_pods(sandbox, CLUSTER)
         env = {
             "K8SOPS_KUBECONFIG": str(sandbox.kubeconfig_path),
             "K8SOPS_PROMETHEUS_URL": sandbox.prometheus_url,
@@ -53,10 +51,6 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
             assert assessment["usage_source"] == "prometheus" and assessment["findings_count"] == 6
             page = await api.get(f"/v1/cost/analyses/{assessment['analysis_id']}/report.html")
             assert page.status_code == 200 and '<svg id="cost-trend"' in page.text
-
-
-async def _now(items: Callable[[str], Iterable[dict[str, Any]]]) -> Iterable[dict[str, Any]]:
-    return items("pods")
 
 
 async def _ready(url: str) -> bool:

@@ -31,6 +31,7 @@ from k8sops_cost_analyzer.settings import ClusterAccessSettings, CostSettings
 from k8sops_sandbox.server import Sandbox, run_sandbox
 from tests.conftest import DAY_S
 from tests.support.browser import chromium  # noqa: F401 - the fixture, for the report tests
+from tests.support.sandbox import wait_for_running_pods
 
 INBOX = inbox_table(MetaData())
 ENGAGEMENT = "eng-cost"
@@ -166,22 +167,10 @@ async def cost(isolation: Any, tmp_path: Path) -> AsyncIterator[CostHarness]:
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://cost-analyzer") as api:
                 harness = CostHarness(settings, context, producer, api, sandbox)
-                await _wait_for_pods(sandbox)
+                await wait_for_running_pods(sandbox, CLUSTER)
                 yield harness
         finally:
             await producer.stop()
             consumer.stop()
             await asyncio.wait_for(consumer_task, 15)
             await context.database.dispose()
-
-
-async def _wait_for_pods(sandbox: Sandbox, timeout_s: float = 30.0) -> None:
-    """Usage series exist for running containers only: wait until every pod of the scenario runs."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        pods = sandbox.cluster(CLUSTER).store.items("pods")
-        if pods and all(pod["status"].get("phase") == "Running" for pod in pods):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("sandbox pods not running within 30 s")
-        await asyncio.sleep(0.1)
