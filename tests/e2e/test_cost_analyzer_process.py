@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from k8sops_common.bus.outbox import Outbox
-from k8sops_common.settings import ServiceSettings
 from k8sops_sandbox.server import run_sandbox
 from tests.integration.cost_analyzer.conftest import CLUSTER, VIEWER, engagement_event
+from tests.support.bus import publish
 from tests.support.sandbox import wait_for_running_pods
 
 Eventually = Callable[..., Awaitable[Any]]
@@ -32,15 +30,7 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
         }
         service = await start_service("cost-analyzer", env=env, wait=False)
         await eventually(lambda: _ready(service.url), bool, timeout_s=60)
-        envelope = Outbox(ServiceSettings(service_name="intake")).envelope(engagement_event(datetime.now(UTC)))
-        producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
-        await producer.start()
-        try:
-            topic = f"{isolation.topic_prefix}engagement.changed"
-            assert envelope.subject is not None
-            await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=envelope.subject.encode())
-        finally:
-            await producer.stop()
+        await publish(isolation, "intake", engagement_event(datetime.now(UTC)))
         async with httpx.AsyncClient(base_url=service.url, headers=VIEWER, timeout=10) as api:
 
             async def assessments() -> list[dict[str, Any]]:
