@@ -3,18 +3,17 @@ scheduler loop running the onboarding assessment, the report served by the API."
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from k8sops_common.bus.outbox import Outbox
-from k8sops_common.settings import ServiceSettings
 from k8sops_sandbox.server import run_sandbox
 from tests.integration.cost_analyzer.conftest import CLUSTER, VIEWER, engagement_event
+from tests.support.bus import publish
+from tests.support.sandbox import wait_for_running_pods
 
 Eventually = Callable[..., Awaitable[Any]]
 
@@ -23,10 +22,7 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
     isolation: Any, start_service: Any, eventually: Eventually, tmp_path: Path
 ) -> None:
     async with run_sandbox("cost-review", kubeconfig_path=tmp_path / "kubeconfig") as sandbox:
-        pods = sandbox.cluster(CLUSTER).store.items
-        await eventually(
-            lambda: _now(pods), lambda found: found and all(p["status"].get("phase") == "Running" for p in found)
-        )
+        await wait_for_running_pods(sandbox, CLUSTER)
         env = {
             "K8SOPS_KUBECONFIG": str(sandbox.kubeconfig_path),
             "K8SOPS_PROMETHEUS_URL": sandbox.prometheus_url,
@@ -34,15 +30,7 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
         }
         service = await start_service("cost-analyzer", env=env, wait=False)
         await eventually(lambda: _ready(service.url), bool, timeout_s=60)
-        envelope = Outbox(ServiceSettings(service_name="intake")).envelope(engagement_event(datetime.now(UTC)))
-        producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
-        await producer.start()
-        try:
-            topic = f"{isolation.topic_prefix}engagement.changed"
-            assert envelope.subject is not None
-            await producer.send_and_wait(topic, envelope.model_dump_json().encode(), key=envelope.subject.encode())
-        finally:
-            await producer.stop()
+        await publish(isolation, "intake", engagement_event(datetime.now(UTC)))
         async with httpx.AsyncClient(base_url=service.url, headers=VIEWER, timeout=10) as api:
 
             async def assessments() -> list[dict[str, Any]]:
@@ -53,10 +41,6 @@ async def test_a_new_cluster_gets_its_onboarding_assessment_from_the_running_ser
             assert assessment["usage_source"] == "prometheus" and assessment["findings_count"] == 6
             page = await api.get(f"/v1/cost/analyses/{assessment['analysis_id']}/report.html")
             assert page.status_code == 200 and '<svg id="cost-trend"' in page.text
-
-
-async def _now(items: Callable[[str], Iterable[dict[str, Any]]]) -> Iterable[dict[str, Any]]:
-    return items("pods")
 
 
 async def _ready(url: str) -> bool:

@@ -11,26 +11,24 @@ import asyncio
 import json
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 
 from k8sops_common.auth import mint_token
-from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import (
     ClusterV1,
     EngagementChangedV1,
-    EventData,
     RequestOpenedV1,
     RequestUpdatedV1,
-    event_type_of,
 )
-from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
+from k8sops_common.settings import DEV_JWT_SECRET
 from tests.conftest import Isolation
+from tests.support.bus import publish
 
 from .conftest import StartService, steadily
 
@@ -77,27 +75,6 @@ def p1_due_at(request_id: str, due_at: datetime, cluster_id: str | None = None) 
         opened_at=due_at - P1_BUDGET,
         opened_by="alice@customer.example",
     )
-
-
-async def publish(bootstrap: str, topic_prefix: str, events: Sequence[EventData]) -> None:
-    """Publishes events as intake's outbox relay would: CloudEvents keyed by the aggregate id."""
-    outbox = Outbox(ServiceSettings(service_name="intake"))
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=False, linger_ms=5)
-    await producer.start()
-    try:
-        deliveries = []
-        for data in events:
-            envelope = outbox.envelope(data)
-            deliveries.append(
-                await producer.send(
-                    topic_prefix + event_type_of(data).topic,
-                    value=envelope.model_dump_json().encode(),
-                    key=str(envelope.subject).encode(),
-                )
-            )
-        await asyncio.gather(*deliveries)
-    finally:
-        await producer.stop()
 
 
 async def read_topic(bootstrap: str, topic: str, expected: int) -> list[dict[str, Any]]:
@@ -181,21 +158,19 @@ async def test_a_breach_reaches_billing_with_its_credit_and_a_pattern_escalates(
     now = datetime.now(UTC)
     overdue = [p1_due_at(f"req-over-{n}", now - timedelta(minutes=5), cluster_id="prod-0") for n in range(3)]
     answered = p1_due_at("req-answered", now + timedelta(minutes=5), cluster_id="prod-0")
-    await publish(isolation.bootstrap, isolation.topic_prefix, [the_engagement(), *overdue, answered])
+    await publish(isolation, "intake", the_engagement(), *overdue, answered)
     await publish(
-        isolation.bootstrap,
-        isolation.topic_prefix,
-        [
-            RequestUpdatedV1(
-                request_id="req-answered",
-                engagement_id=ENGAGEMENT,
-                change="acknowledged",
-                status="acknowledged",
-                priority="P1",
-                changed_at=now,
-                changed_by="oncall@provider.example",
-            )
-        ],
+        isolation,
+        "intake",
+        RequestUpdatedV1(
+            request_id="req-answered",
+            engagement_id=ENGAGEMENT,
+            change="acknowledged",
+            status="acknowledged",
+            priority="P1",
+            changed_at=now,
+            changed_by="oncall@provider.example",
+        ),
     )
     credits = distinct(await read_topic(isolation.bootstrap, isolation.topic_prefix + "credit.issued", 3))
     assert sorted(credit["data"]["amount_bdt"] for credit in credits) == ["0.00", "15000.00", "15000.00"]
@@ -225,12 +200,10 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
     later = {f"req-later-{n:05d}": datetime.now(UTC) + timedelta(hours=1) for n in range(3000)}
     started = loop.time()
     await publish(
-        isolation.bootstrap,
-        isolation.topic_prefix,
-        [
-            the_engagement(),
-            *(p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(later.items())),
-        ],
+        isolation,
+        "intake",
+        the_engagement(),
+        *(p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(later.items())),
     )
     await steadily(lambda: count(isolation, armed_query), lambda n: n == len(later))
     arming_3000_s = loop.time() - started
@@ -239,7 +212,7 @@ async def test_kill_9_with_10000_armed_timers_fires_every_due_one_exactly_once(
     start = datetime.now(UTC) + timedelta(seconds=max(20.0, 10 + 2 * arming_3000_s * 7000 / 3000))
     due = {f"req-due-{n:05d}": start + timedelta(seconds=30 * n / 7000) for n in range(7000)}
     requests = [p1_due_at(request_id, at, CLUSTERS[n % 10]) for n, (request_id, at) in enumerate(due.items())]
-    await publish(isolation.bootstrap, isolation.topic_prefix, requests)
+    await publish(isolation, "intake", *requests)
     await steadily(lambda: count(isolation, armed_query), lambda n: n == 10_000)
     await steadily(lambda: count(isolation, breached_query), lambda n: n >= 300)
 
@@ -270,7 +243,7 @@ async def test_two_replicas_share_the_timers_and_never_double_fire(
         p1_due_at(request_id, due_at, cluster_id=CLUSTERS[n % len(CLUSTERS)])
         for n, (request_id, due_at) in enumerate({**due, **later}.items())
     ]
-    await publish(isolation.bootstrap, isolation.topic_prefix, [the_engagement(), *requests])
+    await publish(isolation, "intake", the_engagement(), *requests)
     breached_query = "SELECT count(*) FROM {schema}.breaches"
     await steadily(lambda: count(isolation, breached_query), lambda n: n == len(due))
     unsent_query = "SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL"

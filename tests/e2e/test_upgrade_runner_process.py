@@ -12,13 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaProducer
 
-from k8sops_common.bus import Outbox
-from k8sops_common.events.catalog import ClusterV1, EngagementChangedV1, event_type_of
-from k8sops_common.settings import ServiceSettings
+from k8sops_common.events.catalog import ClusterV1, EngagementChangedV1
 from k8sops_platform.services import ServiceProcess
 from k8sops_sandbox.server import run_sandbox
+from tests.support.bus import publish
 
 from .conftest import StartService, bearer
 
@@ -60,7 +58,6 @@ async def test_sigkill_mid_drain_and_a_new_process_finishes_without_repeating_no
         first = await start_service("upgrade-runner", wait=False, env=runner_env(sandbox.platform_url, "runner-1"))
         await ready(first, eventually)
 
-        settings = ServiceSettings(service_name="intake", topic_prefix=isolation.topic_prefix)
         engagement = EngagementChangedV1(
             engagement_id="eng-e2e",
             change="created",
@@ -81,17 +78,7 @@ async def test_sigkill_mid_drain_and_a_new_process_finishes_without_repeating_no
             ],
             changed_at=datetime.now(UTC),
         )
-        envelope = Outbox(settings).envelope(engagement)
-        producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap, enable_idempotence=False)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                settings.topic(event_type_of(engagement).topic),
-                value=envelope.model_dump_json().encode(),
-                key=b"eng-e2e",
-            )
-        finally:
-            await producer.stop()
+        await publish(isolation, "intake", engagement)
 
         async with httpx.AsyncClient(base_url=kube) as http:
             names = sorted(node["metadata"]["name"] for node in (await http.get("/api/v1/nodes")).json()["items"])

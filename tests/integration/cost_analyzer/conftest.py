@@ -16,12 +16,11 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import text
 
 from k8sops_common.auth import mint_token
-from k8sops_common.bus import EventConsumer, Outbox
-from k8sops_common.bus.tables import inbox_table
-from k8sops_common.events.catalog import ClusterV1, EngagementChangedV1, EventData, RequestOpenedV1, event_type_of
+from k8sops_common.bus import EventConsumer
+from k8sops_common.events.catalog import ClusterV1, EngagementChangedV1, EventData, RequestOpenedV1
 from k8sops_common.service import ServiceContext, create_app
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
 from k8sops_cost_analyzer.analysis import run_due_job
@@ -31,8 +30,9 @@ from k8sops_cost_analyzer.settings import ClusterAccessSettings, CostSettings
 from k8sops_sandbox.server import Sandbox, run_sandbox
 from tests.conftest import DAY_S
 from tests.support.browser import chromium  # noqa: F401 - the fixture, for the report tests
+from tests.support.bus import send_events, wait_until_handled
+from tests.support.sandbox import wait_for_running_pods
 
-INBOX = inbox_table(MetaData())
 ENGAGEMENT = "eng-cost"
 CLUSTER = "cost-prod"  # named like the sandbox context, so it is found without a mapping
 
@@ -94,32 +94,14 @@ class CostHarness:
     api: httpx.AsyncClient
     sandbox: Sandbox
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
-    intake_outbox: Outbox = field(init=False)
 
     def __post_init__(self) -> None:
-        self.intake_outbox = Outbox(ServiceSettings(service_name="intake"))
         self.context.extras["clock"] = lambda: self.now
 
     async def deliver(self, *events: EventData, timeout_s: float = 30.0) -> None:
         """Publishes the events as intake would and waits until the consumer handled them."""
-        ids = []
-        for data in events:
-            envelope = self.intake_outbox.envelope(data)
-            ids.append(envelope.id)
-            await self.producer.send_and_wait(
-                self.settings.topic(event_type_of(data).topic),
-                value=envelope.model_dump_json().encode(),
-                key=str(envelope.subject).encode(),
-            )
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            async with self.context.database.sessions() as session:
-                handled = await session.scalar(select(func.count()).select_from(INBOX).where(INBOX.c.event_id.in_(ids)))
-            if handled == len(ids):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"only {handled} of {len(ids)} events handled within {timeout_s}s")
-            await asyncio.sleep(0.05)
+        ids = await send_events(self.producer, self.settings.topic_prefix, "intake", events)
+        await wait_until_handled(self.context.database, ids, timeout_s)
 
     async def run_jobs(self) -> int:
         """Runs every job due at `now`, as the scheduler loop would."""
@@ -166,22 +148,10 @@ async def cost(isolation: Any, tmp_path: Path) -> AsyncIterator[CostHarness]:
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://cost-analyzer") as api:
                 harness = CostHarness(settings, context, producer, api, sandbox)
-                await _wait_for_pods(sandbox)
+                await wait_for_running_pods(sandbox, CLUSTER)
                 yield harness
         finally:
             await producer.stop()
             consumer.stop()
             await asyncio.wait_for(consumer_task, 15)
             await context.database.dispose()
-
-
-async def _wait_for_pods(sandbox: Sandbox, timeout_s: float = 30.0) -> None:
-    """Usage series exist for running containers only: wait until every pod of the scenario runs."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        pods = sandbox.cluster(CLUSTER).store.items("pods")
-        if pods and all(pod["status"].get("phase") == "Running" for pod in pods):
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("sandbox pods not running within 30 s")
-        await asyncio.sleep(0.1)

@@ -8,11 +8,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
-from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import CostReportV1
-from k8sops_common.settings import ServiceSettings
+from tests.support.bus import publish
 
 from .conftest import ADMIN, OWN
 from .test_intake_outbound_webhooks import (  # noqa: F401 - the fixtures
@@ -37,15 +34,7 @@ async def test_cost_report_is_attached_to_its_request_and_filed_to_the_tracker(
         analysis_id="an-42", engagement_id=OWN, cluster_id=f"{OWN}-prod", kind="cost-analysis", findings=6,
         monthly_savings_bdt=Decimal("28752.36"), generated_at=datetime.now(UTC), request_id=request["id"],
     )  # fmt: skip
-    event = Outbox(ServiceSettings(service_name="cost-analyzer")).envelope(report)
-    producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
-    await producer.start()
-    try:
-        topic = isolation.topic_prefix + "cost.report"
-        assert event.subject is not None
-        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
-    finally:
-        await producer.stop()
+    await publish(isolation, "cost-analyzer", report)
 
     async def comments() -> list[dict[str, Any]]:
         result: list[dict[str, Any]] = (

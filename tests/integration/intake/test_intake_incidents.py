@@ -12,24 +12,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
-
 from k8sops_audit.app import DEFINITION as AUDIT
-from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import (
-    EVENT_TYPES_BY_MODEL,
     ActorV1,
     AuditEventV1,
     AuditTargetV1,
     CreditIssuedV1,
-    EventData,
     SlaWarningV1,
 )
 from k8sops_common.service import create_app
-from k8sops_common.settings import ServiceSettings
 from k8sops_intake.incidents.settings import IncidentSettings
 from k8sops_intake.settings import WebhookSettings
 from k8sops_platform.embedded import free_port
+from tests.support.bus import publish
 
 from .conftest import ADMIN, OPERATOR, OWN, SENIOR, Intake, read_body
 from .test_intake_partner_webhooks import signed, ticket_event
@@ -74,18 +69,6 @@ async def set_up_pagers(intake: Intake, receiver: EventsApi) -> None:
     response = await intake.client.put(f"/v1/engagements/{OWN}/incident-response", json=body, headers=ADMIN)
     assert response.status_code == 200, response.text
     assert "routing_key" not in response.text
-
-
-async def publish(isolation: Any, source_service: str, data: EventData) -> None:
-    """What sla-timer or upgrade-runner put on the bus: the envelope their outbox writes."""
-    event = Outbox(ServiceSettings(service_name=source_service)).envelope(data)
-    producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
-    await producer.start()
-    try:
-        topic = isolation.topic_prefix + EVENT_TYPES_BY_MODEL[type(data)].topic
-        await producer.send_and_wait(topic, event.model_dump_json().encode(), key=(event.subject or "").encode())
-    finally:
-        await producer.stop()
 
 
 async def move(intake: Intake, request_id: str, *actions: str) -> None:

@@ -9,9 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from k8sops_common.events.catalog import UpgradeStepV1
+from tests.support.bus import publish
 
 from .conftest import ADMIN, OPERATOR, OWN
-from .test_intake_outbound_webhooks import FAST, publish
+from .test_intake_outbound_webhooks import FAST
 
 Eventually = Callable[..., Awaitable[Any]]
 

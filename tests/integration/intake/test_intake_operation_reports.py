@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from k8sops_common.events.catalog import UpgradeReportV1
+from tests.support.bus import publish
 
 from .conftest import ADMIN, OWN, VIEWER
-from .test_intake_outbound_webhooks import FAST, Eventually, Receiver, publish, subscribe
+from .test_intake_outbound_webhooks import FAST, Eventually, Receiver, subscribe
 from .test_intake_partner_webhooks import signed, ticket_event
 
 MARKDOWN = "# Upgrade report: shop-prod 1.31.4 → 1.32.1\n\nOutcome: completed\n\nnode pool-a drained\n"

@@ -11,13 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from standardwebhooks import Webhook
 
-from k8sops_common.bus import Outbox
-from k8sops_common.events.catalog import EVENT_TYPES_BY_MODEL, EventData, SlaBreachedV1, UpgradeStepV1
-from k8sops_common.settings import ServiceSettings
+from k8sops_common.events.catalog import SlaBreachedV1, UpgradeStepV1
 from k8sops_intake.settings import WebhookSettings
+from tests.support.bus import publish
 
 from .conftest import ADMIN, OPERATOR, OWN, Intake, build_intake, read_body
 
@@ -138,21 +136,6 @@ async def test_private_targets_are_refused_unless_configuration_allows_them(isol
     finally:
         await intake.client.aclose()
         await intake.app.state.context.database.dispose()
-
-
-async def publish(isolation: Any, source_service: str, *events: EventData) -> None:
-    """What another service would put on the bus: the same envelopes its outbox writes, in order."""
-    outbox = Outbox(ServiceSettings(service_name=source_service))
-    producer = AIOKafkaProducer(bootstrap_servers=isolation.bootstrap)
-    await producer.start()
-    try:
-        for data in events:
-            event = outbox.envelope(data)
-            topic = isolation.topic_prefix + EVENT_TYPES_BY_MODEL[type(data)].topic
-            assert event.subject is not None
-            await producer.send_and_wait(topic, event.model_dump_json().encode(), key=event.subject.encode())
-    finally:
-        await producer.stop()
 
 
 async def test_sla_breaches_and_upgrade_steps_update_the_request_and_reach_subscribers(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -14,11 +14,10 @@ from typing import Any, Literal
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import text
 
 from k8sops_common.auth import mint_token
 from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay
-from k8sops_common.bus.tables import inbox_table
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import (
     ClusterV1,
@@ -29,15 +28,14 @@ from k8sops_common.events.catalog import (
     RequestStatus,
     RequestUpdatedV1,
     Tier,
-    event_type_of,
 )
 from k8sops_common.service import ServiceContext, create_app
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
 from k8sops_sla_timer.app import DEFINITION
 from k8sops_sla_timer.handlers import subscriptions
 from k8sops_sla_timer.service import alerts
+from tests.support.bus import send_events, wait_until_handled
 
-INBOX = inbox_table(MetaData())
 CHANGED_AT = datetime.fromisoformat("2025-12-01T00:00:00+00:00")
 
 
@@ -126,31 +124,11 @@ class SlaHarness:
     database: Database
     outbox: Outbox
     producer: AIOKafkaProducer
-    intake_outbox: Outbox = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.intake_outbox = Outbox(ServiceSettings(service_name="intake"))
 
     async def deliver(self, *events: EventData, timeout_s: float = 30.0) -> None:
         """Publishes the events as intake would, in order, and waits until the consumer handled them."""
-        ids = []
-        for data in events:
-            envelope = self.intake_outbox.envelope(data)
-            ids.append(envelope.id)
-            await self.producer.send_and_wait(
-                self.settings.topic(event_type_of(data).topic),
-                value=envelope.model_dump_json().encode(),
-                key=str(envelope.subject).encode(),
-            )
-        deadline = asyncio.get_running_loop().time() + timeout_s
-        while True:
-            async with self.database.sessions() as session:
-                handled = await session.scalar(select(func.count()).select_from(INBOX).where(INBOX.c.event_id.in_(ids)))
-            if handled == len(ids):
-                return
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"only {handled} of {len(ids)} events handled within {timeout_s}s")
-            await asyncio.sleep(0.05)
+        ids = await send_events(self.producer, self.settings.topic_prefix, "intake", events)
+        await wait_until_handled(self.database, ids, timeout_s)
 
     async def fire(self, now: datetime, limit: int = 500) -> alerts.FiredAlerts:
         async with self.database.unit_of_work() as session:

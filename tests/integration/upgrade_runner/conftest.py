@@ -19,18 +19,15 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
-from sqlalchemy import MetaData, func, select, text
+from sqlalchemy import text
 
 from k8sops_common.auth import mint_token
-from k8sops_common.bus import Outbox
-from k8sops_common.bus.tables import inbox_table
 from k8sops_common.events.catalog import (
     ClusterV1,
     EngagementChangedV1,
     EventData,
     MaintenanceWindowV1,
     RequestOpenedV1,
-    event_type_of,
 )
 from k8sops_common.service import create_app
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
@@ -38,8 +35,8 @@ from k8sops_sandbox.server import Sandbox, run_sandbox
 from k8sops_upgrade_runner.app import DEFINITION
 from k8sops_upgrade_runner.settings import RunnerSettings
 from tests.conftest import DAY_S
+from tests.support.bus import send_events, wait_until_handled
 
-INBOX = inbox_table(MetaData())
 ENGAGEMENT = "eng-acme"
 TIMEZONE = "Asia/Dhaka"
 
@@ -200,21 +197,8 @@ class Harness:
 
     async def deliver(self, *events: EventData, timeout_s: float = 30.0) -> None:
         """Publishes the events as intake would and waits until upgrade-runner handled them."""
-        intake = Outbox(ServiceSettings(service_name="intake"))
-        ids = []
-        for data in events:
-            envelope = intake.envelope(data)
-            ids.append(envelope.id)
-            await self.producer.send_and_wait(
-                self.settings.topic(event_type_of(data).topic),
-                value=envelope.model_dump_json().encode(),
-                key=str(envelope.subject).encode(),
-            )
-        await self.until(
-            lambda: self.scalar(select(func.count()).select_from(INBOX).where(INBOX.c.event_id.in_(ids))),
-            lambda handled: handled == len(ids),
-            timeout_s,
-        )
+        ids = await send_events(self.producer, self.settings.topic_prefix, "intake", events)
+        await wait_until_handled(self.apps[0].state.context.database, ids, timeout_s)
 
     async def scalar(self, query: Any) -> Any:
         async with self.apps[0].state.context.database.sessions() as session:

@@ -9,15 +9,13 @@ can move to the next quarter.
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from k8sops_common.jobs import poll_rounds
 from k8sops_common.service import ServiceContext
 
 from .analysis import cost_settings, run_due_job
-
-log = logging.getLogger(__name__)
 
 
 def clock_of(context: ServiceContext) -> Callable[[], datetime]:
@@ -26,26 +24,5 @@ def clock_of(context: ServiceContext) -> Callable[[], datetime]:
 
 
 async def run_scheduler(context: ServiceContext, stopping: asyncio.Event) -> None:
-    _, settings, _ = cost_settings(context)
-    backoff = 0.1
-    while not stopping.is_set():
-        try:
-            ran = await run_due_job(context, clock_of(context)())
-            backoff = 0.1
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            # Database away: the claim rolled back or its lease runs out; the job is tried again.
-            log.warning("cost scheduler: %s; retrying in %.1fs", error, backoff)
-            await _wait(stopping, backoff)
-            backoff = min(backoff * 2, 5.0)
-            continue
-        if not ran:
-            await _wait(stopping, settings.scheduler_poll_interval_s)
-
-
-async def _wait(stopping: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+    poll_s = cost_settings(context)[1].scheduler_poll_interval_s
+    await poll_rounds(lambda: run_due_job(context, clock_of(context)()), poll_s, stopping, "cost scheduler")

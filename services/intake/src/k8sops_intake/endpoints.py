@@ -11,12 +11,14 @@ from .engagements.endpoints import router as engagements_router
 from .operation_reports.endpoints import router as operation_reports_router
 from .partners.endpoints import router as partners_router
 from .requests.endpoints import router as requests_router
+from .requests.endpoints import scope_router
 from .webhooks.endpoints import router as webhooks_router
 
 router = APIRouter()
 for subdomain in (
     engagements_router,
     requests_router,
+    scope_router,
     operation_reports_router,
     disputes_router,
     partners_router,

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
-import logging
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeAlias, TypeVar
 
@@ -22,8 +19,6 @@ from k8sops_common.errors import ProblemError
 from k8sops_common.events.catalog import ActorV1, AuditTargetV1
 
 from .models import idempotency_keys
-
-log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # Who acts: a caller's token, or a partner system / the platform itself.
@@ -110,19 +105,3 @@ async def system_audit(
     await record_audit(
         session, outbox, actor=SYSTEM_ACTOR, action=action, target=target, engagement_id=engagement_id, details=details
     )
-
-
-async def poll_rounds(work: Callable[[], Awaitable[int]], poll_s: float, stopping: asyncio.Event, what: str) -> None:
-    """A background loop: rounds back to back while they find work, else one every `poll_s`; a
-    failing round (a database outage) is logged and tried again."""
-    while not stopping.is_set():
-        try:
-            done = await work()
-        except Exception:
-            log.warning("%s round failed; trying again", what, exc_info=True)
-            done = 0
-        if not done:
-            try:
-                await asyncio.wait_for(stopping.wait(), timeout=poll_s)
-            except TimeoutError:
-                pass

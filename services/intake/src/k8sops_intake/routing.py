@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
-from fastapi import Header, Path, Response, status
+from fastapi import Header, Path, Query, Response, status
 from pydantic import BaseModel
 
 from k8sops_common.inputs import ID_PATTERN
@@ -19,6 +19,7 @@ IdempotencyKey = Annotated[
 ]
 EngagementId = Annotated[str, Path(pattern=ID_PATTERN)]
 RecordId = Annotated[str, Path(pattern=ID_PATTERN)]
+PageLimit = Annotated[int, Query(ge=1, le=200)]
 
 Responses = dict[int | str, dict[str, Any]]
 AUTH: Responses = {

@@ -8,19 +8,17 @@ the due rows between them.
 from __future__ import annotations
 
 import asyncio
-import logging
 from datetime import UTC, datetime
 
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select
 
+from k8sops_common.jobs import poll_rounds
 from k8sops_common.service import ServiceContext
 
 from .models import timers
 from .service import alerts
 from .settings import SchedulerSettings
-
-log = logging.getLogger(__name__)
 
 ALERTS_FIRED = Counter("k8sops_sla_alerts_fired_total", "SLA alerts fired by this process", ["service", "alert"])
 OPEN_TIMERS = Gauge("k8sops_sla_open_timers", "Timers with an alert still to fire", ["service"])
@@ -50,28 +48,14 @@ async def run_scheduler(context: ServiceContext, stopping: asyncio.Event) -> Non
     settings = SchedulerSettings()
     loop = asyncio.get_running_loop()
     counted_at = 0.0
-    backoff = 0.1
-    while not stopping.is_set():
-        try:
-            if loop.time() - counted_at > OPEN_TIMERS_EVERY_S:
-                counted_at = loop.time()
-                OPEN_TIMERS.labels(context.settings.service_name).set(await count_open_timers(context))
-            fired = await fire_once(context, settings.scheduler_batch_size)
-            backoff = 0.1
-        except asyncio.CancelledError:
-            raise
-        except Exception as error:
-            # Database away or a lock conflict: the transaction rolled back, nothing was fired.
-            log.warning("sla scheduler: %s; retrying in %.1fs", error, backoff)
-            await _wait(stopping, backoff)
-            backoff = min(backoff * 2, 5.0)
-            continue
-        if fired.timers < settings.scheduler_batch_size:
-            await _wait(stopping, settings.scheduler_poll_interval_s)
 
+    async def fire_round() -> bool:
+        """True while batches come back full: more may be due right now."""
+        nonlocal counted_at
+        if loop.time() - counted_at > OPEN_TIMERS_EVERY_S:
+            counted_at = loop.time()
+            OPEN_TIMERS.labels(context.settings.service_name).set(await count_open_timers(context))
+        fired = await fire_once(context, settings.scheduler_batch_size)
+        return fired.timers >= settings.scheduler_batch_size
 
-async def _wait(stopping: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+    await poll_rounds(fire_round, settings.scheduler_poll_interval_s, stopping, "sla scheduler")

@@ -11,10 +11,10 @@ from ..routing import CHANGING, SCOPED, IdempotencyKey, RecordId, created_respon
 from . import service
 from .schemas import DisputeCreate, DisputeEntryIn, DisputeOut
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["disputes"])
 
 
-@router.post("/disputes", status_code=201, response_model=DisputeOut, responses=CHANGING, tags=["disputes"])
+@router.post("/disputes", status_code=201, response_model=DisputeOut, responses=CHANGING)
 async def open_dispute(
     body: DisputeCreate,
     principal: DisputeParty,
@@ -27,7 +27,7 @@ async def open_dispute(
     return created_response(response, created)
 
 
-@router.get("/disputes/{dispute_id}", response_model=DisputeOut, responses=SCOPED, tags=["disputes"])
+@router.get("/disputes/{dispute_id}", response_model=DisputeOut, responses=SCOPED)
 async def get_dispute(principal: Reader, session: UnitOfWork, dispute_id: RecordId) -> DisputeOut:
     return await service.get_dispute(session, principal, dispute_id)
 
@@ -36,7 +36,6 @@ async def get_dispute(principal: Reader, session: UnitOfWork, dispute_id: Record
     "/disputes/{dispute_id}/entries",
     response_model=DisputeOut,
     responses=CHANGING,
-    tags=["disputes"],
     summary="Add a position, a non-prod test note, the senior's engagement, or the customer admin's decision",
 )
 async def add_dispute_entry(

@@ -11,7 +11,7 @@ from ..routing import AUTH, CHANGING, SCOPED, EngagementId, IdempotencyKey, Reco
 from . import service
 from .schemas import ClusterCreate, ClusterOut, ClusterUpdate, EngagementCreate, EngagementOut, EngagementUpdate
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["engagements"])
 
 
 @router.post(
@@ -19,7 +19,6 @@ router = APIRouter(prefix="/v1")
     status_code=201,
     response_model=EngagementOut,
     responses=CHANGING,
-    tags=["engagements"],
     summary="Take on an engagement (provider senior; the engagement id must be in the token)",
 )
 async def create_engagement(
@@ -34,12 +33,12 @@ async def create_engagement(
     return created_response(response, created)
 
 
-@router.get("/engagements", response_model=list[EngagementOut], responses=AUTH, tags=["engagements"])
+@router.get("/engagements", response_model=list[EngagementOut], responses=AUTH)
 async def list_engagements(principal: Reader, session: UnitOfWork) -> list[EngagementOut]:
     return await service.list_engagements(session, principal)
 
 
-@router.get("/engagements/{engagement_id}", response_model=EngagementOut, responses=SCOPED, tags=["engagements"])
+@router.get("/engagements/{engagement_id}", response_model=EngagementOut, responses=SCOPED)
 async def get_engagement(principal: Reader, session: UnitOfWork, engagement_id: EngagementId) -> EngagementOut:
     return await service.get_engagement(session, principal, engagement_id)
 
@@ -48,7 +47,6 @@ async def get_engagement(principal: Reader, session: UnitOfWork, engagement_id: 
     "/engagements/{engagement_id}",
     response_model=EngagementOut,
     responses=CHANGING,
-    tags=["engagements"],
     summary="Change an engagement (customer admin; the tier only by the provider senior)",
 )
 async def update_engagement(
@@ -65,7 +63,6 @@ async def update_engagement(
     "/engagements/{engagement_id}/holiday-calendar",
     response_model=EngagementOut,
     responses={**SCOPED, 422: {"description": "Not a usable iCalendar file; the detail names the event to fix"}},
-    tags=["engagements"],
     summary="Upload the official holiday calendar as an iCalendar (.ics) file (customer admin)",
     openapi_extra={"requestBody": {"required": True, "content": {"text/calendar": {"schema": {"type": "string"}}}}},
 )
@@ -81,7 +78,6 @@ async def upload_holiday_calendar(
     status_code=201,
     response_model=ClusterOut,
     responses=CHANGING,
-    tags=["engagements"],
 )
 async def add_cluster(
     body: ClusterCreate,
@@ -100,7 +96,6 @@ async def add_cluster(
     "/engagements/{engagement_id}/clusters/{cluster_id}",
     response_model=ClusterOut,
     responses=SCOPED,
-    tags=["engagements"],
 )
 async def get_cluster(
     principal: Reader, session: UnitOfWork, engagement_id: EngagementId, cluster_id: RecordId
@@ -112,7 +107,6 @@ async def get_cluster(
     "/engagements/{engagement_id}/clusters/{cluster_id}",
     response_model=ClusterOut,
     responses=CHANGING,
-    tags=["engagements"],
 )
 async def update_cluster(
     body: ClusterUpdate,
@@ -130,7 +124,6 @@ async def update_cluster(
     status_code=204,
     response_class=Response,
     responses=CHANGING,
-    tags=["engagements"],
 )
 async def remove_cluster(
     principal: CustomerAdmin, session: UnitOfWork, context: Context, engagement_id: EngagementId, cluster_id: RecordId

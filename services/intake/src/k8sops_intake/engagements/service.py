@@ -9,7 +9,7 @@ from typing import Any, cast
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from k8sops_common.audit import record_audit
+from k8sops_common.audit import audit_event
 from k8sops_common.auth import Principal
 from k8sops_common.bus import Outbox
 from k8sops_common.events.catalog import AuditTargetV1, ClusterV1, EngagementChangedV1, MaintenanceWindowV1
@@ -71,8 +71,11 @@ async def ensure_engagement_and_cluster(session: AsyncSession, engagement_id: st
         )
 
 
-async def _publish_engagement(session: AsyncSession, outbox: Outbox, engagement_id: str, change: str) -> EngagementOut:
-    """`engagement.changed` with the whole engagement as it is now, returned as clients see it.
+async def _engagement_changed(
+    session: AsyncSession, engagement_id: str, change: str
+) -> tuple[EngagementOut, EngagementChangedV1]:
+    """The engagement as clients see it now, and its `engagement.changed` event with the whole of it
+    (the caller writes it with its audit event in one `Outbox.add_all`).
 
     Each cluster travels with its credentials reference (where the secret store keeps its token), so
     the upgrade-runner can fetch the token itself; the reference is not a secret and no token ever
@@ -83,39 +86,36 @@ async def _publish_engagement(session: AsyncSession, outbox: Outbox, engagement_
     view = _engagement_out(row, cluster_rows)
     references = {cluster["id"]: cluster["credentials_ref"] for cluster in cluster_rows}
     window = view.maintenance_window
-    await outbox.add(
-        session,
-        EngagementChangedV1(
-            engagement_id=view.id,
-            change=cast(Any, change),
-            name=view.name,
-            tier=view.tier,
-            timezone=view.timezone,
-            working_days=view.working_days,
-            holiday_country=view.holiday_country,
-            extra_holidays=view.extra_holidays,
-            official_holidays=view.official_holidays,
-            maintenance_window=MaintenanceWindowV1(**window.model_dump()) if window else None,
-            on_call=view.on_call,
-            cluster_admin=view.cluster_admin,
-            clusters=[
-                ClusterV1(
-                    cluster_id=cluster.id,
-                    name=cluster.name,
-                    environment=cluster.environment,
-                    paired_cluster_id=cluster.paired_cluster_id,
-                    api_endpoint=cluster.api_endpoint,
-                    credentials_ref=references[cluster.id],
-                    size_band=cluster.size_band,
-                    workload_band=cluster.workload_band,
-                    monthly_retainer_bdt=cluster.monthly_retainer_bdt,
-                )
-                for cluster in view.clusters
-            ],
-            changed_at=view.updated_at,
-        ),
+    event = EngagementChangedV1(
+        engagement_id=view.id,
+        change=cast(Any, change),
+        name=view.name,
+        tier=view.tier,
+        timezone=view.timezone,
+        working_days=view.working_days,
+        holiday_country=view.holiday_country,
+        extra_holidays=view.extra_holidays,
+        official_holidays=view.official_holidays,
+        maintenance_window=MaintenanceWindowV1(**window.model_dump()) if window else None,
+        on_call=view.on_call,
+        cluster_admin=view.cluster_admin,
+        clusters=[
+            ClusterV1(
+                cluster_id=cluster.id,
+                name=cluster.name,
+                environment=cluster.environment,
+                paired_cluster_id=cluster.paired_cluster_id,
+                api_endpoint=cluster.api_endpoint,
+                credentials_ref=references[cluster.id],
+                size_band=cluster.size_band,
+                workload_band=cluster.workload_band,
+                monthly_retainer_bdt=cluster.monthly_retainer_bdt,
+            )
+            for cluster in view.clusters
+        ],
+        changed_at=view.updated_at,
     )
-    return view
+    return view, event
 
 
 def _engagement_columns(values: Mapping[str, Any]) -> dict[str, Any]:
@@ -148,9 +148,8 @@ async def create_engagement(
         raise problem(
             409, "Engagement exists", f"Engagement {body.id!r} exists already; change it with PATCH.", "conflict"
         )
-    view = await _publish_engagement(session, outbox, body.id, "created")
-    await record_audit(
-        session,
+    view, event = await _engagement_changed(session, body.id, "created")
+    audit = audit_event(
         outbox,
         actor=principal,
         action="engagement.create",
@@ -158,6 +157,7 @@ async def create_engagement(
         engagement_id=body.id,
         details={"tier": body.tier},
     )
+    await outbox.add_all(session, [event, audit])
     return Created(view, is_new=True)
 
 
@@ -191,9 +191,8 @@ async def update_engagement(
     await repository.update_engagement(
         session, engagement_id, {**_engagement_columns(changes), "updated_at": utc_now()}
     )
-    view = await _publish_engagement(session, outbox, engagement_id, "updated")
-    await record_audit(
-        session,
+    view, event = await _engagement_changed(session, engagement_id, "updated")
+    audit = audit_event(
         outbox,
         actor=principal,
         action="engagement.update",
@@ -201,6 +200,7 @@ async def update_engagement(
         engagement_id=engagement_id,
         details={"fields": ",".join(sorted(changes))},
     )
+    await outbox.add_all(session, [event, audit])
     return view
 
 
@@ -215,9 +215,8 @@ async def upload_holiday_calendar(
         raise problem(422, "Unusable holiday calendar", str(error), "invalid-holiday-calendar") from None
     listed = [day.isoformat() for day in dates]
     await repository.update_engagement(session, engagement_id, {"official_holidays": listed, "updated_at": utc_now()})
-    view = await _publish_engagement(session, outbox, engagement_id, "updated")
-    await record_audit(
-        session,
+    view, event = await _engagement_changed(session, engagement_id, "updated")
+    audit = audit_event(
         outbox,
         actor=principal,
         action="engagement.holiday_calendar.upload",
@@ -225,6 +224,7 @@ async def upload_holiday_calendar(
         engagement_id=engagement_id,
         details={"dates": ",".join(listed), "count": len(listed)},
     )
+    await outbox.add_all(session, [event, audit])
     return view
 
 
@@ -245,15 +245,15 @@ async def _cluster_changed(
     session: AsyncSession, outbox: Outbox, principal: Principal, engagement_id: str, cluster_id: str, action: str
 ) -> None:
     await repository.update_engagement(session, engagement_id, {"updated_at": utc_now()})
-    await _publish_engagement(session, outbox, engagement_id, "updated")
-    await record_audit(
-        session,
+    _, event = await _engagement_changed(session, engagement_id, "updated")
+    audit = audit_event(
         outbox,
         actor=principal,
         action=action,
         target=AuditTargetV1(kind="Cluster", name=cluster_id, cluster=cluster_id),
         engagement_id=engagement_id,
     )
+    await outbox.add_all(session, [event, audit])
 
 
 async def add_cluster(

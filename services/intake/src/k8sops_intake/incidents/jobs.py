@@ -14,9 +14,9 @@ import logging
 from datetime import timedelta
 
 from k8sops_common.bus.tracing import traced
+from k8sops_common.jobs import Backoff, poll_rounds
 from k8sops_common.service import ServiceContext
 
-from ..kit import poll_rounds
 from ..requests import repository as requests_repository
 from . import repository
 from .paging import page_on_call_if_due
@@ -65,6 +65,6 @@ async def run_due_jobs(context: ServiceContext) -> int:
 
 async def run_incident_jobs(context: ServiceContext, stopping: asyncio.Event) -> None:
     """The service's background loop."""
-    await poll_rounds(
-        lambda: run_due_jobs(context), incident_settings(context).incident_jobs_poll_s, stopping, "incident job"
-    )
+    poll_s = incident_settings(context).incident_jobs_poll_s
+    # After a failed round, the next poll: each job keeps its own lease and retry time.
+    await poll_rounds(lambda: run_due_jobs(context), poll_s, stopping, "incident jobs", Backoff(poll_s, poll_s))

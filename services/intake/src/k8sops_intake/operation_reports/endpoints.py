@@ -11,14 +11,13 @@ from ..routing import SCOPED, RecordId
 from . import service
 from .schemas import OperationReportOut
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["requests"])
 
 
 @router.get(
     "/requests/{request_id}/operation-reports",
     response_model=list[OperationReportOut],
     responses=SCOPED,
-    tags=["requests"],
     summary="Reports of the operations (upgrade, add-on, drift reconcile, migration) that worked on this request",
 )
 async def list_operation_reports(

@@ -12,7 +12,7 @@ from ..routing import CHANGING, SCOPED, EngagementId, IdempotencyKey, RecordId, 
 from . import service
 from .schemas import PartnerCreate, PartnerCreated, PartnerOut, PartnerTicketEvent, PartnerTicketReceipt
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["partners"])
 
 
 @router.post(
@@ -20,7 +20,6 @@ router = APIRouter(prefix="/v1")
     status_code=201,
     response_model=PartnerCreated,
     responses=CHANGING,
-    tags=["partners"],
 )
 async def register_partner(
     body: PartnerCreate,
@@ -35,9 +34,7 @@ async def register_partner(
     return created_response(response, created)
 
 
-@router.get(
-    "/engagements/{engagement_id}/partners", response_model=list[PartnerOut], responses=SCOPED, tags=["partners"]
-)
+@router.get("/engagements/{engagement_id}/partners", response_model=list[PartnerOut], responses=SCOPED)
 async def list_partners(principal: CustomerAdmin, session: UnitOfWork, engagement_id: EngagementId) -> list[PartnerOut]:
     return await service.list_partners(session, principal, engagement_id)
 
@@ -46,7 +43,6 @@ async def list_partners(principal: CustomerAdmin, session: UnitOfWork, engagemen
     "/partners/{partner_id}/webhooks",
     status_code=201,
     response_model=PartnerTicketReceipt,
-    tags=["partners"],
     summary="A partner ticket created or updated (Standard Webhooks signature, no bearer token)",
     responses={
         200: {"description": "An existing ticket's request, updated if anything changed"},

@@ -13,7 +13,7 @@ from k8sops_common.service import Context, UnitOfWork
 
 from ..auth import Participant, Reader
 from ..domain.scope import OutOfScopeKind
-from ..routing import CHANGING, SCOPED, EngagementId, IdempotencyKey, RecordId, created_response
+from ..routing import CHANGING, SCOPED, EngagementId, IdempotencyKey, PageLimit, RecordId, created_response
 from . import service
 from .repository import RequestFilter
 from .schemas import (
@@ -27,10 +27,11 @@ from .schemas import (
     TransitionIn,
 )
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["requests"])
+scope_router = APIRouter(prefix="/v1", tags=["scope"])
 
 
-@router.post("/requests", status_code=201, response_model=RequestOut, responses=CHANGING, tags=["requests"])
+@router.post("/requests", status_code=201, response_model=RequestOut, responses=CHANGING)
 async def create_request(
     body: RequestCreate,
     principal: Participant,
@@ -43,7 +44,7 @@ async def create_request(
     return created_response(response, created)
 
 
-@router.get("/requests", response_model=RequestPage, responses=SCOPED, tags=["requests"])
+@router.get("/requests", response_model=RequestPage, responses=SCOPED)
 async def list_requests(
     principal: Reader,
     session: UnitOfWork,
@@ -55,7 +56,7 @@ async def list_requests(
     opened_from: Annotated[AwareDatetime | None, Query(description="inclusive")] = None,
     opened_before: Annotated[AwareDatetime | None, Query(description="exclusive")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
 ) -> RequestPage:
     filters = RequestFilter(
         readable_by=principal,
@@ -70,7 +71,7 @@ async def list_requests(
     return await service.list_requests(session, principal, filters, cursor, limit)
 
 
-@router.get("/requests/{request_id}", response_model=RequestOut, responses=SCOPED, tags=["requests"])
+@router.get("/requests/{request_id}", response_model=RequestOut, responses=SCOPED)
 async def get_request(principal: Reader, session: UnitOfWork, request_id: RecordId) -> RequestOut:
     return await service.get_request(session, principal, request_id)
 
@@ -79,7 +80,6 @@ async def get_request(principal: Reader, session: UnitOfWork, request_id: Record
     "/requests/{request_id}",
     response_model=RequestOut,
     responses=CHANGING,
-    tags=["requests"],
     summary="Change a request's priority",
 )
 async def change_priority(
@@ -92,7 +92,6 @@ async def change_priority(
     "/requests/{request_id}/transitions",
     response_model=RequestOut,
     responses=CHANGING,
-    tags=["requests"],
     summary="Move a request along its lifecycle (acknowledge, start, wait_on_customer, resume, resolve, reopen, "
     "close, decline, cancel)",
 )
@@ -107,7 +106,6 @@ async def transition_request(
     status_code=201,
     response_model=CommentOut,
     responses=CHANGING,
-    tags=["requests"],
 )
 async def add_comment(
     body: CommentIn,
@@ -122,16 +120,15 @@ async def add_comment(
     return created_response(response, created)
 
 
-@router.get("/requests/{request_id}/comments", response_model=list[CommentOut], responses=SCOPED, tags=["requests"])
+@router.get("/requests/{request_id}/comments", response_model=list[CommentOut], responses=SCOPED)
 async def list_comments(principal: Reader, session: UnitOfWork, request_id: RecordId) -> list[CommentOut]:
     return await service.list_comments(session, principal, request_id)
 
 
-@router.get(
+@scope_router.get(
     "/engagements/{engagement_id}/scope-creep",
     response_model=ScopeCreepReport,
     responses=SCOPED,
-    tags=["scope"],
     summary="Out-of-scope asks of this engagement, declined automatically or by an operator",
 )
 async def scope_creep_report(principal: Reader, session: UnitOfWork, engagement_id: EngagementId) -> ScopeCreepReport:

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Response
 
 from k8sops_common.service import Context, UnitOfWork
 
 from ..auth import CustomerAdmin
-from ..routing import CHANGING, SCOPED, EngagementId, IdempotencyKey, RecordId, created_response
+from ..routing import CHANGING, SCOPED, EngagementId, IdempotencyKey, PageLimit, RecordId, created_response
 from ..settings import webhook_settings
 from . import service
 from .schemas import DeliveryOut, WebhookCreate, WebhookCreated, WebhookOut, WebhookUpdate
 
-router = APIRouter(prefix="/v1")
+router = APIRouter(prefix="/v1", tags=["webhooks"])
 
 
 @router.post(
@@ -22,7 +20,6 @@ router = APIRouter(prefix="/v1")
     status_code=201,
     response_model=WebhookCreated,
     responses=CHANGING,
-    tags=["webhooks"],
 )
 async def register_webhook(
     body: WebhookCreate,
@@ -40,9 +37,7 @@ async def register_webhook(
     return created_response(response, created)
 
 
-@router.get(
-    "/engagements/{engagement_id}/webhooks", response_model=list[WebhookOut], responses=SCOPED, tags=["webhooks"]
-)
+@router.get("/engagements/{engagement_id}/webhooks", response_model=list[WebhookOut], responses=SCOPED)
 async def list_webhooks(principal: CustomerAdmin, session: UnitOfWork, engagement_id: EngagementId) -> list[WebhookOut]:
     return await service.list_webhooks(session, principal, engagement_id)
 
@@ -51,7 +46,6 @@ async def list_webhooks(principal: CustomerAdmin, session: UnitOfWork, engagemen
     "/engagements/{engagement_id}/webhooks/{webhook_id}",
     response_model=WebhookOut,
     responses=CHANGING,
-    tags=["webhooks"],
     summary="Enable (e.g. after fixing the receiver) or disable an endpoint",
 )
 async def update_webhook(
@@ -69,7 +63,6 @@ async def update_webhook(
     "/engagements/{engagement_id}/webhooks/{webhook_id}/deliveries",
     response_model=list[DeliveryOut],
     responses=SCOPED,
-    tags=["webhooks"],
     summary="Recent deliveries with every attempt",
 )
 async def list_deliveries(
@@ -77,6 +70,6 @@ async def list_deliveries(
     session: UnitOfWork,
     engagement_id: EngagementId,
     webhook_id: RecordId,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    limit: PageLimit = 50,
 ) -> list[DeliveryOut]:
     return await service.list_deliveries(session, principal, engagement_id, webhook_id, limit)

@@ -18,10 +18,11 @@ import httpx
 from k8sops_common.bus.tracing import traced
 from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.events.envelope import utc_now
+from k8sops_common.jobs import Backoff, poll_rounds
 from k8sops_common.service import ServiceContext
 
 from ..domain.webhooks import address_is_private, retry_delay, sign
-from ..kit import poll_rounds, system_audit
+from ..kit import system_audit
 from ..settings import WebhookSettings, webhook_settings
 from . import repository
 from .repository import DueDelivery
@@ -147,4 +148,5 @@ async def deliver_webhooks(context: ServiceContext, stopping: asyncio.Event) -> 
             settings.poll_interval_s,
             stopping,
             "webhook delivery",
+            Backoff(settings.poll_interval_s, settings.poll_interval_s),  # after a failed round, the next poll
         )

@@ -15,6 +15,7 @@ from datetime import timedelta
 
 import httpx
 
+from k8sops_common.jobs import poll_rounds
 from k8sops_common.service import ServiceContext
 
 from .. import repository, service
@@ -131,22 +132,9 @@ class Runner:
             await repository.release_leases(session, leased, self.settings.runner_id)
 
     async def run(self, stopping: asyncio.Event) -> None:
-        backoff = 0.1
         async with httpx.AsyncClient() as http:
             try:
-                while not stopping.is_set():
-                    try:
-                        claimed = await self.claim(http)
-                        backoff = 0.1
-                    except asyncio.CancelledError:
-                        raise
-                    except Exception as error:
-                        log.warning("upgrade runner: %s; retrying in %.1fs", error, backoff)
-                        await _wait(stopping, backoff)
-                        backoff = min(backoff * 2, 5.0)
-                        continue
-                    if not claimed:
-                        await _wait(stopping, self.settings.poll_interval_s)
+                await poll_rounds(lambda: self.claim(http), self.settings.poll_interval_s, stopping, "upgrade runner")
             finally:
                 tasks = list(self.active.values())
                 for task in tasks:
@@ -156,10 +144,3 @@ class Runner:
 
 async def run_runner(context: ServiceContext, stopping: asyncio.Event) -> None:
     await Runner(context, context.extras.get("runner_settings") or RunnerSettings()).run(stopping)
-
-
-async def _wait(stopping: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stopping.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
