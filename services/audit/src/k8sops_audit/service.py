@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,14 +29,14 @@ from .domain.entry import Actor, AuditEntry, Outcome, Target
 from .witness import TailGuard, WitnessedCheckpoint, checkpoint_record
 
 
-def entry_from_event(event: ReceivedEvent, sequence: int) -> AuditEntry:
+def entry_from_event(event: ReceivedEvent, sequence: int, recorded_at: datetime) -> AuditEntry:
     data = event.data
     assert isinstance(data, AuditEventV1)
     return AuditEntry(
         sequence=sequence,
         event_id=event.id,
         occurred_at=data.occurred_at,
-        recorded_at=utc_now(),
+        recorded_at=recorded_at,
         source_service=data.source_service,
         actor=Actor(sub=data.actor.sub, roles=tuple(data.actor.roles)),
         action=data.action,
@@ -61,7 +62,11 @@ async def append_events(
     head = await repository.lock_chain_head(session)
     if guard is not None:
         head = await guard.head_to_follow(session, head)
-    entries = [entry_from_event(event, head.sequence + offset) for offset, event in enumerate(events, start=1)]
+    # One batch, one transaction, one moment of recording.
+    recorded_at = utc_now()
+    entries = [
+        entry_from_event(event, head.sequence + offset, recorded_at) for offset, event in enumerate(events, start=1)
+    ]
     chained = chain_entries(head, entries)
     await repository.append_entries(session, chained)
     return chained[-1].head if chained else head

@@ -100,11 +100,12 @@ class AuditEntry:
             raise InvalidAuditEntryError("actor must be an Actor")
         if not isinstance(self.target, Target):
             raise InvalidAuditEntryError("target must be a Target")
-        try:
-            object.__setattr__(self, "outcome", Outcome(self.outcome))
-        except ValueError as error:
-            allowed = ", ".join(outcome.value for outcome in Outcome)
-            raise InvalidAuditEntryError(f"outcome must be one of {allowed}, got {self.outcome!r}") from error
+        if type(self.outcome) is not Outcome:  # the enum call is skipped for what already is one
+            try:
+                object.__setattr__(self, "outcome", Outcome(self.outcome))
+            except ValueError as error:
+                allowed = ", ".join(outcome.value for outcome in Outcome)
+                raise InvalidAuditEntryError(f"outcome must be one of {allowed}, got {self.outcome!r}") from error
         _require_optional_text("authorization_ref", self.authorization_ref)
         if self.trace_id is not None and (
             not isinstance(self.trace_id, str) or not _TRACE_ID_PATTERN.fullmatch(self.trace_id)
