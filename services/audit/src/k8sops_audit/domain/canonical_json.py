@@ -114,6 +114,8 @@ def _is_plain(value: object) -> bool:
 
 def canonical_string(text: str) -> str:
     """The canonical JSON of one string: what ``canonical_json`` writes for it inside any value."""
+    if type(text) is str and text.isascii() and "\x00" not in text:
+        return _quote_string(text)
     return _quote_text(text if type(text) is str else str(text))
 
 

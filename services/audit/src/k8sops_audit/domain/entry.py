@@ -38,7 +38,7 @@ class Actor:
 
     def __post_init__(self) -> None:
         _require_text("actor.sub", self.sub)
-        if not isinstance(self.roles, tuple | list):
+        if not isinstance(self.roles, (tuple, list)):
             raise InvalidAuditEntryError(f"actor.roles must be a list of role names, got {self.roles!r}")
         for role in self.roles:
             _require_text("actor.roles[]", role)
