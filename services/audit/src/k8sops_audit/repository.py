@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .domain.canonical_json import canonical_json
+from .domain.canonical_json import json_text
 from .domain.chain import GENESIS, ChainedEntry, ChainHead, StoredEntry, UnreadableEntry
 from .domain.checkpoint import Checkpoint, SignedCheckpoint
 from .domain.entry import Actor, AuditEntry, Target
@@ -88,8 +88,8 @@ ENTRY_COLUMNS = (
 
 
 def entry_record(chained: ChainedEntry) -> tuple[Any, ...]:
-    """One row for COPY, its values in `ENTRY_COLUMNS` order; the JSON columns get their canonical
-    text, which the entry's hash has just shown exists (and is cheaper than `json.dumps`)."""
+    """One row for COPY, its values in `ENTRY_COLUMNS` order (the JSON columns as JSON text, as the
+    values are: an integer beyond 2^53 keeps its digits, which its canonical form does not)."""
     entry, actor, target = chained.entry, chained.entry.actor, chained.entry.target
     return (
         entry.sequence,
@@ -98,7 +98,7 @@ def entry_record(chained: ChainedEntry) -> tuple[Any, ...]:
         entry.recorded_at,
         entry.source_service,
         actor.sub,
-        canonical_json(list(actor.roles)),
+        json_text(actor.roles),
         entry.action,
         target.kind,
         target.name,
@@ -108,7 +108,7 @@ def entry_record(chained: ChainedEntry) -> tuple[Any, ...]:
         entry.outcome.value,
         entry.authorization_ref,
         entry.trace_id,
-        canonical_json(entry.details),
+        json_text(dict(entry.details)),
         chained.content_hash,
         chained.link_hash,
     )

@@ -44,6 +44,19 @@ _PLAIN_ENCODER_ARGUMENTS = (None, _refuse, _quote_string, None, ":", ",", True, 
 _plain_encoder: Any = None if _c_make_encoder is None else _c_make_encoder(*_PLAIN_ENCODER_ARGUMENTS)
 
 
+# `json.dumps(value)`'s arguments (but markers): exact digits for every number, for storage.
+_JSON_TEXT_ARGUMENTS = (None, _refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+_json_text_encoder: Any = None if _c_make_encoder is None else _c_make_encoder(*_JSON_TEXT_ARGUMENTS)
+
+
+def json_text(value: object) -> str:
+    """What ``json.dumps(value)`` writes, by one encoder made once; for a value canonicalised
+    before (so it holds no cycle). Not canonical: it keeps every digit of a large integer."""
+    if _json_text_encoder is None:  # an interpreter without the C accelerator
+        return json.dumps(value)
+    return "".join(_json_text_encoder(value, 0))
+
+
 def _plain_json(value: object) -> str:
     if _plain_encoder is None:  # an interpreter without the C accelerator
         return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
