@@ -5,7 +5,8 @@ load on the machine than the throughput benchmarks, and what bounds them on a 2-
   CPU is included), sequentially, with the real database;
 - consumer: `EventConsumer.process` on polls of 2,000 `request.opened` records with a set-based
   batch handler (parse, inbox, one INSERT), without a broker in the way;
-- audit: the same with audit's own subscriptions (hash chain, COPY, inbox).
+- audit: the same with audit's own subscriptions (hash chain, COPY, inbox); once more after
+  `gc.freeze()`, to show what the garbage collector's full passes over the heap cost.
 
 Each figure also reads as a ceiling: units per CPU-second is the most one fully busy core could do
 for this process alone (PostgreSQL's own CPU comes on top).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -122,13 +124,25 @@ async def audit_cpu(infra: Infrastructure, events: int, traceparent: bytes) -> d
     database = Database(engine_from_settings(settings))
     context = ServiceContext(settings, database, Outbox(settings), OutboxRelay(settings, database))
     consumer = EventConsumer(settings, database, audit_subscriptions(context))
-    polls = records(settings.topic("audit.event"), audit_messages(events + POLL), traceparent)
+    topic = settings.topic("audit.event")
+    polls = records(topic, audit_messages(events + POLL), traceparent)
     await consumer.process(polls[:POLL])
     seconds = await cpu_seconds(lambda: process_all(consumer, polls[POLL:]))
+    # Fresh events again, with every object alive now (imports, app, this bench's records) moved
+    # out of the collector's sight, as `gc.freeze()` after a service's start would: the difference
+    # is what the collector's full passes over that heap cost per event.
+    polls = records(topic, audit_messages(events), traceparent)
+    gc.collect()
+    gc.freeze()
+    try:
+        frozen_seconds = await cpu_seconds(lambda: process_all(consumer, polls))
+    finally:
+        gc.unfreeze()
     await database.dispose()
     return {
         "audit_ingest_cpu_us_per_event": round(1e6 * seconds / events, 1),
         "audit_ingest_events_per_cpu_s": round(events / seconds),
+        "audit_ingest_cpu_us_per_event_heap_frozen": round(1e6 * frozen_seconds / events, 1),
     }
 
 

@@ -8,7 +8,7 @@ import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -94,6 +94,18 @@ async def test_the_service_role_can_append_and_read_but_never_change(audit_db: A
     async with audit_db.writer.sessions() as session:
         report = await verify(session)
     assert report.result.ok and report.result.entries_verified == 5
+
+
+async def test_details_are_stored_with_every_digit_and_still_verify(audit_db: AuditDatabase) -> None:
+    # The canonical form (hashed) prints integers beyond 2^53 as their double; the stored value may not.
+    details = {"big": 2**60 + 1, "text": 'ক্লাস্টার "quoted"', "flag": True, "none": None}
+    async with audit_db.writer.unit_of_work() as session:
+        await repository.append_entries(session, chain_entries(GENESIS, [replace(entry(1), details=details)]))
+    async with audit_db.writer.sessions() as session:
+        (stored,), _ = await repository.list_entries(session, repository.EntryFilter(None), 0, 10)
+        report = await verify(session)
+    assert stored["details"] == details and stored["actor_roles"] == ["k8s-ops.operator"]
+    assert report.result.ok and report.result.entries_verified == 1
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .domain.canonical_json import json_text
 from .domain.chain import GENESIS, ChainedEntry, ChainHead, StoredEntry, UnreadableEntry
 from .domain.checkpoint import Checkpoint, SignedCheckpoint
 from .domain.entry import Actor, AuditEntry, Target
@@ -35,31 +36,6 @@ async def read_head(session: AsyncSession) -> ChainHead:
         )
     ).first()
     return ChainHead(row.seq, row.link_hash) if row else GENESIS
-
-
-def entry_row(chained: ChainedEntry) -> dict[str, Any]:
-    entry = chained.entry
-    return {
-        "seq": entry.sequence,
-        "event_id": entry.event_id,
-        "occurred_at": entry.occurred_at,
-        "recorded_at": entry.recorded_at,
-        "source_service": entry.source_service,
-        "actor_sub": entry.actor.sub,
-        "actor_roles": list(entry.actor.roles),
-        "action": entry.action,
-        "target_kind": entry.target.kind,
-        "target_name": entry.target.name,
-        "target_namespace": entry.target.namespace,
-        "target_cluster": entry.target.cluster,
-        "engagement_id": entry.engagement_id,
-        "outcome": entry.outcome.value,
-        "authorization_ref": entry.authorization_ref,
-        "trace_id": entry.trace_id,
-        "details": dict(entry.details),
-        "content_hash": chained.content_hash,
-        "link_hash": chained.link_hash,
-    }
 
 
 def stored_entry(row: Any) -> StoredEntry:
@@ -87,22 +63,65 @@ def stored_entry(row: Any) -> StoredEntry:
     return ChainedEntry(entry, row.content_hash, row.link_hash)
 
 
-ENTRY_COLUMNS = tuple(column.name for column in audit_entries.columns)
-JSON_COLUMNS = frozenset({"actor_roles", "details"})
+# The order of `entry_record`'s values.
+ENTRY_COLUMNS = (
+    "seq",
+    "event_id",
+    "occurred_at",
+    "recorded_at",
+    "source_service",
+    "actor_sub",
+    "actor_roles",
+    "action",
+    "target_kind",
+    "target_name",
+    "target_namespace",
+    "target_cluster",
+    "engagement_id",
+    "outcome",
+    "authorization_ref",
+    "trace_id",
+    "details",
+    "content_hash",
+    "link_hash",
+)
+
+
+def entry_record(chained: ChainedEntry) -> tuple[Any, ...]:
+    """One row for COPY, its values in `ENTRY_COLUMNS` order (the JSON columns as JSON text, as the
+    values are: an integer beyond 2^53 keeps its digits, which its canonical form does not)."""
+    entry, actor, target = chained.entry, chained.entry.actor, chained.entry.target
+    return (
+        entry.sequence,
+        entry.event_id,
+        entry.occurred_at,
+        entry.recorded_at,
+        entry.source_service,
+        actor.sub,
+        json_text(actor.roles),
+        entry.action,
+        target.kind,
+        target.name,
+        target.namespace,
+        target.cluster,
+        entry.engagement_id,
+        entry.outcome.value,
+        entry.authorization_ref,
+        entry.trace_id,
+        json_text(dict(entry.details)),
+        chained.content_hash,
+        chained.link_hash,
+    )
 
 
 async def append_entries(session: AsyncSession, chained: Sequence[ChainedEntry]) -> None:
     """COPY into the table: a batch of thousands of entries is one round trip, not one per row."""
     if not chained:
         return
-    records = []
-    for item in chained:
-        row = entry_row(item)
-        records.append(tuple(json.dumps(row[name]) if name in JSON_COLUMNS else row[name] for name in ENTRY_COLUMNS))
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        audit_entries.name, records=records, columns=ENTRY_COLUMNS
+        audit_entries.name, records=[entry_record(item) for item in chained], columns=ENTRY_COLUMNS
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,27 +29,40 @@ from .domain.entry import Actor, AuditEntry, Outcome, Target
 from .witness import TailGuard, WitnessedCheckpoint, checkpoint_record
 
 
-def entry_from_event(event: ReceivedEvent, sequence: int) -> AuditEntry:
-    data = event.data
-    assert isinstance(data, AuditEventV1)
-    return AuditEntry(
-        sequence=sequence,
-        event_id=event.id,
-        occurred_at=data.occurred_at,
-        recorded_at=utc_now(),
-        source_service=data.source_service,
-        actor=Actor(sub=data.actor.sub, roles=tuple(data.actor.roles)),
-        action=data.action,
-        target=Target(
-            kind=data.target.kind, name=data.target.name, namespace=data.target.namespace, cluster=data.target.cluster
-        ),
-        engagement_id=data.engagement_id,
-        outcome=Outcome(data.outcome),
-        authorization_ref=data.authorization_ref,
-        # The trace the action ran in; the Kafka header is the fallback for producers without it.
-        trace_id=data.trace_id or trace_id_from_traceparent(event.traceparent),
-        details=dict(data.details),
-    )
+def entries_from_events(
+    events: Sequence[ReceivedEvent], first_sequence: int, recorded_at: datetime
+) -> list[AuditEntry]:
+    """The entries of a batch, numbered from `first_sequence`, all recorded at `recorded_at`."""
+    # A batch comes from few callers: each distinct actor is validated once and then shared.
+    actors: dict[tuple[str, tuple[str, ...]], Actor] = {}
+    entries = []
+    for sequence, event in enumerate(events, start=first_sequence):
+        data = event.data
+        assert isinstance(data, AuditEventV1)
+        actor_key = (data.actor.sub, tuple(data.actor.roles))
+        actor = actors.get(actor_key)
+        if actor is None:
+            actor = actors[actor_key] = Actor(sub=actor_key[0], roles=actor_key[1])
+        target = data.target
+        entries.append(
+            AuditEntry(
+                sequence=sequence,
+                event_id=event.id,
+                occurred_at=data.occurred_at,
+                recorded_at=recorded_at,
+                source_service=data.source_service,
+                actor=actor,
+                action=data.action,
+                target=Target(kind=target.kind, name=target.name, namespace=target.namespace, cluster=target.cluster),
+                engagement_id=data.engagement_id,
+                outcome=Outcome(data.outcome),
+                authorization_ref=data.authorization_ref,
+                # The trace the action ran in; the Kafka header is the fallback for producers without it.
+                trace_id=data.trace_id or trace_id_from_traceparent(event.traceparent),
+                details=dict(data.details),
+            )
+        )
+    return entries
 
 
 async def append_events(
@@ -61,8 +75,8 @@ async def append_events(
     head = await repository.lock_chain_head(session)
     if guard is not None:
         head = await guard.head_to_follow(session, head)
-    entries = [entry_from_event(event, head.sequence + offset) for offset, event in enumerate(events, start=1)]
-    chained = chain_entries(head, entries)
+    # One batch, one transaction, one moment of recording.
+    chained = chain_entries(head, entries_from_events(events, head.sequence + 1, utc_now()))
     await repository.append_entries(session, chained)
     return chained[-1].head if chained else head
 

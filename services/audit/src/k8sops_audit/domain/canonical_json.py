@@ -30,6 +30,39 @@ from typing import Any
 # JCS escapes, with lowercase hex, so we do not reimplement string escaping.
 _quote_string: Any = json.encoder.encode_basestring
 
+
+def _refuse(value: object) -> object:
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+# What `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)` runs, made
+# once: `dumps` builds a new encoder (and its C scanner) on every call, which costs more than
+# encoding an entry's small values. No circular-reference check: `_is_plain` walked the value first.
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+# Arguments: markers, default, string quoter, indent, separators, sort_keys, skipkeys, allow_nan.
+_PLAIN_ENCODER_ARGUMENTS = (None, _refuse, _quote_string, None, ":", ",", True, False, True)
+_plain_encoder: Any = None if _c_make_encoder is None else _c_make_encoder(*_PLAIN_ENCODER_ARGUMENTS)
+
+
+# `json.dumps(value)`'s arguments (but markers): exact digits for every number, for storage.
+_JSON_TEXT_ARGUMENTS = (None, _refuse, json.encoder.encode_basestring_ascii, None, ": ", ", ", False, False, True)
+_json_text_encoder: Any = None if _c_make_encoder is None else _c_make_encoder(*_JSON_TEXT_ARGUMENTS)
+
+
+def json_text(value: object) -> str:
+    """What ``json.dumps(value)`` writes, by one encoder made once; for a value canonicalised
+    before (so it holds no cycle). Not canonical: it keeps every digit of a large integer."""
+    if _json_text_encoder is None:  # an interpreter without the C accelerator
+        return json.dumps(value)
+    return "".join(_json_text_encoder(value, 0))
+
+
+def _plain_json(value: object) -> str:
+    if _plain_encoder is None:  # an interpreter without the C accelerator
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "".join(_plain_encoder(value, 0))
+
+
 # Up to 2^53 every integer is a double, and the shortest digits of that double are its own digits.
 _EXACT_INTEGER_LIMIT = 2**53
 
@@ -51,7 +84,7 @@ def canonical_json(value: object) -> str:
     if _is_plain(value):
         # Without floats and with ASCII keys (code-point order is UTF-16 order there), the C
         # encoder writes exactly the JCS bytes, several times faster than the general path.
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return _plain_json(value)
     parts: list[str] = []
     _encode(value, parts)
     return "".join(parts)
@@ -90,6 +123,18 @@ def _is_plain(value: object) -> bool:
                 return False
         return True
     return False
+
+
+def canonical_string(text: str) -> str:
+    """The canonical JSON of one string: what ``canonical_json`` writes for it inside any value."""
+    if type(text) is str and text.isascii() and "\x00" not in text:
+        return _quote_string(text)
+    return _quote_text(text if type(text) is str else str(text))
+
+
+def canonical_integer(value: int) -> str:
+    """The canonical JSON of one integer: what ``canonical_json`` writes for it inside any value."""
+    return _format_integer(value if type(value) is int else int(value))
 
 
 def canonical_json_bytes(value: object) -> bytes:

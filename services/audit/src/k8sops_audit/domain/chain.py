@@ -41,13 +41,11 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 
-from k8sops_audit.domain.canonical_json import canonical_json_bytes
 from k8sops_audit.domain.entry import AuditEntry
+from k8sops_audit.domain.entry_bytes import canonical_entry_bytes
 
-ENTRY_FORMAT_VERSION = 1
 GENESIS_LINK_HASH = "0" * 64
 
 _HASH_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -117,48 +115,6 @@ class UnreadableEntry:
 StoredEntry = ChainedEntry | UnreadableEntry
 
 
-def timestamp_text(moment: datetime) -> str:
-    """RFC 3339 UTC with microseconds and ``Z``: the only timestamp spelling that gets hashed."""
-    if moment.tzinfo is not UTC:
-        moment = moment.astimezone(UTC)
-    # isoformat of a UTC datetime ends in "+00:00"; the canonical spelling is "Z".
-    return moment.isoformat(timespec="microseconds")[:-6] + "Z"
-
-
-def canonical_entry_document(entry: AuditEntry) -> dict[str, object]:
-    """The JSON object that represents ``entry`` in the chain (format in the module docstring)."""
-    target = entry.target
-    return {
-        "action": entry.action,
-        "actor": {"roles": list(entry.actor.roles), "sub": entry.actor.sub},
-        "authorization_ref": entry.authorization_ref,
-        "details": entry.details,
-        "engagement_id": entry.engagement_id,
-        "event_id": entry.event_id,
-        "occurred_at": timestamp_text(entry.occurred_at),
-        "outcome": entry.outcome.value,
-        "recorded_at": timestamp_text(entry.recorded_at),
-        "sequence": entry.sequence,
-        "source_service": entry.source_service,
-        "target": {
-            "cluster": target.cluster,
-            "kind": target.kind,
-            "name": target.name,
-            "namespace": target.namespace,
-        },
-        "trace_id": entry.trace_id,
-        "v": ENTRY_FORMAT_VERSION,
-    }
-
-
-def canonical_entry_bytes(entry: AuditEntry) -> bytes:
-    """The bytes an entry's content hash is computed over.
-
-    Raises ``NotCanonicalisableError`` when ``details`` is not JSON by the canonical rules.
-    """
-    return canonical_json_bytes(canonical_entry_document(entry))
-
-
 def content_hash(entry: AuditEntry) -> str:
     """SHA-256 (hex) of the entry's canonical bytes."""
     return hashlib.sha256(canonical_entry_bytes(entry)).hexdigest()
@@ -183,17 +139,19 @@ def chain_entries(previous: ChainHead, entries: Iterable[AuditEntry]) -> list[Ch
     caller assigns them (after dropping redelivered event ids) under the chain's lock.
     """
     chained: list[ChainedEntry] = []
-    head_sequence, head_link_hash = previous.sequence, previous.link_hash
+    head_sequence, head_link = previous.sequence, bytes.fromhex(previous.link_hash)
+    sha256 = hashlib.sha256
     for entry in entries:
         if entry.sequence != head_sequence + 1:
             raise ChainContinuityError(
                 f"entry {entry.event_id} has sequence {entry.sequence}, "
                 f"but the chain head is at {head_sequence}; expected {head_sequence + 1}"
             )
-        entry_content_hash = content_hash(entry)
-        head_link_hash = _link_hash_unchecked(head_link_hash, entry_content_hash)
+        # The raw digests are chained directly; hex is only their stored spelling.
+        content = sha256(canonical_entry_bytes(entry)).digest()
+        head_link = sha256(head_link + content).digest()
         head_sequence = entry.sequence
-        chained.append(ChainedEntry(entry, entry_content_hash, head_link_hash))
+        chained.append(ChainedEntry(entry, content.hex(), head_link.hex()))
     return chained
 
 

@@ -38,9 +38,9 @@ from k8sops_audit.domain.chain import (
     StoredEntry,
     VerificationResult,
     require_hash,
-    timestamp_text,
     verify_chain,
 )
+from k8sops_audit.domain.entry_bytes import timestamp_text
 
 CHECKPOINT_FORMAT = "k8sops.audit.checkpoint/v1"
 

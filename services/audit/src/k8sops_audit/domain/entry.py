@@ -38,7 +38,7 @@ class Actor:
 
     def __post_init__(self) -> None:
         _require_text("actor.sub", self.sub)
-        if not isinstance(self.roles, tuple | list):
+        if not isinstance(self.roles, (tuple, list)):
             raise InvalidAuditEntryError(f"actor.roles must be a list of role names, got {self.roles!r}")
         for role in self.roles:
             _require_text("actor.roles[]", role)
@@ -100,11 +100,12 @@ class AuditEntry:
             raise InvalidAuditEntryError("actor must be an Actor")
         if not isinstance(self.target, Target):
             raise InvalidAuditEntryError("target must be a Target")
-        try:
-            object.__setattr__(self, "outcome", Outcome(self.outcome))
-        except ValueError as error:
-            allowed = ", ".join(outcome.value for outcome in Outcome)
-            raise InvalidAuditEntryError(f"outcome must be one of {allowed}, got {self.outcome!r}") from error
+        if type(self.outcome) is not Outcome:  # the enum call is skipped for what already is one
+            try:
+                object.__setattr__(self, "outcome", Outcome(self.outcome))
+            except ValueError as error:
+                allowed = ", ".join(outcome.value for outcome in Outcome)
+                raise InvalidAuditEntryError(f"outcome must be one of {allowed}, got {self.outcome!r}") from error
         _require_optional_text("authorization_ref", self.authorization_ref)
         if self.trace_id is not None and (
             not isinstance(self.trace_id, str) or not _TRACE_ID_PATTERN.fullmatch(self.trace_id)
