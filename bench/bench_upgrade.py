@@ -10,7 +10,8 @@ relay, consumer) runs in this one, so this process's CPU time is the runner's ow
    accepted the replace, saw the node Ready), the rest split by phase; and this process's CPU
    time per node. The sandbox's configured node_ready_seconds and controller tick are printed:
    the simulated wait is node_ready_seconds rounded up to the tick that brings the node back.
-   Goal: <= 50 ms per node beyond the simulated waits.
+   Goal: <= 50 ms per node beyond the simulated waits. Floor, same run and sandbox: 10 more
+   nodes moved by the runner's NodeRoller and client alone, nothing persisted.
 2. fleet: 20 three-node clusters, 20 plans at once on one runner: wall time, and a check that every
    operation went through exactly the expected steps and every node was replaced exactly once.
 """
@@ -35,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 from sqlalchemy import text
@@ -49,6 +50,8 @@ from k8sops_common.service import ServiceContext, create_app
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
 from k8sops_upgrade_runner import service
 from k8sops_upgrade_runner.app import DEFINITION
+from k8sops_upgrade_runner.runner.credentials import open_cluster
+from k8sops_upgrade_runner.runner.nodes import NodeRoller
 from k8sops_upgrade_runner.settings import RunnerSettings
 
 ENGAGEMENT = "eng-bench"
@@ -262,7 +265,7 @@ async def measure_large(infra: Infrastructure, sandbox: dict[str, Any], nodes_me
                 sandbox_cpu = cpu_seconds_of(sandbox["pid"]) - sandbox_cpu_started
                 break
             await asyncio.sleep(0.5)
-        rows = (await run.api.get(f"/v1/operations/{run.ids[0]}/nodes", headers=SENIOR)).json()
+        rows: list[dict[str, Any]] = (await run.api.get(f"/v1/operations/{run.ids[0]}/nodes", headers=SENIOR)).json()
         async with database.sessions() as session:
             listed_replaces = await session.execute(text("SELECT node, platform_operation FROM operation_nodes"))
             asked: dict[str, str] = {node: operation for node, operation in listed_replaces.all()}
@@ -300,6 +303,40 @@ async def measure_large(infra: Infrastructure, sandbox: dict[str, Any], nodes_me
         "sandbox_cpu_ms_per_node": round(sandbox_cpu / len(done) * 1000, 1),
         "sandbox_cpu_percent_of_window": round(sandbox_cpu / window * 100, 1),
         "goal_ms_per_node": 50,
+        "floor_api_calls_alone": await measure_floor(sandbox, rows, 10),
+    }
+
+
+async def measure_floor(sandbox: dict[str, Any], rows: list[dict[str, Any]], count: int) -> dict[str, Any]:
+    """The floor: nodes further down big-prod's list moved by the runner's own NodeRoller and cluster
+    client, back to back, with nothing persisted (no database, lease, loop or events): the same API
+    calls alone, on the same sandbox, once the runner has stopped."""
+    settings = RunnerSettings(platform_api_url=sandbox["platform"], platform_poll_s=0.02, eviction_retry_s=0.05)
+    cluster = {"name": "big-prod", "api_endpoint": sandbox["kube_clusters"]["big-prod"]}
+    pending = [row for row in rows if row["phase"] == "pending"][-count:]
+
+    async def keep(row: Any, values: dict[str, Any]) -> Any:
+        return {**row, **values}
+
+    async with httpx.AsyncClient() as http:
+        client = open_cluster(cluster, settings, http)
+        roller = NodeRoller(client, keep, service.now_utc, settings)
+        cpu, started = time.process_time(), time.perf_counter()
+        done = [await roller.upgrade(cast(Any, {**row, "touched": [], "ready_at": None})) for row in pending]
+        wall, cpu = time.perf_counter() - started, time.process_time() - cpu
+        await client.close()
+    replaces = {op["id"]: op for op in await platform_node_operations(sandbox)}
+    waits = [
+        seconds(op["ended_at"]) - seconds(op["started_at"])
+        for op in (replaces[row["platform_operation"]] for row in done)
+    ]
+    per_node, simulated = wall / len(done) * 1000, statistics.mean(waits) * 1000
+    return {
+        "nodes": len(done),
+        "wall_ms_per_node": round(per_node, 1),
+        "simulated_wait_ms_per_node": round(simulated, 1),
+        "overhead_ms_per_node": round(per_node - simulated, 1),
+        "cpu_ms_per_node": round(cpu / len(done) * 1000, 1),
     }
 
 
