@@ -154,8 +154,9 @@ async def test_a_node_replace_records_its_own_time_and_can_be_waited_on(healthy:
         listed = (await http.get("/v1/operations", params={"cluster": "acme-prod", "node": nodes[0]})).json()
         assert [op["id"] for op in listed["operations"]] == [started["id"]]
 
-        too_long = await http.post(wait, params={"timeout_seconds": 61})
-        assert too_long.status_code == 422 and too_long.json()["type"].endswith("/invalid-timeout")
-        assert too_long.headers["content-type"] == "application/problem+json"
+        for bad in ("61", "-1", "soon", "nan"):
+            refused = await http.post(wait, params={"timeout_seconds": bad})
+            assert refused.status_code == 422 and refused.json()["type"].endswith("/invalid-timeout")
+            assert refused.headers["content-type"] == "application/problem+json" and bad in refused.json()["detail"]
         missing = await http.post("/v1/operations/op-99999/wait")
         assert missing.status_code == 404 and missing.json()["type"].endswith("/operation-not-found")

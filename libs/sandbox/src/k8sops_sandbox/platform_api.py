@@ -147,19 +147,23 @@ def build_platform_app(sandbox: Sandbox) -> FastAPI:
         return service.operation(operation_id).as_dict()
 
     @app.post("/v1/operations/{operation_id}/wait")
-    async def wait_operation(operation_id: str, timeout_seconds: float = 30) -> dict[str, Any]:
+    async def wait_operation(operation_id: str, timeout_seconds: str = "30") -> dict[str, Any]:
         """The operation once it is done, or as it is after `timeout_seconds` (at most 60): like
         GCE's operations wait, best effort, so a client asks again while it is not done."""
-        if not 0 <= timeout_seconds <= MAX_WAIT_SECONDS:
+        try:
+            timeout = float(timeout_seconds)
+        except ValueError:
+            timeout = -1.0  # read as text so that a word gets the same problem as a bad number
+        if not 0 <= timeout <= MAX_WAIT_SECONDS:
             raise PlatformError(
                 422,
                 "invalid-timeout",
                 "Invalid wait timeout",
-                f"timeout_seconds must be between 0 and {MAX_WAIT_SECONDS:g}, not {timeout_seconds:g}",
+                f"timeout_seconds must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}, not {timeout_seconds!r}",
             )
         operation = service.operation(operation_id)
         try:
-            await asyncio.wait_for(operation.finished.wait(), timeout_seconds)
+            await asyncio.wait_for(operation.finished.wait(), timeout)
         except TimeoutError:
             pass
         return operation.as_dict()
