@@ -33,6 +33,8 @@ class PlatformService:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for operation in self.operations.values():
+            operation.finished.set()  # a client waiting on one gets its answer (not done) before shutdown
 
     # --- reads -----------------------------------------------------------------------------
     def cluster(self, name: str) -> ClusterState:
