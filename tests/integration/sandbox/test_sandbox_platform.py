@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -122,3 +123,40 @@ async def test_pool_upgrade_fails_when_a_budget_blocks_the_drain(blocking: Sandb
         assert "ledger-pdb needs 2 healthy pods" in failed["error"]["message"]
         pool = (await http.get("/v1/clusters/pay-prod/node-pools/general")).json()
         assert pool["status"] == "DEGRADED" and pool["version"] == "1.30.4"
+
+
+async def test_a_node_replace_records_its_own_time_and_can_be_waited_on(healthy: Sandbox) -> None:
+    healthy.scenario.timing.node_ready_seconds = 0.3
+    healthy.scenario.timing.control_plane_upgrade_seconds = 0.1
+    async with httpx.AsyncClient(base_url=healthy.platform_url, timeout=60) as http:
+        await wait_operation(
+            http, (await http.post("/v1/clusters/acme-prod/control-plane/upgrade", json={"version": "1.30"})).json()
+        )
+        nodes = sorted(n["name"] for n in (await http.get("/v1/clusters/acme-prod/node-pools/apps")).json()["nodes"])
+        replace = f"/v1/clusters/acme-prod/node-pools/apps/nodes/{nodes[0]}/upgrade"
+        started = (await http.post(replace, json={"version": "1.30"})).json()
+        wait = f"/v1/operations/{started['id']}/wait"
+
+        at_once = (await http.post(wait, params={"timeout_seconds": 0})).json()
+        assert not at_once["done"] and at_once["ended_at"] is None
+        done = (await http.post(wait, params={"timeout_seconds": 30})).json()
+        assert done["status"] == "DONE"
+        # The platform's own record, to the microsecond: at least the configured delay, whatever
+        # the controller tick added; whole-second times could not tell 0.3 s from 0 or 1.
+        took = datetime.fromisoformat(done["ended_at"]) - datetime.fromisoformat(done["started_at"])
+        assert timedelta(seconds=0.3) <= took < timedelta(seconds=30)
+        async with httpx.AsyncClient(base_url=healthy.kube_url) as kube:
+            node = (await kube.get(f"/api/v1/nodes/{nodes[0]}")).json()
+        assert any(c["type"] == "Ready" and c["status"] == "True" for c in node["status"]["conditions"])
+
+        other = f"/v1/clusters/acme-prod/node-pools/apps/nodes/{nodes[1]}/upgrade"
+        await wait_operation(http, (await http.post(other, json={"version": "1.30"})).json())
+        listed = (await http.get("/v1/operations", params={"cluster": "acme-prod", "node": nodes[0]})).json()
+        assert [op["id"] for op in listed["operations"]] == [started["id"]]
+
+        for bad in ("61", "-1", "soon", "nan"):
+            refused = await http.post(wait, params={"timeout_seconds": bad})
+            assert refused.status_code == 422 and refused.json()["type"].endswith("/invalid-timeout")
+            assert refused.headers["content-type"] == "application/problem+json" and bad in refused.json()["detail"]
+        missing = await http.post("/v1/operations/op-99999/wait")
+        assert missing.status_code == 404 and missing.json()["type"].endswith("/operation-not-found")

@@ -3,6 +3,7 @@ kubelets enforce (scheduling fit, PodDisruptionBudgets, node replacement)."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class ClusterState:
     # Pod uid -> monotonic time its containers have started (set when bound to a node).
     pod_start_at: dict[str, float] = field(default_factory=dict)
     upgraded_nodes: set[str] = field(default_factory=set)
+    # Node name -> set once it turns Ready: what the platform's operations wait on.
+    ready_events: dict[str, asyncio.Event] = field(default_factory=dict)
     # (group, version, resource, removed_release) -> request count
     deprecated_calls: dict[tuple[str, str, str, str], int] = field(default_factory=dict)
     surge_nodes_in_use: int = 0
@@ -120,6 +123,8 @@ class ClusterState:
             node["status"]["conditions"] = conditions
 
         self.store.mutate(NODES, "", name, change)
+        if ready and name in self.ready_events:
+            self.ready_events.pop(name).set()
 
     def set_unschedulable(self, name: str, unschedulable: bool) -> None:
         def change(node: Obj) -> None:

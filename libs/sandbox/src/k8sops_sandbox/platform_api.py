@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -9,7 +10,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from . import provisioning, surge
-from .platform import PlatformError
+from .operations import PlatformError
 from .provisioning import NewCluster
 from .scenario import Fault
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from .server import Sandbox
 
 PROBLEM_BASE = "https://k8sops.dev/problems/sandbox/"
+MAX_WAIT_SECONDS = 60.0
 
 
 class UpgradeControlPlane(BaseModel):
@@ -130,12 +132,41 @@ def build_platform_app(sandbox: Sandbox) -> FastAPI:
         return surge.remove_node(service, cluster, pool, node).as_dict()
 
     @app.get("/v1/operations")
-    async def list_operations(cluster: str | None = None) -> dict[str, Any]:
-        return {"operations": [op.as_dict() for op in service.operations.values() if cluster in (None, op.cluster)]}
+    async def list_operations(cluster: str | None = None, node: str | None = None) -> dict[str, Any]:
+        """Every operation, or a cluster's, or those acting on one node (as a provider's list filter)."""
+        return {
+            "operations": [
+                op.as_dict()
+                for op in service.operations.values()
+                if cluster in (None, op.cluster) and node in (None, op.node)
+            ]
+        }
 
     @app.get("/v1/operations/{operation_id}")
     async def get_operation(operation_id: str) -> dict[str, Any]:
         return service.operation(operation_id).as_dict()
+
+    @app.post("/v1/operations/{operation_id}/wait")
+    async def wait_operation(operation_id: str, timeout_seconds: str = "30") -> dict[str, Any]:
+        """The operation once it is done, or as it is after `timeout_seconds` (at most 60): like
+        GCE's operations wait, best effort, so a client asks again while it is not done."""
+        try:
+            timeout = float(timeout_seconds)
+        except ValueError:
+            timeout = -1.0  # read as text so that a word gets the same problem as a bad number
+        if not 0 <= timeout <= MAX_WAIT_SECONDS:
+            raise PlatformError(
+                422,
+                "invalid-timeout",
+                "Invalid wait timeout",
+                f"timeout_seconds must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}, not {timeout_seconds!r}",
+            )
+        operation = service.operation(operation_id)
+        try:
+            await asyncio.wait_for(operation.finished.wait(), timeout)
+        except TimeoutError:
+            pass
+        return operation.as_dict()
 
     # --- admin: what a test or a demo changes at runtime -----------------------------------
     @app.get("/admin/faults")

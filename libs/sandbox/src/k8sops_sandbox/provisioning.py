@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from .cluster import ClusterState, all_workloads
 from .controller import Controller
 from .kube_api import KubeApi
-from .platform import PlatformError
+from .operations import PlatformError
 from .scenario import Cluster, NodePool
 from .usage import UsageModel
 

@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 from .cluster import NODES
-from .platform import Operation, PlatformError, PlatformService
+from .operations import Operation, PlatformError
+from .platform import PlatformService
 from .scenario import format_version
 
 POOL_LABEL = "sandbox.k8sops.dev/node-pool"

@@ -39,6 +39,13 @@ class RunnerSettings(BaseSettings):
     )
     poll_interval_s: float = Field(default=1.0, gt=0, description="idle wait between looks for due operations")
     platform_poll_s: float = Field(default=1.0, gt=0, description="pause between polls of a platform operation")
+    platform_wait_s: float = Field(
+        default=20,
+        ge=0,
+        le=60,
+        description="how long one call to the platform's operation wait (POST /v1/operations/{id}/wait, "
+        "like GCE's) may hold its answer until the operation is done; 0: the platform has none, poll instead",
+    )
     lease_ttl_s: float = Field(default=30, gt=0, description="a cluster lease lasts this long without renewal")
     max_parallel: int = Field(default=20, gt=0, description="operations one runner drives at once")
     http_timeout_s: float = Field(default=30, gt=0)

@@ -20,9 +20,10 @@ from ..auth import Operator, Reader, ensure_member, ensure_visible, not_found
 from ..domain.authorisation import ClusterAction, Target
 from ..domain.operation import OperationKind
 from ..runner.baseline import GIT_REASON, Measurement, current_drift, record_baseline, store_baseline
-from ..runner.cluster import ClusterClient, PlatformError
+from ..runner.cluster import ClusterClient
 from ..runner.credentials import CredentialsError, open_cluster
 from ..runner.gitsource import GitSourceError, read_manifests
+from ..runner.platform_api import PlatformError
 from ..schemas import ID_PATTERN, DriftReconcileCreate, GitDesiredStateIn, OperationOut
 from ..settings import RunnerSettings
 from .operations import known_cluster, plan_kind

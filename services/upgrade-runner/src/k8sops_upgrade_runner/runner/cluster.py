@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -21,6 +23,7 @@ from ..domain.paths import object_path, plural_of
 from ..domain.removed_apis import HelmRelease
 from ..domain.versions import Version
 from ..settings import RunnerSettings
+from .platform_api import platform_request
 
 Obj = dict[str, Any]
 UNHEALTHY_WAITING = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"})
@@ -34,28 +37,12 @@ STABLE_LIST_PATHS = {
 }
 
 
-class PlatformError(RuntimeError):
-    def __init__(self, status: int, problem_type: str, detail: str) -> None:
-        super().__init__(f"platform API {status} {problem_type}: {detail}")
-        self.status = status
-        self.problem_type = problem_type.rsplit("/", 1)[-1]
-        self.detail = detail
-
-
-async def platform_request(
-    http: httpx.AsyncClient, settings: RunnerSettings, method: str, path: str, body: Mapping[str, Any] | None = None
-) -> Obj:
-    """One call to the provider's platform API; an error answer is raised with its problem type."""
-    url = f"{settings.platform_api_url.rstrip('/')}{path}"
-    response = await http.request(method, url, json=body, timeout=settings.http_timeout_s)
-    if response.status_code >= 400:
-        try:
-            problem = response.json()
-        except ValueError:
-            problem = {"type": "unknown", "detail": response.text}
-        raise PlatformError(response.status_code, str(problem.get("type", "")), str(problem.get("detail", "")))
-    result: Obj = response.json()
-    return result
+def environment_proxy(url: str) -> str | None:
+    """The proxy the environment names for `url` (HTTPS_PROXY and NO_PROXY, as curl reads them)."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 class ClusterClient:
@@ -71,14 +58,19 @@ class ClusterClient:
         if token:
             configuration.api_key = {"BearerToken": token}
             configuration.api_key_prefix = {"BearerToken": "Bearer"}
+        configuration.proxy = environment_proxy(self.api_endpoint)
         self.api = k8s.ApiClient(configuration)
+        # Trusting the environment, aiohttp read ~/.netrc and the proxy variables in a worker thread
+        # for every request (half a request's CPU; a queue when a drain evicts 20 pods at once): the
+        # proxy is looked up once above, and a .netrc entry would only clash with the bearer token.
+        self.api.rest_client.pool_manager._trust_env = False
 
     async def close(self) -> None:
         await self.api.close()
 
     # --- platform API ------------------------------------------------------------------------
-    async def _platform(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> Obj:
-        return await platform_request(self.http, self.settings, method, path, body)
+    async def _platform(self, method: str, path: str, body: Mapping[str, Any] | None = None, waits_s: float = 0) -> Obj:
+        return await platform_request(self.http, self.settings, method, path, body, waits_s)
 
     async def _path(self, suffix: str = "") -> str:
         """The cluster's path on the platform API, found by its Kubernetes API endpoint (what an
@@ -119,12 +111,19 @@ class ClusterClient:
     async def remove_node(self, pool: str, node: str) -> Obj:
         return await self._platform("DELETE", await self._path(f"/node-pools/{pool}/nodes/{node}"))
 
-    async def platform_operation(self, operation_id: str) -> Obj:
-        return await self._platform("GET", f"/v1/operations/{operation_id}")
+    async def platform_operation(self, operation_id: str, wait_s: float = 0) -> Obj:
+        """The operation; with `wait_s`, once it is done or that long passed (the platform's wait)."""
+        if wait_s <= 0:
+            return await self._platform("GET", f"/v1/operations/{operation_id}")
+        return await self._platform(
+            "POST", f"/v1/operations/{operation_id}/wait?timeout_seconds={wait_s:g}", None, wait_s
+        )
 
     async def node_upgrades(self, node: str) -> list[Obj]:
-        """The platform's node-upgrade operations for `node`, whoever asked for them."""
-        listed = await self._platform("GET", f"/v1/operations?cluster={(await self._path()).rsplit('/', 1)[-1]}")
+        """The platform's node-upgrade operations for `node`, whoever asked for them (filtered on
+        the platform: the cluster's whole list grew with every node of the run)."""
+        cluster = (await self._path()).rsplit("/", 1)[-1]
+        listed = await self._platform("GET", f"/v1/operations?cluster={cluster}&node={node}")
         return [op for op in listed["operations"] if op["type"] == "UPGRADE_NODE" and op.get("node") == node]
 
     # --- Kubernetes API, read ----------------------------------------------------------------

@@ -28,9 +28,10 @@ from ..domain.removed_apis import from_helm, from_last_applied, from_metrics, ki
 from ..domain.versions import Version, check_target, next_minor, version_skip_finding
 from ..domain.window import MaintenanceWindow
 from ..settings import RunnerSettings
-from .cluster import ClusterClient, PlatformError
+from .cluster import ClusterClient
 from .credentials import CredentialsError, open_cluster, refused_credentials
 from .nodes import NodeFailed, NodeRoller
+from .platform_api import PlatformError
 from .surge import Surge
 
 T = TypeVar("T")

@@ -23,8 +23,9 @@ from ..domain.drift import desired_object
 from ..domain.migration import API_VERSIONS, draft_plan, list_path, objects_to_carry, portable
 from ..domain.operation import State, Trigger
 from ..domain.paths import object_path
-from .cluster import ClusterClient, PlatformError, platform_request
+from .cluster import ClusterClient
 from .engine import RETRY_UNKNOWN_CLUSTER, Driver
+from .platform_api import PlatformError, platform_request
 
 CHECKLIST = (
     "CD pipeline deploys to the new cluster (credentials, kube context, image pull secrets)",

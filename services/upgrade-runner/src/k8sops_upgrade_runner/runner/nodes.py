@@ -9,6 +9,7 @@ The drain deadline counts from the persisted `started_at`, so a restart does not
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -139,8 +140,11 @@ class NodeRoller:
             await asyncio.sleep(self.settings.eviction_retry_s)
 
     async def wait_platform(self, operation_id: str, node: str, *, tolerate_failure: bool = False) -> None:
+        # The platform's wait answers as the operation ends: no poll latency, one call instead of
+        # one per poll interval (polling every 20 ms was the runner's largest CPU cost per node).
         while True:
-            operation = await self.client.platform_operation(operation_id)
+            asked = time.monotonic()
+            operation = await self.client.platform_operation(operation_id, self.settings.platform_wait_s)
             if operation["status"] == "DONE":
                 return
             if operation["status"] == "FAILED":
@@ -148,7 +152,8 @@ class NodeRoller:
                     return
                 error = operation.get("error") or {}
                 raise NodeFailed(f"replacing {node}: {error.get('code')}: {error.get('message')}")
-            await asyncio.sleep(self.settings.platform_poll_s)
+            # A wait may answer early (it is best effort): never ask faster than the poll interval.
+            await asyncio.sleep(max(0.0, self.settings.platform_poll_s - (time.monotonic() - asked)))
 
     async def wait_ready(self, node: str, version: str) -> None:
         deadline = self.clock() + timedelta(seconds=self.settings.node_ready_timeout_s)

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import repository
 from ..settings import RunnerSettings
-from .cluster import ClusterClient, PlatformError
+from .cluster import ClusterClient
 from .nodes import NodeRoller
+from .platform_api import PlatformError
 
 Saver = Callable[[Callable[[AsyncSession], Awaitable[Any]]], Awaitable[Any]]
 
