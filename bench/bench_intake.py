@@ -1,8 +1,13 @@
 """POST /v1/requests through the real intake process: sustained throughput and latency percentiles,
-beside two floors measured in the same run against the same database:
-- raw same statements: what the endpoint's transaction sends (read the engagement, insert the
-  request, insert its two outbox rows, look up webhook subscribers), issued raw through asyncpg
-  in one transaction each, at the same concurrency: the rate a perfect server could reach;
+beside floors measured in the same run:
+- HTTP floors, served like intake (uvicorn, the same workers, loop and parser) and driven by the
+  same client, body and concurrency (`intake_floors.py`): `bare` (a plain ASGI app answering a 201
+  of the same size: HTTP and the client alone), `fastapi` (intake's app stack and auth dependency,
+  no database), `core` (the same plus the endpoint's statements through SQLAlchemy Core); for each,
+  and for intake (`api`), the CPU per request of the client, the server processes and PostgreSQL;
+- raw same statements: what the endpoint's transaction sends (the request's INSERT checking the
+  engagement, one two-row outbox INSERT, the deliveries' INSERT ... SELECT), raw through asyncpg in
+  one transaction each, at the same concurrency: the rate a perfect server could reach;
 - raw insert: one single-row INSERT per transaction (the floor of any write).
 
     .venv/bin/python bench/bench_intake.py [--requests 3000] [--concurrency 16]
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import statistics
 import subprocess
@@ -22,12 +28,25 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
+import psutil
+from intake_floors import (
+    INSERT_DELIVERIES,
+    INSERT_OUTBOX,
+    INSERT_REQUEST,
+    KINDS,
+    PAYLOAD,
+    STARTED,
+    LeanClient,
+    TreeCpu,
+    start_floor,
+)
 from support import Infrastructure, load_average, per_second, progress, report_measurement, sampled
 
 from k8sops_common.auth import mint_token
@@ -38,25 +57,6 @@ from k8sops_platform.embedded import free_port
 
 ENGAGEMENT = "eng-bench"
 SCHEMA_PREFIX = "bench_intake"
-STARTED = "Application startup complete"
-# The statements of POST /v1/requests' transaction, as intake sends them (SQLAlchemy's echo): the
-# request's INSERT checks the engagement, both outbox rows go in one INSERT, the deliveries in another.
-INSERT_REQUEST = (
-    "INSERT INTO {schema}.requests (id, engagement_id, cluster_id, category, priority, title, description, "
-    "status, opened_by, opened_at, updated_at, decline_reason, decline_pointer) "
-    "SELECT $1, $2, NULL, 'incident', 'P2', $3, '', 'opened', 'bench', $4, $4, NULL, NULL "
-    "WHERE EXISTS (SELECT id FROM {schema}.engagements WHERE id = $2) RETURNING id"
-)
-INSERT_OUTBOX = (
-    "INSERT INTO {schema}.outbox (event_id, topic, key, payload, traceparent, tracestate) "
-    "VALUES ($1, $2, $3, $4, $5, NULL), ($6, $7, $8, $9, $5, NULL)"
-)
-INSERT_DELIVERIES = (
-    "INSERT INTO {schema}.webhook_deliveries (endpoint_id, message_id, event_type, payload, status, attempts, "
-    "next_attempt_at, created_at) SELECT id, concat('msg_', replace(gen_random_uuid()::text, '-', '')), "
-    "$3, $4, 'pending', 0, $5, $5 FROM {schema}.webhook_endpoints WHERE engagement_id = $1 AND enabled IS true "
-    "AND event_types @> $2::jsonb"
-)
 STATEMENTS_PER_TRANSACTION = 3
 GOAL_REQUESTS_PER_S = 1_000
 GOAL_P99_MS = 50.0
@@ -92,8 +92,8 @@ async def closed_loop(count: int, concurrency: int, one: Any) -> tuple[float, li
     return time.perf_counter() - started, latencies
 
 
-def start_intake(infra: Infrastructure, schema: str, prefix: str, port: int, log: Path) -> subprocess.Popen[bytes]:
-    env = {
+def service_env(infra: Infrastructure, schema: str, prefix: str, port: int) -> dict[str, str]:
+    return {
         **os.environ,
         "DATABASE_URL": infra.database_url,
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
@@ -103,45 +103,118 @@ def start_intake(infra: Infrastructure, schema: str, prefix: str, port: int, log
         # The default level, as in production: the access log is part of what a request costs.
         "K8SOPS_LOG_LEVEL": "INFO",
     }
+
+
+def start_server(kind: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    if kind != "api":
+        return start_floor(kind, env, log)
     with log.open("wb") as sink:
         return subprocess.Popen([sys.executable, "-m", "k8sops_intake", "serve"], env=env, stdout=sink, stderr=sink)
 
 
 async def wait_ready(url: str, log: Path, workers: int) -> None:
-    """Ready, and every worker process started (any one of them answers /readyz)."""
+    """Ready, and every worker process started (any one of them answers /readyz; the bare floor
+    answers everything with a 201)."""
     async with httpx.AsyncClient() as client:
         for _ in range(1200):
             try:
-                ready = (await client.get(f"{url}/readyz")).status_code == 200
+                ready = (await client.get(f"{url}/readyz")).status_code in (200, 201)
             except httpx.HTTPError:
                 ready = False
             if ready and (await asyncio.to_thread(log.read_text, errors="replace")).count(STARTED) >= workers:
                 return
             await asyncio.sleep(0.1)
-    raise TimeoutError("intake did not become ready")
+    raise TimeoutError(f"{url} did not become ready")
 
 
-async def measure_api(url: str, requests: int, concurrency: int) -> dict[str, float]:
-    def bearer(role: str) -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub='bench', roles=[role], engagements=[ENGAGEMENT])}"
-        }
+def bearer(role: str) -> dict[str, str]:
+    return {
+        "Authorization": f"Bearer {mint_token(DEV_JWT_SECRET, sub='bench', roles=[role], engagements=[ENGAGEMENT])}"
+    }
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, timeout=30, limits=limits) as client:
-        engagement = {"id": ENGAGEMENT, "name": "bench", "tier": "k8s-247", "timezone": "Asia/Dhaka"}
+
+async def create_engagement(url: str) -> None:
+    engagement = {"id": ENGAGEMENT, "name": "bench", "tier": "k8s-247", "timezone": "Asia/Dhaka"}
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
         (await client.post("/v1/engagements", json=engagement, headers=bearer("k8s-ops.senior"))).raise_for_status()
-        requester = bearer("k8s-ops.requester")
+
+
+async def timed(
+    name: str, one: Callable[[int], Awaitable[None]], args: argparse.Namespace, server: int, postgres: int
+) -> dict[str, float]:
+    """Rate and latencies of `one` after a warm-up, and the CPU per request of the client (this
+    process), the server's processes and PostgreSQL while it ran."""
+    await closed_loop(min(200, args.requests), args.concurrency, one)  # warm-up: pools, caches
+    client_cpu, server_cpu, postgres_cpu = time.process_time(), TreeCpu(server), TreeCpu(postgres)
+    elapsed, latencies = await closed_loop(args.requests, args.concurrency, one)
+    per_request = {
+        f"{name}_client_cpu_ms_per_request": time.process_time() - client_cpu,
+        f"{name}_server_cpu_ms_per_request": server_cpu.spent(),
+        f"{name}_postgres_cpu_ms_per_request": postgres_cpu.spent(),
+    }
+    return {
+        f"{name}_requests_per_s": per_second(args.requests, elapsed),
+        **latency_figures(name, latencies),
+        **{figure: round(1000 * seconds / args.requests, 3) for figure, seconds in per_request.items()},
+    }
+
+
+async def time_posts(kind: str, port: int, args: argparse.Namespace, server: int, postgres: int) -> dict[str, float]:
+    """The same body and concurrency for intake and every floor, from httpx (`<kind>_...`, the
+    bench's client) and from the lean client (`<kind>_lean_...`)."""
+    limits = httpx.Limits(max_connections=args.concurrency, max_keepalive_connections=args.concurrency)
+    requester = bearer("k8s-ops.requester")
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30, limits=limits) as client:
 
         async def open_one(index: int) -> None:
             body = {"engagement_id": ENGAGEMENT, "category": "incident", "priority": "P2", "title": f"bench {index}"}
             response = await client.post("/v1/requests", json=body, headers=requester)
             if response.status_code != 201:
-                raise AssertionError(f"POST /v1/requests answered {response.status_code}: {response.text}")
+                raise AssertionError(f"{kind}: POST /v1/requests answered {response.status_code}: {response.text}")
 
-        await closed_loop(min(200, requests), concurrency, open_one)  # warm-up: pools, JIT caches
-        elapsed, latencies = await closed_loop(requests, concurrency, open_one)
-    return {"api_requests_per_s": per_second(requests, elapsed), **latency_figures("api", latencies)}
+        figures = await timed(kind, open_one, args, server, postgres)
+    body = {"engagement_id": ENGAGEMENT, "category": "incident", "priority": "P2", "title": "bench 0000"}
+    lean = LeanClient("127.0.0.1", port, requester, json.dumps(body).encode())
+    await lean.open(args.concurrency)
+    progress(f"the same with the lean client ({kind})")
+    try:
+        return figures | await timed(f"{kind}_lean", lean.post, args, server, postgres)
+    finally:
+        await lean.close()
+
+
+async def postmaster_pid(database_url: str) -> int:
+    """PostgreSQL's postmaster: the parent of every backend serving the bench."""
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    try:
+        parent = psutil.Process(await connection.fetchval("SELECT pg_backend_pid()")).parent()
+    finally:
+        await connection.close()
+    if parent is None:
+        raise RuntimeError("PostgreSQL's backend has no parent process")
+    return parent.pid
+
+
+async def measure_server(
+    kind: str, infra: Infrastructure, schema: str, prefix: str, args: argparse.Namespace
+) -> dict[str, float]:
+    """Starts intake (`api`) or a floor, times the POSTs against it, stops it."""
+    port, workers = free_port(), ServiceSettings().http_workers
+    url = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as workdir:
+        log = Path(workdir) / f"{kind}.log"
+        process = start_server(kind, service_env(infra, schema, prefix, port), log)
+        try:
+            await wait_ready(url, log, workers)
+            if kind == "api":
+                await create_engagement(url)
+            progress(f"timing {args.requests} POST /v1/requests ({kind}) at concurrency {args.concurrency}")
+            postgres = await postmaster_pid(infra.database_url)
+            with sampled(process.pid, args.profile if kind == "api" else None):
+                return await time_posts(kind, port, args, process.pid, postgres)
+        finally:
+            process.terminate()
+            process.wait(10)
 
 
 async def measure_raw_insert(database_url: str, schema: str, rows: int, concurrency: int) -> dict[str, float]:
@@ -172,7 +245,6 @@ async def measure_raw_statements(database_url: str, schema: str, count: int, con
     )
     statements = [statement.format(schema=schema) for statement in (INSERT_REQUEST, INSERT_OUTBOX, INSERT_DELIVERIES)]
     insert_request, insert_outbox, insert_deliveries = statements
-    payload = "x" * 700  # a request.opened or audit.event CloudEvent is 600 to 800 bytes
     traceparent = f"00-{uuid.uuid4().hex}-{uuid.uuid4().hex[:16]}-01"
 
     async def one_transaction(index: int) -> None:
@@ -181,11 +253,11 @@ async def measure_raw_statements(database_url: str, schema: str, count: int, con
         async with pool.acquire() as connection, connection.transaction():
             if await connection.fetchval(insert_request, request_id, ENGAGEMENT, f"bench {index}", now) is None:
                 raise AssertionError(f"engagement {ENGAGEMENT} missing: the floor would insert no request")
-            opened = (str(uuid.uuid4()), "request.opened", request_id, payload)
-            audit = (str(uuid.uuid4()), "audit.event", ENGAGEMENT, payload)
+            opened = (str(uuid.uuid4()), "request.opened", request_id, PAYLOAD)
+            audit = (str(uuid.uuid4()), "audit.event", ENGAGEMENT, PAYLOAD)
             await connection.execute(insert_outbox, *opened, traceparent, *audit)
             subscribed = (ENGAGEMENT, '["request.opened"]')
-            await connection.execute(insert_deliveries, *subscribed, "request.opened", payload, now)
+            await connection.execute(insert_deliveries, *subscribed, "request.opened", PAYLOAD, now)
 
     try:
         elapsed, latencies = await closed_loop(count, concurrency, one_transaction)
@@ -194,44 +266,48 @@ async def measure_raw_statements(database_url: str, schema: str, count: int, con
     return {"raw_statements_per_s": per_second(count, elapsed), **latency_figures("raw_statements", latencies)}
 
 
+def ratios(figures: dict[str, float]) -> dict[str, float | bool]:
+    """Where the throughput goes between HTTP alone and the endpoint, per client, and the goals."""
+    derived: dict[str, float | bool] = {}
+    for client in ("", "_lean"):
+        rate = {kind: figures[f"{kind}{client}_requests_per_s"] for kind in ("api", *KINDS)}
+        for numerator, denominator in (("fastapi", "bare"), ("core", "fastapi"), ("api", "core"), ("api", "bare")):
+            ratio = rate[numerator] / rate[denominator]
+            derived[f"{numerator}{client}_vs_{denominator}{client}"] = round(ratio, 3)
+        for kind in ("api", *KINDS):
+            goal = rate[kind] >= GOAL_REQUESTS_PER_S and figures[f"{kind}{client}_p99_ms"] <= GOAL_P99_MS
+            derived[f"{kind}{client}_meets_1000_per_s_at_p99_50_ms"] = goal
+        derived[f"api{client}_vs_raw_statements"] = round(rate["api"] / figures["raw_statements_per_s"], 3)
+        derived[f"bare{client}_vs_raw_statements"] = round(rate["bare"] / figures["raw_statements_per_s"], 3)
+    derived["api_vs_raw_insert"] = round(figures["api_requests_per_s"] / figures["raw_insert_rows_per_s"], 3)
+    derived["meets_35_percent_of_raw_statements"] = derived["api_vs_raw_statements"] >= GOAL_SHARE_OF_RAW_STATEMENTS
+    return derived
+
+
 async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, Any]:
     token = uuid.uuid4().hex[:8]
     schema, prefix = f"{SCHEMA_PREFIX}_{token}", f"bench.{token}."
     await ensure_topics(infra.kafka_bootstrap_servers, all_topic_names(prefix))
     await asyncio.to_thread(migrate, "k8sops_intake.migrations", infra.database_url, schema)
-    port = free_port()
-    workers = ServiceSettings().http_workers
     load_before = load_average()
-    with tempfile.TemporaryDirectory(prefix="bench-intake-") as workdir:
-        log = Path(workdir) / "intake.log"
-        process = start_intake(infra, schema, prefix, port, log)
-        try:
-            await wait_ready(f"http://127.0.0.1:{port}", log, workers)
-            progress(f"timing {args.requests} POST /v1/requests at concurrency {args.concurrency}")
-            with sampled(process.pid, args.profile):
-                figures = await measure_api(f"http://127.0.0.1:{port}", args.requests, args.concurrency)
-        finally:
-            process.terminate()
-            process.wait(10)
+    figures: dict[str, float] = {}
+    # intake first: it creates the engagement the `core` floor's statements check.
+    for kind in ("api", *KINDS):
+        figures |= await measure_server(kind, infra, schema, prefix, args)
     progress(f"timing {args.requests} raw same-statement transactions at concurrency {args.concurrency}")
     figures |= await measure_raw_statements(infra.database_url, schema, args.requests, args.concurrency)
     progress(f"timing {args.requests} raw asyncpg inserts at concurrency {args.concurrency}")
     figures |= await measure_raw_insert(infra.database_url, schema, args.requests, args.concurrency)
-    figures["api_vs_raw_statements"] = round(figures["api_requests_per_s"] / figures["raw_statements_per_s"], 3)
-    figures["api_vs_raw_insert"] = round(figures["api_requests_per_s"] / figures["raw_insert_rows_per_s"], 3)
-    figures["meets_1000_per_s_at_p99_50_ms"] = (
-        figures["api_requests_per_s"] >= GOAL_REQUESTS_PER_S and figures["api_p99_ms"] <= GOAL_P99_MS
-    )
-    figures["meets_35_percent_of_raw_statements"] = figures["api_vs_raw_statements"] >= GOAL_SHARE_OF_RAW_STATEMENTS
     return {
         "requests": args.requests,
         "concurrency": args.concurrency,
-        "http_workers": workers,
+        "http_workers": ServiceSettings().http_workers,
         "statements_per_transaction": STATEMENTS_PER_TRANSACTION,
         "embedded": infra.embedded,
         "load_avg_1m_before": load_before,
         "load_avg_1m_after": load_average(),
         **figures,
+        **ratios(figures),
     }
 
 

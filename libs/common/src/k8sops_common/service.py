@@ -143,7 +143,7 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
     _install_health(app, context, definition.readiness_checks)
     for router in definition.routers:
         app.include_router(router)
-    instrument(app, database.engine)
+    instrument(app, database.engine, settings.otel_exporter_otlp_endpoint)
     app.add_middleware(RequestLimits, max_body_bytes=settings.max_body_bytes)
     return app
 
