@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import ConsumerRecord
 
-from k8sops_common.bus.consumer import UnprocessableMessage, parse_record
 from k8sops_common.bus.outbox import Outbox
+from k8sops_common.bus.parsing import UnprocessableMessage, parse_record
 from k8sops_common.events.catalog import EVENT_TYPES, RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
 
