@@ -12,6 +12,8 @@ Spans are read with perf_counter and include starting the client (except the con
 The relay and consumer spans end when their own counters (published / handled, both bumped right
 after the commit) reach N, which the watcher reads without touching the database; the database and
 topic are checked afterwards. Each section has its own topic prefix and schema, new every round.
+Every event carries a `traceparent` as the relay sends it without an OTLP endpoint (a trace of its
+own, not sampled), and the process runs the services' tracer (the SDK, `ParentBased(ALWAYS_OFF)`).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -48,6 +51,7 @@ from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import EVENT_TYPES_BY_MODEL, RequestOpenedV1
 from k8sops_common.migrations import migrate
 from k8sops_common.settings import ServiceSettings
+from k8sops_common.telemetry import setup_tracing
 
 TOPIC = EVENT_TYPES_BY_MODEL[RequestOpenedV1].topic
 MIGRATIONS = "k8sops_intake.migrations"
@@ -111,11 +115,19 @@ async def count_rows(database: Database, query: Any) -> int:
         return int(await session.scalar(query) or 0)
 
 
-async def produce(bootstrap: str, topic: str, messages: list[Message]) -> None:
+def relay_headers() -> list[tuple[str, bytes]]:
+    """What the relay sends with an event when no OTLP endpoint is set: a trace of its own, not sampled."""
+    return [("traceparent", f"00-{os.urandom(16).hex()}-{os.urandom(8).hex()}-00".encode())]
+
+
+async def produce(bootstrap: str, topic: str, messages: list[Message], *, traced: bool = False) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5, enable_idempotence=False)
     await producer.start()
     try:
-        deliveries = [await producer.send(topic, value=value, key=key) for key, value in messages]
+        deliveries = [
+            await producer.send(topic, value=value, key=key, headers=relay_headers() if traced else None)
+            for key, value in messages
+        ]
         await asyncio.gather(*deliveries)
     finally:
         await producer.stop()
@@ -123,7 +135,7 @@ async def produce(bootstrap: str, topic: str, messages: list[Message]) -> None:
 
 async def measure_raw_produce(bootstrap: str, topic: str, messages: list[Message]) -> dict[str, float]:
     clock = Stopwatch()
-    await produce(bootstrap, topic, messages)
+    await produce(bootstrap, topic, messages, traced=True)
     elapsed = clock.elapsed()
     on_topic = await messages_on(bootstrap, topic, len(messages))
     if on_topic != len(messages):
@@ -279,8 +291,8 @@ async def one_round(infra: Infrastructure, args: argparse.Namespace, messages: l
         if await count_rows(relay_db, select(func.count()).select_from(OUTBOX)) != args.events:
             raise AssertionError("outbox rows missing before the relay run")
         progress(f"round {token}: filling the consumer's topic")
-        await produce(infra.kafka_bootstrap_servers, consumed.topic(TOPIC), messages)
-        await produce(infra.kafka_bootstrap_servers, set_based.topic(TOPIC), messages)
+        await produce(infra.kafka_bootstrap_servers, consumed.topic(TOPIC), messages, traced=True)
+        await produce(infra.kafka_bootstrap_servers, set_based.topic(TOPIC), messages, traced=True)
 
         sections: list[tuple[str, Callable[[], Awaitable[dict[str, float]]]]] = [
             ("raw produce", lambda: measure_raw_produce(infra.kafka_bootstrap_servers, raw.topic(TOPIC), messages)),
@@ -313,6 +325,7 @@ def wire_messages(events: int) -> list[Message]:
 
 
 async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, Any]:
+    setup_tracing("bench-bus", None)  # the tracer the services run with when no OTLP endpoint is set
     messages = wire_messages(args.events)
     load_before = load_average()
     rounds = [await one_round(infra, args, messages) for _ in range(args.rounds)]

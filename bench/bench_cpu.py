@@ -39,6 +39,7 @@ from k8sops_common.events.catalog import RequestOpenedV1
 from k8sops_common.migrations import migrate
 from k8sops_common.service import ServiceContext, create_app
 from k8sops_common.settings import DEV_JWT_SECRET, ServiceSettings
+from k8sops_common.telemetry import setup_tracing
 from k8sops_intake.app import DEFINITION as INTAKE
 
 POLL = 2_000
@@ -98,6 +99,7 @@ async def process_all(consumer: EventConsumer, polls: list[ConsumerRecord[bytes,
 
 
 async def consumer_cpu(infra: Infrastructure, events: int, traceparent: bytes) -> dict[str, float]:
+    setup_tracing("bench-cpu", None)  # as the services run without an OTLP endpoint, whatever ran before
     settings = section_settings(infra, uuid.uuid4().hex[:8], "cpu", POLL)
     database = await migrated_database(settings)
     async with database.unit_of_work() as session:

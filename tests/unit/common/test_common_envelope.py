@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 
 import pytest
 from aiokafka import ConsumerRecord
+from pydantic import ValidationError
 
-from k8sops_common.bus.consumer import UnprocessableMessage, parse_record
 from k8sops_common.bus.outbox import Outbox
-from k8sops_common.events.catalog import EVENT_TYPES, RequestOpenedV1
+from k8sops_common.bus.parsing import UnprocessableMessage, parse_record
+from k8sops_common.events.catalog import EVENT_TYPES, AuditEventV1, RequestOpenedV1
 from k8sops_common.settings import ServiceSettings
 
 ACCEPTED = {"k8sops.request.opened.v1"}
@@ -69,3 +70,23 @@ def test_an_event_on_the_wrong_topic_is_refused() -> None:
 def test_every_event_type_keys_by_a_field_of_its_model() -> None:
     for event_type in EVENT_TYPES:
         assert event_type.key_field in event_type.data_model.model_fields, event_type.name
+
+
+@pytest.mark.parametrize(
+    "actor, details",
+    [({"sub": "a\x00b"}, {}), ({"sub": "alice", "roles": ["\ud800"]}, {}), ({"sub": "alice"}, {"k\x00": "v"})],
+)
+def test_text_postgresql_cannot_hold_is_refused_inside_nested_events_lists_and_keys(  # type: ignore[no-untyped-def]
+    actor, details
+) -> None:
+    audit = {
+        "actor": actor,
+        "action": "request.create",
+        "target": {"kind": "request", "name": "req-1"},
+        "outcome": "success",
+        "source_service": "intake",
+        "occurred_at": "2026-01-01T00:00:00Z",
+        "details": details,
+    }
+    with pytest.raises(ValidationError, match=r"NUL|unpaired surrogates"):
+        AuditEventV1.model_validate(audit)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -10,7 +10,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
-from .tracing import context_from_traceparent, traced
+from .tracing import KafkaHeaders, context_from_traceparent, traced, unsampled_parent
 
 tracer = trace.get_tracer("k8sops_common.bus")
 
@@ -55,20 +55,19 @@ def _record_attributes(record: Any, consumer_group: str) -> dict[str, Any]:
 
 @contextmanager
 def batch_span(
-    records: Sequence[Any], contexts: Sequence[otel_context.Context], consumer_group: str
+    records: Sequence[Any], contexts: Iterable[otel_context.Context], consumer_group: str
 ) -> Iterator[trace.Span]:
     """One `process` span for a poll's transaction, linking every event's producer span.
 
     It starts a trace of its own (a batch belongs to many requests); each event's own span is
-    a child in that event's trace (`event_span`).
+    a child in that event's trace (`event_span`). The links are made only when the span records:
+    `contexts` is read only then, so events' trace contexts are not parsed for nothing.
     """
     topics = sorted({record.topic for record in records})
-    links = [Link(span_context) for span_context in map(_span_context, contexts) if span_context.is_valid]
     with traced(otel_context.Context()):
         with tracer.start_as_current_span(
             f"process {', '.join(topics)}",
             kind=SpanKind.CONSUMER,
-            links=links,
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "process",
@@ -78,7 +77,31 @@ def batch_span(
                 "messaging.consumer.group.name": consumer_group,
             },
         ) as span:
+            if span.is_recording():
+                for span_context in map(_span_context, contexts):
+                    if span_context.is_valid:
+                        span.add_link(span_context)
             yield span
+
+
+def event_span_would_record(headers: KafkaHeaders | None) -> bool:
+    """False when an event's span could not record: its `traceparent` names a valid span that is
+    not sampled, and the tracer records no child of such a span (a `ParentBased` sampler, the
+    services' own, or no SDK at all). The consumer then makes no span for it (~8 µs an event)."""
+    return not unsampled_parent(headers) or _records_unsampled_children()
+
+
+_probed: list[object] = [None, True]  # the tracer provider last probed, and its answer
+
+
+def _records_unsampled_children() -> bool:
+    provider = trace.get_tracer_provider()
+    if _probed[0] is not provider:
+        parent = trace.NonRecordingSpan(trace.SpanContext(1, 1, is_remote=True, trace_flags=trace.TraceFlags(0)))
+        # Never ended: a span that did record would be a bogus one to export.
+        probe = tracer.start_span("probe", context=trace.set_span_in_context(parent, otel_context.Context()))
+        _probed[:] = [provider, probe.is_recording()]
+    return bool(_probed[1])
 
 
 def start_event_span(

@@ -92,6 +92,22 @@ def context_from_headers(headers: KafkaHeaders | None) -> otel_context.Context:
     return extract(carrier)
 
 
+def unsampled_parent(headers: KafkaHeaders | None) -> bool:
+    """The headers carry a canonical `traceparent` naming a valid span that is not sampled, which
+    `context_from_headers` would restore as it is (read without building the context)."""
+    for name, value in headers or ():
+        if name == "traceparent":
+            match = _CANONICAL_TRACEPARENT.fullmatch(value.decode("latin-1"))
+            return bool(
+                match
+                and not int(match[3], 16) & TraceFlags.SAMPLED
+                and match[1] != "0" * 32
+                and match[2] != "0" * 16
+                and _default_propagation()
+            )
+    return False
+
+
 def context_from_traceparent(traceparent: str | None, tracestate: str | None = None) -> otel_context.Context:
     carrier = {name: value for name, value in (("traceparent", traceparent), ("tracestate", tracestate)) if value}
     return extract(carrier)

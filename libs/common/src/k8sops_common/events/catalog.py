@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
 
@@ -35,12 +35,15 @@ RequestStatus = Literal[
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _storable(cls, data: object) -> object:
+    @model_validator(mode="after")
+    def _storable(self) -> Self:
         # An event whose text PostgreSQL cannot hold is refused on receipt (and dead-lettered with
-        # the reason) instead of failing the consumer's transaction.
-        return storable_text(data)
+        # the reason) instead of failing the consumer's transaction. After validation, on the
+        # fields: a before-validator made pydantic-core build the whole input in Python first
+        # (~2 µs of a consumed event's ~25). Nested events check their own fields.
+        for value in self.__dict__.values():
+            storable_text(value)
+        return self
 
 
 class MaintenanceWindowV1(EventData):
