@@ -175,6 +175,7 @@ async def runner(
         platform_poll_s=0.02,
         poll_interval_s=0.5,
         eviction_retry_s=0.05,
+        drain_poll_s=0.02,
         postcheck_timeout_s=300,
         max_parallel=50,
         node_ready_timeout_s=120,
@@ -311,7 +312,9 @@ async def measure_floor(sandbox: dict[str, Any], rows: list[dict[str, Any]], cou
     """The floor: nodes further down big-prod's list moved by the runner's own NodeRoller and cluster
     client, back to back, with nothing persisted (no database, lease, loop or events): the same API
     calls alone, on the same sandbox, once the runner has stopped."""
-    settings = RunnerSettings(platform_api_url=sandbox["platform"], platform_poll_s=0.02, eviction_retry_s=0.05)
+    settings = RunnerSettings(
+        platform_api_url=sandbox["platform"], platform_poll_s=0.02, eviction_retry_s=0.05, drain_poll_s=0.02
+    )
     cluster = {"name": "big-prod", "api_endpoint": sandbox["kube_clusters"]["big-prod"]}
     pending = [row for row in rows if row["phase"] == "pending"][-count:]
 

@@ -126,6 +126,7 @@ def fast_runner(sandbox: Sandbox, **overrides: Any) -> RunnerSettings:
         "platform_api_url": sandbox.platform_url,
         "drain_timeout_s": 30,
         "eviction_retry_s": 0.2,
+        "drain_poll_s": 0.05,
         "platform_poll_s": 0.05,
         "poll_interval_s": 0.05,
         "lease_ttl_s": 3,

@@ -27,8 +27,8 @@ from .resources import RESOURCES, by_kind
 from .scenario import Cluster, Scenario, Workload, format_version, parse_version
 from .selectors import match_label_selector
 from .store import Obj, Store, iso
+from .termination import PODS, delete_pod, terminating
 
-PODS = "pods"
 NODES = "nodes"
 PDBS = "policy/poddisruptionbudgets"
 
@@ -64,6 +64,8 @@ class ClusterState:
     node_ready_at: dict[str, float] = field(default_factory=dict)
     # Pod uid -> monotonic time its containers have started (set when bound to a node).
     pod_start_at: dict[str, float] = field(default_factory=dict)
+    # Pod uid -> (namespace, name, monotonic time it is removed): terminating pods.
+    pod_gone_at: dict[str, tuple[str, str, float]] = field(default_factory=dict)
     upgraded_nodes: set[str] = field(default_factory=set)
     # Node name -> set once it turns Ready: what the platform's operations wait on.
     ready_events: dict[str, asyncio.Event] = field(default_factory=dict)
@@ -195,10 +197,11 @@ class ClusterState:
     def pdb_status(self, pdb: Obj) -> dict[str, int]:
         namespace = pdb["metadata"]["namespace"]
         selector = pdb["spec"].get("selector")
+        # A terminating pod is neither healthy nor expected, as in the disruption controller.
         pods = [
             p
             for p in self.store.items(PODS, namespace)
-            if match_label_selector(selector, p["metadata"].get("labels") or {})
+            if match_label_selector(selector, p["metadata"].get("labels") or {}) and not terminating(p)
         ]
         expected = max(len(pods), self._expected_from_owners(pods))
         healthy = sum(1 for p in pods if self.pod_ready(p))
@@ -238,7 +241,8 @@ class ClusterState:
         return sum(owners.values())
 
     def evict(self, namespace: str, name: str) -> Obj:
-        """The eviction subresource: delete the pod unless a PodDisruptionBudget forbids it."""
+        """The eviction subresource: delete the pod unless a PodDisruptionBudget forbids it (a budget
+        never holds a terminating pod)."""
         pod = self.store.get(PODS, namespace, name)
         labels = pod["metadata"].get("labels") or {}
         pdbs = [p for p in self.store.items(PDBS, namespace) if match_label_selector(p["spec"].get("selector"), labels)]
@@ -249,7 +253,7 @@ class ClusterState:
                 "This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.",
             )
         phase = pod["status"].get("phase")
-        if pdbs and phase not in ("Pending", "Succeeded", "Failed"):
+        if pdbs and phase not in ("Pending", "Succeeded", "Failed") and not terminating(pod):
             pdb = pdbs[0]
             status = self.pdb_status(pdb)
             key = f"{namespace}/{pdb['metadata']['name']}"
@@ -277,7 +281,7 @@ class ClusterState:
                         },
                     ),
                 )
-        return self.store.delete(PODS, namespace, name)
+        return delete_pod(self, namespace, name)
 
     # --- seeding ---------------------------------------------------------------------------
     def seed(self) -> None:

@@ -19,6 +19,7 @@ from .cluster import NODES, PDBS, PODS, ClusterState
 from .kubelet import SchedulerAndKubelet
 from .objects import controller_of, owner_reference, short_hash
 from .store import Obj, WatchEvent
+from .termination import remove_terminated, terminating
 
 DEPLOYMENTS, REPLICASETS = "apps/deployments", "apps/replicasets"
 STATEFULSETS, DAEMONSETS = "apps/statefulsets", "apps/daemonsets"
@@ -67,6 +68,7 @@ class Controller(SchedulerAndKubelet):
                 self._nodes_coming_back(now, instant=False)
                 self._start_containers(now, instant=False)
                 self._crashloop_restarts(now)
+                remove_terminated(self.cluster, now, instant=False)
             if self.dirty:
                 self.reconcile()
 
@@ -76,6 +78,7 @@ class Controller(SchedulerAndKubelet):
         self.dirty = False
         now = time.monotonic()
         self._nodes_coming_back(now, instant)
+        remove_terminated(self.cluster, now, instant)
         nodes = list(self.store.items(NODES))
         pods = list(self.store.items(PODS))
         self._node_usage = self._usage(nodes, pods)
@@ -323,7 +326,8 @@ def _set_replicas(replicas: int) -> Callable[[Obj], None]:
 
 
 def _alive(pod: Obj) -> bool:
-    return pod["status"].get("phase") not in ("Succeeded", "Failed")
+    """Counts as a replica: a terminating pod does not, so its replacement starts at once."""
+    return pod["status"].get("phase") not in ("Succeeded", "Failed") and not terminating(pod)
 
 
 def _without_times(value: Any) -> Any:

@@ -31,6 +31,7 @@ from .resources import RESOURCES, ResourceType, ServedVersion, served_resources
 from .selectors import SelectorError, parse_field_selector, parse_label_selector, required_value
 from .store import AlreadyExists, Conflict, NotFound, Obj
 from .tables import to_table
+from .termination import PODS, delete_pod
 from .usage import UsageModel
 
 JSON_TYPE = "application/json"
@@ -41,7 +42,7 @@ class KubeApi:
         self.cluster = cluster
         self.store = cluster.store
         self.usage = usage
-        self.request_counts: dict[tuple[str, str], int] = {}
+        self.request_counts: dict[tuple[str, str, str], int] = {}
         self.app = Starlette(
             routes=[
                 Route("/{path:path}", self.handle, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
@@ -112,7 +113,7 @@ class KubeApi:
         subresource = rest[2] if len(rest) > 2 else None
         resource, served = self._resource(group, version, plural)
         headers = self._note_deprecated(resource, served)
-        self._count(request.method, resource.key)
+        self._count(request.method, resource.key, subresource or "")
         if resource.group == "metrics.k8s.io":
             nodes = self._selected(request, self._core("nodes"), None) if resource.plural == "nodes" else []
             pods = self._selected(request, self._core("pods"), namespace) if resource.plural == "pods" else []
@@ -152,8 +153,9 @@ class KubeApi:
         )
         return {"Warning": f'299 - "{message}"'}
 
-    def _count(self, method: str, key: str) -> None:
-        self.request_counts[(method, key)] = self.request_counts.get((method, key), 0) + 1
+    def _count(self, method: str, key: str, subresource: str) -> None:
+        counted = (method, key, subresource)
+        self.request_counts[counted] = self.request_counts.get(counted, 0) + 1
 
     # --- verbs -----------------------------------------------------------------------------
     async def _dispatch(
@@ -300,6 +302,8 @@ class KubeApi:
                 if other.namespaced and other.group != "metrics.k8s.io":
                     for obj in list(self.store.items(other.key, name)):
                         self.store.delete(other.key, name, obj["metadata"]["name"])
+        if resource.key == PODS:
+            return delete_pod(self.cluster, namespace, name)
         return self.store.delete(resource.key, namespace, name)
 
     async def _patch(self, request: Request, resource: ResourceType, namespace: str, name: str) -> Obj:

@@ -32,7 +32,7 @@ def metrics_api(
     )
 
 
-def metrics_text(deprecated_calls: dict[Any, int], request_counts: dict[tuple[str, str], int]) -> str:
+def metrics_text(deprecated_calls: dict[Any, int], request_counts: dict[tuple[str, str, str], int]) -> str:
     lines = [
         "# HELP apiserver_requested_deprecated_apis [STABLE] Gauge of deprecated APIs that have been "
         "requested, broken out by API group, version, resource, subresource, and removed_release.",
@@ -48,7 +48,8 @@ def metrics_text(deprecated_calls: dict[Any, int], request_counts: dict[tuple[st
         "verb, dry run value, group, version, resource, scope, component, and HTTP response code.",
         "# TYPE apiserver_request_total counter",
     ]
-    for (method, key), count in sorted(request_counts.items()):
+    for (method, key, subresource), count in sorted(request_counts.items()):
         group, _, plural = key.rpartition("/")
-        lines.append(f'apiserver_request_total{{group="{group}",resource="{plural}",verb="{method}"}} {count}')
+        labels = f'group="{group}",resource="{plural}",subresource="{subresource}",verb="{method}"'
+        lines.append(f"apiserver_request_total{{{labels}}} {count}")
     return "\n".join(lines) + "\n"

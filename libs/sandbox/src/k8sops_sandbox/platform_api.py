@@ -48,6 +48,7 @@ class TimingUpdate(BaseModel):
     control_plane_upgrade_seconds: float | None = None
     drain_timeout_seconds: float | None = None
     node_ready_timeout_seconds: float | None = None
+    pod_termination_seconds: float | None = Field(default=None, ge=0)
 
 
 def problem(status: int, kind: str, title: str, detail: str, instance: str) -> JSONResponse:

@@ -33,6 +33,9 @@ class RunnerSettings(BaseSettings):
     )
     drain_timeout_s: float = Field(default=1800, gt=0, description="bounded wait for one node's drain")
     eviction_retry_s: float = Field(default=5, gt=0, description="pause between eviction passes (kubectl's 5 s)")
+    drain_poll_s: float = Field(
+        default=1, gt=0, description="pause between looks at a drained node's terminating pods (kubectl's 1 s)"
+    )
     node_ready_timeout_s: float = Field(default=1200, gt=0, description="wait for a replaced node to be Ready")
     postcheck_timeout_s: float = Field(
         default=600, gt=0, description="how long pods may stay Pending after the upgrade"

@@ -120,7 +120,13 @@ class NodeRoller:
         return f"{node}: replaced back at {row['from_version']} and uncordoned"
 
     async def drain(self, node: str, deadline: Any) -> list[str]:
-        """Evicts every pod a drain moves until none is left; what still blocks at the deadline."""
+        """Evicts each pod a drain moves once, then waits for it to be gone; what still blocks at the
+        deadline (refused evictions, pods still terminating).
+
+        As `kubectl drain`: an evicted pod stays listed while it shuts down (its deletionTimestamp is
+        set), and evicting it again succeeds at once without doing anything, so terminating pods are
+        waited for, listed again every `drain_poll_s`, never evicted again.
+        """
         while True:
             pods = [
                 pod
@@ -129,15 +135,22 @@ class NodeRoller:
             ]
             if not pods:
                 return []
+            going = [pod for pod in pods if pod["metadata"].get("deletionTimestamp")]
             refusals = await asyncio.gather(
-                *(self.client.evict(pod["metadata"]["namespace"], pod["metadata"]["name"]) for pod in pods)
+                *(
+                    self.client.evict(pod["metadata"]["namespace"], pod["metadata"]["name"])
+                    for pod in pods
+                    if not pod["metadata"].get("deletionTimestamp")
+                )
             )
             blocked = [refusal for refusal in refusals if refusal]
-            if not blocked:
-                continue
+            if refusals and not blocked:
+                continue  # all evicted: a cluster that deletes at once leaves the node empty already
             if self.clock() >= deadline:
-                return blocked
-            await asyncio.sleep(self.settings.eviction_retry_s)
+                return blocked + [
+                    f"{pod['metadata']['namespace']}/{pod['metadata']['name']}: still terminating" for pod in going
+                ]
+            await asyncio.sleep(self.settings.eviction_retry_s if blocked else self.settings.drain_poll_s)
 
     async def wait_platform(self, operation_id: str, node: str, *, tolerate_failure: bool = False) -> None:
         # The platform's wait answers as the operation ends: no poll latency, one call instead of
