@@ -25,6 +25,8 @@ async def test_an_evicted_pod_terminates_for_its_grace_period_and_is_replaced_at
     async with httpx.AsyncClient(base_url=healthy.kube_url) as http, httpx.AsyncClient() as admin:
         refused = await admin.patch(f"{healthy.platform_url}/admin/timing", json={"pod_termination_seconds": -1})
         assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert "pod_termination_seconds" in refused.json()["detail"], refused.text
         patched = await admin.patch(f"{healthy.platform_url}/admin/timing", json={"pod_termination_seconds": 30})
         assert patched.status_code == 200 and patched.json()["pod_termination_seconds"] == 30
 

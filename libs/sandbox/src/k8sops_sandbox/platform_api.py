@@ -6,6 +6,7 @@ import asyncio
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
@@ -70,6 +71,12 @@ def build_platform_app(sandbox: Sandbox) -> FastAPI:
     @app.exception_handler(ValidationError)
     async def _invalid(request: Request, error: ValidationError) -> JSONResponse:
         return problem(422, "invalid-request", "Invalid request", str(error), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_body(request: Request, error: RequestValidationError) -> JSONResponse:
+        # The same problem+json as every other refusal, naming each field to fix.
+        fixes = "; ".join(f"{'.'.join(str(part) for part in item['loc'])}: {item['msg']}" for item in error.errors())
+        return problem(422, "invalid-request", "Invalid request", fixes, request.url.path)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
