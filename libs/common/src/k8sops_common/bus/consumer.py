@@ -28,8 +28,7 @@ from ..events.catalog import EVENT_TYPES_BY_MODEL, EVENT_TYPES_BY_NAME, EventDat
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist
 from .outbox import new_producer
-from .parsing import ReceivedEvent, RecordParser
-from .polls import Assignments, InFlight, Poll, parse_poll
+from .parsing import ReceivedEvent, RecordParser, UnprocessableMessage
 from .spans import batch_span, end_span, event_span_would_record, start_event_span
 from .tables import inbox_table
 
@@ -164,11 +163,11 @@ class EventConsumer:
         self._parser = RecordParser(settings.topic_prefix, {*subscriptions.per_event, *subscriptions.per_batch})
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
-        self._assignments = Assignments()
         self._dlq_producer: Any = None
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
+            *self.topics,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=self.settings.consumer_group,
             client_id=f"{self.settings.service_name}-consumer",
@@ -205,7 +204,6 @@ class EventConsumer:
     async def _consume(self) -> None:
         if self._consumer is None:
             consumer = self._new_consumer()
-            consumer.subscribe(self.topics, listener=self._assignments)
             try:
                 await consumer.start()
             except BaseException:
@@ -213,45 +211,17 @@ class EventConsumer:
                 raise
             self._consumer = consumer
         consumer = self._consumer
-        # The next poll is fetched and parsed while PostgreSQL, on another core, runs the previous
-        # poll's transaction. Transactions still run one after another in poll order, and a poll's
-        # offsets are committed only after its transaction, before the next poll's transaction.
-        in_flight: InFlight | None = None
-        try:
-            while not self._stopping.is_set():
-                batches = await consumer.getmany(timeout_ms=0 if in_flight else 200, max_records=self.max_records)
-                if not batches:
-                    if in_flight is None:
-                        await rewind_past_the_end(consumer)
-                    else:
-                        await self._finish(consumer, in_flight)
-                        in_flight = None
-                    continue
-                # One transaction for the whole poll: records stay in partition order, and commits
-                # (the per-transaction cost) are shared by every partition's records.
-                offsets = {partition: records[-1].offset + 1 for partition, records in batches.items()}
-                poll = Poll(offsets=offsets, assignment=self._assignments.count)
-                await parse_poll(self._parser, [record for records in batches.values() for record in records], poll)
-                if in_flight is not None:
-                    await self._finish(consumer, in_flight)
-                    in_flight = None
-                if poll.assignment != self._assignments.count:
-                    log.info("consumer %s: poll fetched before a rebalance dropped; it is read again", self.topics)
-                    continue
-                in_flight = InFlight(poll, asyncio.create_task(self.handle(poll)))
-            if in_flight is not None:
-                await self._finish(consumer, in_flight)
-                in_flight = None
-        except BaseException as error:
-            if in_flight is not None:
-                # Its offsets are not committed: the poll comes again, which the inbox makes harmless.
-                await in_flight.abandon(cancel=isinstance(error, asyncio.CancelledError))
-            raise
-
-    async def _finish(self, consumer: AIOKafkaConsumer, in_flight: InFlight) -> None:
-        await in_flight.handling
-        await consumer.commit(in_flight.poll.offsets)
-        self._record_lag(consumer, in_flight.poll.offsets)
+        while not self._stopping.is_set():
+            batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            if not batches:
+                await rewind_past_the_end(consumer)
+                continue
+            # One transaction for the whole poll: records stay in partition order, and commits
+            # (the per-transaction cost) are shared by every partition's records.
+            await self.process([record for records in batches.values() for record in records])
+            offsets = {partition: records[-1].offset + 1 for partition, records in batches.items()}
+            await consumer.commit(offsets)
+            self._record_lag(consumer, offsets)
 
     def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for partition, position in offsets.items():
@@ -263,13 +233,12 @@ class EventConsumer:
 
     async def process(self, records: Sequence[ConsumerRecord[bytes, bytes]]) -> None:
         """Handles one poll's records: all in one transaction, or one by one if that fails."""
-        await self.handle(await parse_poll(self._parser, records, Poll()))
-
-    async def handle(self, poll: Poll) -> None:
-        """Dead-letters the poll's refused records, then handles its events."""
-        for record, reason in poll.refused:
-            await self._dead_letter(record, reason, attempts=0)
-        events = poll.events
+        events: list[ReceivedEvent] = []
+        for record in records:
+            try:
+                events.append(self._parser.parse(record))
+            except UnprocessableMessage as error:
+                await self._dead_letter(record, str(error), attempts=0)
         if not events:
             return
         try:
