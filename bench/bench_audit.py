@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 from bench_bus import counter_value, measure_raw_consume, produce
+from bench_intake import postmaster_pid
+from intake_floors import TreeCpu
 from support import (
     Infrastructure,
     Stopwatch,
@@ -84,12 +87,23 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
     labels = {"service": settings.service_name, "topic": topic}
     already = counter_value(HANDLED, **labels)
 
+    postgres = await postmaster_pid(settings.database_url)
+    # CPU seconds of this process and of PostgreSQL between assignment and the last event handled:
+    # what the wall time is beyond them was spent waiting, or waiting for a core on a busy machine.
+    cpu: dict[str, Any] = {}
+
     async def assigned() -> bool:
         kafka = consumer._consumer
-        return kafka is not None and bool(kafka.assignment())
+        if kafka is None or not kafka.assignment():
+            return False
+        cpu.update(consumer=time.process_time(), postgres=TreeCpu(postgres))
+        return True
 
     async def all_handled() -> bool:
-        return counter_value(HANDLED, **labels) - already >= args.events
+        if counter_value(HANDLED, **labels) - already < args.events:
+            return False
+        cpu.update(consumer=time.process_time() - cpu["consumer"], postgres=cpu["postgres"].spent())
+        return True
 
     # As a service process does once it has started (`freeze_startup_heap`): what is alive now,
     # here including the prepared messages, is out of the garbage collector's full passes.
@@ -121,6 +135,8 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
         **raw,
         "ingest_events_per_s": ingest_rate,
         "ingest_s": round(ingest_s, 4),
+        "ingest_consumer_cpu_us_per_event": round(cpu["consumer"] / args.events * 1e6, 1),
+        "ingest_postgres_cpu_us_per_event": round(cpu["postgres"] / args.events * 1e6, 1),
         "ingest_vs_raw_consume": round(ingest_rate / raw["raw_consume_events_per_s"], 4),
         "verify_entries_per_s": per_second(args.events, verify_s),
         "ingest_meets_10k_per_s": ingest_rate >= 10_000,
