@@ -40,7 +40,8 @@ COMMANDS = (
         for name in ("analyses", "reviews", "analyse", "show", "recommendations", "recommendation", "position")
     ]
     + [["cost", "decide"], ["cost", "report"]]
-    + [["addons", "plan"], ["drift", "reconcile"], ["migrations", "plan"]]
+    + [["addons", "plan"], ["drift", "reconcile"], ["drift", "authorise"], ["migrations", "plan"]]
+    + [["migrations", "decommission"]]
 )
 OPERATOR = token_of(bearer(["k8s-ops.operator"], ["eng-e2e"], sub="oncall@provider.example"))
 CUSTOMER_ADMIN = token_of(bearer(["k8s-ops.admin"], ["eng-e2e"], sub="admin@customer.example"))
@@ -278,9 +279,23 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert code == 9 and json.loads(output.splitlines()[-1])["state"] == "awaiting_signoff", output
     code, _, errors = await cli(*reconcile)
     assert code == 6 and "409" in errors and planned["operation_id"] in errors  # one live operation per cluster
+    code, _, errors = await cli("migrations", "decommission", planned["operation_id"])
+    assert code == 6 and "awaiting_signoff" in errors  # only a validated migration
+    decommission = ["--action", "decommission-cluster", "--reason", "migrated", "-p", "customer", "--json"]
+    code, output, _ = await cli("upgrades", "authorise", planned["operation_id"], *decommission)
+    assert code == 0 and json.loads(output)["action"] == "decommission-cluster", output
     assert (await cli("upgrades", "cancel", planned["operation_id"]))[0] == 0
+
+    code, _, errors = await cli(*reconcile, "--delete-extra")
+    assert code == 4 and "delete-drift-extras" in errors  # deleting needs the customer's authorisation
+    grant = ["drift", "authorise", "--cluster", "acme-prod", *where, "--reason", "hand-made objects"]
+    code, output, _ = await cli(*grant, "-p", "customer", "--json")
+    assert code == 0, output
+    authorisation = json.loads(output)["authorisation_id"]
+    code, output, _ = await cli(*reconcile, "--delete-extra", "--authorisation", authorisation, "--json")
+    assert code == 0 and json.loads(output)["spec"] == {"delete_extra": True, "authorisation_id": authorisation}
     kinds = [op["kind"] for op in await operations_of(cli, "acme-prod")]
-    assert kinds == ["migration", "drift-reconcile", "upgrade"], kinds
+    assert kinds == ["drift-reconcile", "migration", "drift-reconcile", "upgrade"], kinds
 
 
 async def watch(cli: Cli, operation_id: str) -> tuple[int, str, str]:

@@ -1,8 +1,11 @@
 """`k8sops addons | drift | migrations`: plan the day-2 operations beyond upgrades (SPEC 7a).
 
-Each command creates one operation on upgrade-runner (operators only: a 403 is exit 4) and prints
-it; from then on it is an operation like an upgrade: `k8sops upgrades watch | show | cancel | report`.
-A cluster with a live operation refuses another (409, exit 6); the problem's detail names it.
+`plan` and `reconcile` create one operation on upgrade-runner (operators only: a 403 is exit 4) and
+print it; from then on it is an operation like an upgrade: `k8sops upgrades watch | show | cancel |
+report`. A cluster with a live operation refuses another (409, exit 6); the problem's detail names
+it. Their destructive parts (deleting drift extras, decommissioning the old cluster) need an
+engagement admin's single-use authorisation: `drift authorise`, `upgrades authorise --action
+decommission-cluster`.
 """
 
 from __future__ import annotations
@@ -11,9 +14,10 @@ from typing import Annotated, Any
 
 import typer
 
-from .base import JsonOption, ProfileOption, api, handled
+from .base import JsonOption, ProfileOption, handled
 from .client import CliError, Exit
 from .output import emit
+from .upgrades import OperationArgument, ReasonOption, TtlOption, authorised_step, grant, runner
 
 addons_app = typer.Typer(
     help="Install or upgrade managed add-ons as operations (upgrade-runner).", no_args_is_help=True
@@ -32,7 +36,7 @@ RequestOption = Annotated[str | None, typer.Option(help="the request this answer
 def plan(profile: str, path: str, body: dict[str, Any], as_json: bool, **optional: str | None) -> None:
     """POST one operation (with the optional fields given) and print it with where to follow it."""
     body |= {name: value for name, value in optional.items() if value is not None}
-    operation = api(profile, "upgrade-runner").post(f"/v1/operations/{path}", body)
+    operation = runner(profile).post(f"/v1/operations/{path}", body)
     operation_id = operation["operation_id"]
     title = f"planned {operation_id} ({operation['state']}); follow it with `k8sops upgrades watch {operation_id}`"
     emit(operation, as_json, title=title)
@@ -76,6 +80,20 @@ def reconcile(
     plan(profile, "drift-reconcile", body, as_json, authorisation_id=authorisation, request_id=request)
 
 
+@drift_app.command("authorise")
+@handled
+def authorise_delete_extra(
+    cluster: Annotated[str, typer.Option(help="the cluster whose extra objects may be deleted")],
+    engagement: EngagementOption,
+    reason: ReasonOption,
+    ttl_minutes: TtlOption = 60,
+    profile: ProfileOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Allow one `drift reconcile --delete-extra` on the cluster (engagement admins only)."""
+    grant(runner(profile), engagement, cluster, "delete-drift-extras", reason, ttl_minutes, as_json)
+
+
 @migrations_app.command("plan")
 @handled
 def plan_migration(
@@ -105,6 +123,19 @@ def plan_migration(
         "workloads": [workload_of(w) for w in workload],
     }
     plan(profile, "migration", body, as_json, request_id=request)
+
+
+@migrations_app.command("decommission")
+@handled
+def decommission(
+    operation_id: OperationArgument,
+    authorisation: Annotated[str | None, typer.Option(help="the customer's decommission-cluster authorisation")] = None,
+    profile: ProfileOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """Delete the old cluster of a validated migration (awaiting_decommission; 409, exit 6, before), with the
+    customer's `upgrades authorise OP --action decommission-cluster`."""
+    authorised_step(profile, operation_id, "decommission", authorisation, as_json)
 
 
 def node_pool(text: str) -> dict[str, Any]:
