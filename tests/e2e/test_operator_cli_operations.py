@@ -118,7 +118,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         assert (await cli("login", "--token", CUSTOMER_ADMIN, *urls, "--profile", "customer"))[0] == 0
         await upgrade_through_the_cli(cli, intake.url, eventually)
         await review_costs_through_the_cli(cli, eventually)
-        await day2_operations_through_the_cli(cli, intake.url, eventually)
+        await day2_operations_through_the_cli(cli, intake.url, eventually, tmp_path)
 
 
 async def upgrade_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually) -> None:
@@ -236,7 +236,7 @@ async def review_costs_through_the_cli(cli: Cli, eventually: Eventually) -> None
     assert code == 0 and isinstance(json.loads(output), list)
 
 
-async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually) -> None:
+async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually, tmp_path: Path) -> None:
     where = ["--engagement", "eng-e2e"]
     addon = ["addons", "plan", "--cluster", "acme-staging", *where, "--addon", "ingress-nginx"]
     code, _, errors = await cli(*addon, "--version", "1.11.3", "-p", "customer")
@@ -269,10 +269,13 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     migration += ["--new-version", "1.30.4", "--workload", "Deployment/shop/web", "--pool", "apps:m5.2xlarge:3"]
     assert (await cli(*migration, "--pool", "apps-m5-3", "--topology", "one cluster"))[0] == 2  # not N:TYPE:COUNT
     assert (await cli(*migration))[0] == 2  # no topology document
-    code, output, _ = await cli(*migration, "--pool", "system:m5.xlarge:2", "--topology", "one cluster", "--json")
+    design = tmp_path / "topology.md"
+    design.write_text("# acme-next\nOne regional cluster; ingress through the shared load balancer.\n")
+    code, output, _ = await cli(*migration, "--pool", "system:m5.xlarge:2", "--topology-file", str(design), "--json")
     assert code == 0, output
     planned = json.loads(output)
     assert planned["kind"] == "migration" and planned["to_version"] == "1.30.4"
+    assert planned["spec"]["topology"] == design.read_text()
     assert [pool["count"] for pool in planned["spec"]["new_cluster"]["node_pools"]] == [3, 2]
     assert [w["name"] for w in planned["spec"]["workloads"]] == ["web"]
     code, output, _ = await watch(cli, planned["operation_id"])  # provisioned; the CD/CI checklist waits
