@@ -1,9 +1,11 @@
-"""The operator CLI's `upgrades` and `cost` commands against intake, upgrade-runner and cost-analyzer
-as processes, the sandbox cluster standing in for the customer's (`acme-prod`, staged on `acme-staging`).
+"""The operator CLI's `upgrades`, `addons`, `drift`, `migrations` and `cost` commands against intake,
+upgrade-runner and cost-analyzer as processes, the sandbox cluster standing in for the customer's
+(`acme-prod`, staged on `acme-staging`).
 
 An emergency upgrade goes from a P1 request to a completed operation through the CLI alone: plan,
 watch to the sign-off, the customer's sign-off and authorisation, start, live progress, report.
-Then the onboarding assessment's findings in BDT, a recommendation decided by each side, the report.
+Then the onboarding assessment's findings in BDT, a recommendation decided by each side, the report;
+then an add-on install, a drift reconciliation and a migration planned from the CLI, and their refusals.
 Commands run on a thread: the sandbox serves from this test's event loop, which must keep running.
 """
 
@@ -38,6 +40,8 @@ COMMANDS = (
         for name in ("analyses", "reviews", "analyse", "show", "recommendations", "recommendation", "position")
     ]
     + [["cost", "decide"], ["cost", "report"]]
+    + [["addons", "plan"], ["drift", "reconcile"], ["drift", "authorise"], ["migrations", "plan"]]
+    + [["migrations", "decommission"]]
 )
 OPERATOR = token_of(bearer(["k8s-ops.operator"], ["eng-e2e"], sub="oncall@provider.example"))
 CUSTOMER_ADMIN = token_of(bearer(["k8s-ops.admin"], ["eng-e2e"], sub="admin@customer.example"))
@@ -114,6 +118,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         assert (await cli("login", "--token", CUSTOMER_ADMIN, *urls, "--profile", "customer"))[0] == 0
         await upgrade_through_the_cli(cli, intake.url, eventually)
         await review_costs_through_the_cli(cli, eventually)
+        await day2_operations_through_the_cli(cli, intake.url, eventually, tmp_path)
 
 
 async def upgrade_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually) -> None:
@@ -229,3 +234,79 @@ async def review_costs_through_the_cli(cli: Cli, eventually: Eventually) -> None
     assert code == 0 and json.loads(output)["kind"] == "health-review"
     code, output, _ = await cli("cost", "reviews", "--json")
     assert code == 0 and isinstance(json.loads(output), list)
+
+
+async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually, tmp_path: Path) -> None:
+    where = ["--engagement", "eng-e2e"]
+    addon = ["addons", "plan", "--cluster", "acme-staging", *where, "--addon", "ingress-nginx"]
+    code, _, errors = await cli(*addon, "--version", "1.11.3", "-p", "customer")
+    assert code == 4 and "k8s-ops.operator" in errors and "Traceback" not in errors  # the customer does not plan
+    code, _, errors = await cli(*addon, "--version", "9.9.9")
+    assert code == 6 and "422" in errors and "1.11.3" in errors  # the problem names the catalogued versions
+    code, output, _ = await cli(*addon, "--version", "1.11.3", "--json")
+    assert code == 0, output
+    planned = json.loads(output)
+    assert (planned["kind"], planned["cluster_id"], planned["spec"]["version"]) == ("addon", "acme-staging", "1.11.3")
+    # A non-prod cluster has no window to wait for: it is applied and rolled out now.
+    code, output, _ = await watch(cli, planned["operation_id"])
+    assert code == 0 and json.loads(output.splitlines()[-1])["state"] == "completed", output
+
+    request = {"engagement_id": "eng-e2e", "cluster_id": "acme-prod", "category": "workload-issue", "priority": "P3"}
+    request |= {"title": "shop objects edited by hand"}
+    async with httpx.AsyncClient(timeout=10) as client:
+        requester = bearer(["k8s-ops.requester"], ["eng-e2e"])
+        created = await client.post(f"{intake_url}/v1/requests", json=request, headers=requester)
+    assert created.status_code == 201, created.text
+    reconcile = ["drift", "reconcile", "--cluster", "acme-prod", *where]
+    code, output, _ = await cli(*reconcile, "--request", created.json()["id"])
+    assert code == 0 and "drift-reconcile" in output and "upgrades watch" in output, output
+    (planned,) = [op for op in await operations_of(cli, "acme-prod") if op["kind"] == "drift-reconcile"]
+    assert planned["request_id"] == created.json()["id"] and planned["spec"]["delete_extra"] is False
+    code, output, _ = await watch(cli, planned["operation_id"])  # nobody recorded acme-prod's desired state
+    assert code == 8 and json.loads(output.splitlines()[-1])["state"] == "precheck_failed", output
+
+    migration = ["migrations", "plan", "--cluster", "acme-prod", *where, "--new-cluster", "acme-next"]
+    migration += ["--new-version", "1.30.4", "--workload", "Deployment/shop/web", "--pool", "apps:m5.2xlarge:3"]
+    assert (await cli(*migration, "--pool", "apps-m5-3", "--topology", "one cluster"))[0] == 2  # not N:TYPE:COUNT
+    assert (await cli(*migration))[0] == 2  # no topology document
+    design = tmp_path / "topology.md"
+    design.write_text("# acme-next\nOne regional cluster; ingress through the shared load balancer.\n")
+    code, output, _ = await cli(*migration, "--pool", "system:m5.xlarge:2", "--topology-file", str(design), "--json")
+    assert code == 0, output
+    planned = json.loads(output)
+    assert planned["kind"] == "migration" and planned["to_version"] == "1.30.4"
+    assert planned["spec"]["topology"] == design.read_text()
+    assert [pool["count"] for pool in planned["spec"]["new_cluster"]["node_pools"]] == [3, 2]
+    assert [w["name"] for w in planned["spec"]["workloads"]] == ["web"]
+    code, output, _ = await watch(cli, planned["operation_id"])  # provisioned; the CD/CI checklist waits
+    assert code == 9 and json.loads(output.splitlines()[-1])["state"] == "awaiting_signoff", output
+    code, _, errors = await cli(*reconcile)
+    assert code == 6 and "409" in errors and planned["operation_id"] in errors  # one live operation per cluster
+    code, _, errors = await cli("migrations", "decommission", planned["operation_id"])
+    assert code == 6 and "awaiting_signoff" in errors  # only a validated migration
+    decommission = ["--action", "decommission-cluster", "--reason", "migrated", "-p", "customer", "--json"]
+    code, output, _ = await cli("upgrades", "authorise", planned["operation_id"], *decommission)
+    assert code == 0 and json.loads(output)["action"] == "decommission-cluster", output
+    assert (await cli("upgrades", "cancel", planned["operation_id"]))[0] == 0
+
+    code, _, errors = await cli(*reconcile, "--delete-extra")
+    assert code == 4 and "delete-drift-extras" in errors  # deleting needs the customer's authorisation
+    grant = ["drift", "authorise", "--cluster", "acme-prod", *where, "--reason", "hand-made objects"]
+    code, output, _ = await cli(*grant, "-p", "customer", "--json")
+    assert code == 0, output
+    authorisation = json.loads(output)["authorisation_id"]
+    code, output, _ = await cli(*reconcile, "--delete-extra", "--authorisation", authorisation, "--json")
+    assert code == 0 and json.loads(output)["spec"] == {"delete_extra": True, "authorisation_id": authorisation}
+    kinds = [op["kind"] for op in await operations_of(cli, "acme-prod")]
+    assert kinds == ["drift-reconcile", "migration", "drift-reconcile", "upgrade"], kinds
+
+
+async def watch(cli: Cli, operation_id: str) -> tuple[int, str, str]:
+    return await cli("upgrades", "watch", operation_id, "--json", "--interval", "0.2", "--timeout", "90")
+
+
+async def operations_of(cli: Cli, cluster: str) -> list[dict[str, Any]]:
+    code, output, _ = await cli("upgrades", "list", "--cluster", cluster, "--json")
+    assert code == 0, output
+    operations: list[dict[str, Any]] = json.loads(output)
+    return operations

@@ -1,4 +1,5 @@
-"""`k8sops login | requests | sla | audit | upgrades | cost`: what operators do every day, from a terminal.
+"""`k8sops login | requests | sla | audit | upgrades | addons | drift | migrations | cost`: what operators
+do every day, from a terminal.
 
 Every command takes `--profile` (default `default`) and `--json`; exit codes are in `client.Exit`.
 """
@@ -13,12 +14,14 @@ import typer
 from .base import JsonOption, ProfileOption, api, handled
 from .client import DEFAULT_URLS, CliError, Exit, Profile, save_profile
 from .costs import cost_app
+from .day2 import addons_app, drift_app, migrations_app
 from .output import duration, emit
 from .upgrades import upgrades_app
 
 app = typer.Typer(
     name="k8sops",
-    help="Operate K8s Ops: requests, SLAs, credits, audit, upgrades, cost. `k8sops run` starts the platform.",
+    help="Operate K8s Ops: requests, SLAs, credits, audit, upgrades, add-ons, drift, migrations, cost."
+    " `k8sops run` starts the platform.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -30,6 +33,9 @@ app.add_typer(requests_app, name="requests")
 app.add_typer(sla_app, name="sla")
 app.add_typer(audit_app, name="audit")
 app.add_typer(upgrades_app, name="upgrades")
+app.add_typer(addons_app, name="addons")
+app.add_typer(drift_app, name="drift")
+app.add_typer(migrations_app, name="migrations")
 app.add_typer(cost_app, name="cost")
 
 PeriodOption = Annotated[str | None, typer.Option(help="only this billing month, YYYY-MM")]

@@ -6,6 +6,7 @@ customer's admin signs off and authorises an emergency start; everyone in the en
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -133,28 +134,55 @@ def sign_off(
     emit(operation, as_json, title=f"{operation_id} signed off ({operation['state']})")
 
 
+ReasonOption = Annotated[str, typer.Option(help="why (kept with the authorisation and audited)")]
+TtlOption = Annotated[int, typer.Option(min=1, max=1440, help="expiry in minutes")]
+
+
+def grant(client: Api, engagement: str, cluster: str, action: str, reason: str, ttl: int, as_json: bool) -> None:
+    """An engagement admin's single-use authorisation of `action` on the whole cluster."""
+    body = {
+        "engagement_id": engagement,
+        "cluster_id": cluster,
+        "action": action,
+        "target": {"kind": "Cluster", "name": cluster},
+        "reason": reason,
+        "ttl_minutes": ttl,
+    }
+    granted = client.post("/v1/authorisations", body)
+    emit(granted, as_json, title=f"authorisation {granted['authorisation_id']} ({action}, single use)")
+
+
+class OperationGrant(StrEnum):
+    EMERGENCY_UPGRADE = "emergency-upgrade"
+    DECOMMISSION_CLUSTER = "decommission-cluster"
+
+
 @upgrades_app.command("authorise")
 @handled
 def authorise(
     operation_id: OperationArgument,
-    reason: Annotated[str, typer.Option(help="why it cannot wait for the window (kept and audited)")],
-    ttl_minutes: Annotated[int, typer.Option(min=1, max=1440, help="expiry")] = 60,
+    reason: ReasonOption,
+    action: Annotated[
+        OperationGrant,
+        typer.Option(help="emergency-upgrade: start outside the window; decommission-cluster: a migration's old one"),
+    ] = OperationGrant.EMERGENCY_UPGRADE,
+    ttl_minutes: TtlOption = 60,
     profile: ProfileOption = "default",
     as_json: JsonOption = False,
 ) -> None:
-    """An emergency start outside the window, for this operation's cluster (engagement admins only)."""
+    """The customer's go for this operation's cluster: an emergency start outside the window, or deleting
+    a migrated cluster (engagement admins only)."""
     client = runner(profile)
     operation = client.get(f"/v1/operations/{operation_id}")
-    body = {
-        "engagement_id": operation["engagement_id"],
-        "cluster_id": operation["cluster_id"],
-        "action": "emergency-upgrade",
-        "target": {"kind": "Cluster", "name": operation["cluster_id"]},
-        "reason": reason,
-        "ttl_minutes": ttl_minutes,
-    }
-    granted = client.post("/v1/authorisations", body)
-    emit(granted, as_json, title=f"authorisation {granted['authorisation_id']} (single use)")
+    grant(client, operation["engagement_id"], operation["cluster_id"], action.value, reason, ttl_minutes, as_json)
+
+
+def authorised_step(profile: str, operation_id: str, step: str, authorisation: str | None, as_json: bool) -> None:
+    """POST a step that may need an authorisation; the operation goes on in the runner."""
+    body = {"authorisation_id": authorisation} if authorisation else {}
+    operation = runner(profile).post(f"/v1/operations/{operation_id}/{step}", body)
+    title = f"{operation_id} {operation['state']}; follow it with `k8sops upgrades watch {operation_id}`"
+    emit(operation, as_json, title=title)
 
 
 @upgrades_app.command("start")
@@ -166,9 +194,7 @@ def start(
     as_json: JsonOption = False,
 ) -> None:
     """Start a scheduled operation now (inside its window, or an emergency with an authorisation)."""
-    body = {"authorisation_id": authorisation} if authorisation else {}
-    operation = runner(profile).post(f"/v1/operations/{operation_id}/start", body)
-    emit(operation, as_json, title=f"{operation_id} starting; follow it with `k8sops upgrades watch {operation_id}`")
+    authorised_step(profile, operation_id, "start", authorisation, as_json)
 
 
 @upgrades_app.command("cancel")
