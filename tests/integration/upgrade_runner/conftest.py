@@ -121,6 +121,11 @@ def credentials_of(sandbox: Sandbox, tokens: dict[str, str] | None = None) -> st
     return str(directory)
 
 
+def cluster_record(sandbox: Sandbox, name: str) -> dict[str, str]:
+    """The runner's record of a sandbox cluster, as `open_cluster` takes it."""
+    return {"name": name, "api_endpoint": sandbox.kube_urls[name], "credentials_ref": f"vault://k8s/{name}/admin"}
+
+
 def fast_runner(sandbox: Sandbox, **overrides: Any) -> RunnerSettings:
     values: dict[str, Any] = {
         "platform_api_url": sandbox.platform_url,

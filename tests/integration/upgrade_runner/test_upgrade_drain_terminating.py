@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 
 from k8sops_sandbox.server import run_sandbox
-from k8sops_upgrade_runner.runner.cluster import ClusterClient, owned_by_daemonset
+from k8sops_upgrade_runner.domain.pods import owned_by_daemonset
+from k8sops_upgrade_runner.runner.cluster import ClusterClient
 from k8sops_upgrade_runner.runner.credentials import open_cluster
 from k8sops_upgrade_runner.runner.nodes import NodeRoller
 

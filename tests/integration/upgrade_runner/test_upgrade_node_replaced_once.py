@@ -14,7 +14,7 @@ from k8sops_upgrade_runner.domain.versions import Version
 from k8sops_upgrade_runner.runner.credentials import open_cluster
 from k8sops_upgrade_runner.runner.nodes import NodeRoller
 
-from .conftest import fast_runner, speed_up
+from .conftest import cluster_record, fast_runner, speed_up
 
 
 class WriteLost(RuntimeError):
@@ -25,13 +25,8 @@ async def test_a_replace_asked_for_before_a_lost_write_is_not_asked_for_again(tm
     async with run_sandbox("healthy-small", kubeconfig_path=tmp_path / "kubeconfig") as sandbox:
         speed_up(sandbox)
         settings = fast_runner(sandbox)
-        cluster = {
-            "name": "acme-prod",
-            "api_endpoint": sandbox.kube_urls["acme-prod"],
-            "credentials_ref": "vault://k8s/acme-prod/admin",
-        }
         async with httpx.AsyncClient() as http:
-            client = open_cluster(cluster, settings, http)
+            client = open_cluster(cluster_record(sandbox, "acme-prod"), settings, http)
             try:
                 current = Version.parse((await client.platform_cluster())["control_plane"]["version"])
                 target = Version(current.major, current.minor + 1, 0)

@@ -20,13 +20,13 @@ from kubernetes_asyncio.client.exceptions import ApiException
 from ..domain.checks import ClusterSnapshot, NodeSnapshot, PdbSnapshot, WorkloadSnapshot, parse_quantity
 from ..domain.drift import MANAGED_KINDS, is_managed
 from ..domain.paths import object_path, plural_of
+from ..domain.pods import node_is_ready, owned_by_daemonset, unhealthy_reason
 from ..domain.removed_apis import HelmRelease
 from ..domain.versions import Version
 from ..settings import RunnerSettings
 from .platform_api import platform_request
 
 Obj = dict[str, Any]
-UNHEALTHY_WAITING = frozenset({"CrashLoopBackOff", "ImagePullBackOff", "ErrImagePull", "CreateContainerConfigError"})
 # The stable version of each kind a removed API concerns: listing there is not itself a deprecated call.
 STABLE_LIST_PATHS = {
     "PodDisruptionBudget": "/apis/policy/v1/poddisruptionbudgets",
@@ -119,12 +119,16 @@ class ClusterClient:
             "POST", f"/v1/operations/{operation_id}/wait?timeout_seconds={wait_s:g}", None, wait_s
         )
 
-    async def node_upgrades(self, node: str) -> list[Obj]:
-        """The platform's node-upgrade operations for `node`, whoever asked for them (filtered on
-        the platform: the cluster's whole list grew with every node of the run)."""
-        cluster = (await self._path()).rsplit("/", 1)[-1]
-        listed = await self._platform("GET", f"/v1/operations?cluster={cluster}&node={node}")
-        return [op for op in listed["operations"] if op["type"] == "UPGRADE_NODE" and op.get("node") == node]
+    async def platform_operations(self, kind: str, *, node: str | None = None, pool: str | None = None) -> list[Obj]:
+        """The platform's operations of `kind` on this cluster, for one node or one pool, whoever
+        asked for them (the node filter is the platform's: the cluster's list grows with each node)."""
+        query = f"cluster={(await self._path()).rsplit('/', 1)[-1]}" + (f"&node={node}" if node else "")
+        listed = await self._platform("GET", f"/v1/operations?{query}")
+        return [
+            op
+            for op in listed["operations"]
+            if op["type"] == kind and node in (None, op.get("node")) and pool in (None, op.get("node_pool"))
+        ]
 
     # --- Kubernetes API, read ----------------------------------------------------------------
     async def _get(self, path: str, query: list[tuple[str, str]] | None = None) -> Obj:
@@ -361,15 +365,6 @@ async def checked(response: Any) -> bytes:
     return body
 
 
-def node_is_ready(node: Mapping[str, Any]) -> bool:
-    conditions = (node.get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def owned_by_daemonset(pod: Mapping[str, Any]) -> bool:
-    return any(owner.get("kind") == "DaemonSet" for owner in pod["metadata"].get("ownerReferences") or [])
-
-
 def pod_requests(pod: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
     cpu = memory = Decimal(0)
     for container in pod["spec"].get("containers") or []:
@@ -377,17 +372,6 @@ def pod_requests(pod: Mapping[str, Any]) -> tuple[Decimal, Decimal]:
         cpu += parse_quantity(requests.get("cpu"))
         memory += parse_quantity(requests.get("memory"))
     return cpu, memory
-
-
-def unhealthy_reason(pod: Mapping[str, Any]) -> str | None:
-    status = pod.get("status") or {}
-    for container in status.get("containerStatuses") or []:
-        waiting = (container.get("state") or {}).get("waiting") or {}
-        if waiting.get("reason") in UNHEALTHY_WAITING:
-            return str(waiting["reason"])
-    if status.get("phase") == "Pending":
-        return "Pending"
-    return None
 
 
 def eviction_message(error: ApiException) -> str:

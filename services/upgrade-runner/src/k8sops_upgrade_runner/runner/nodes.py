@@ -16,8 +16,9 @@ from typing import Any
 
 from sqlalchemy import RowMapping
 
+from ..domain.pods import node_is_ready, owned_by_daemonset
 from ..domain.versions import Version
-from .cluster import ClusterClient, node_is_ready, owned_by_daemonset
+from .cluster import ClusterClient
 
 NodeSaver = Callable[[RowMapping, dict[str, Any]], Awaitable[RowMapping]]
 Clock = Callable[[], Any]
@@ -79,7 +80,7 @@ class NodeRoller:
         """A replace of this node to its target that this run asked for since cordoning it, if any."""
         since = row["started_at"].replace(microsecond=0)  # the platform's times are whole seconds
         wanted = Version.parse(row["to_version"])
-        for operation in await self.client.node_upgrades(row["node"]):
+        for operation in await self.client.platform_operations("UPGRADE_NODE", node=row["node"]):
             if (
                 operation["status"] != "FAILED"
                 and Version.parse(operation["target_version"]) == wanted

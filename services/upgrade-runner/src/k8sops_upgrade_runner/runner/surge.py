@@ -8,9 +8,10 @@ says so)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from kubernetes_asyncio.client.exceptions import ApiException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .. import repository
@@ -34,6 +35,7 @@ class Surge:
         self.operation_id = operation_id
         self.settings = settings
         self._pools: dict[str, Any] | None = None
+        self._operation_created_at: datetime | None = None
         self._ready: set[str] = set()
         self.client: ClusterClient = roller.client
         self.cluster_name = cluster_name
@@ -47,6 +49,7 @@ class Surge:
             async def read(session: AsyncSession) -> dict[str, Any]:
                 operation = await repository.get_operation(session, self.operation_id)
                 assert operation is not None
+                self._operation_created_at = operation["created_at"]
                 return dict((operation["spec"] or {}).get("surge") or {})
 
             self._pools = dict(await self.save(read))
@@ -68,9 +71,10 @@ class Surge:
         max_surge = self.settings.max_surge
         entry = (await self.pools()).get(f"{self.cluster_name}/{pool}")
         if entry is None or entry["state"] == "removed":
+            nodes = await self.unrecorded(pool)
             wanted = min(max_surge, await self.client.surge_available()) if max_surge > 0 else 0
-            nodes = []
-            for _ in range(wanted):
+            adopted = len(nodes)
+            for _ in range(wanted - adopted):
                 try:
                     created = await self.client.add_node(pool, version)
                 except PlatformError as error:
@@ -80,12 +84,32 @@ class Surge:
                 nodes.append({"name": created["node"], "platform_operation": created["id"]})
                 # Saved after each one: a surge node is never left unknown to a resumed runner.
                 await self.record(pool, self.entry(max_surge, version, nodes, "up"))
-            if not nodes:
-                await self.record(pool, self.entry(max_surge, version, nodes, "in-place"))
             entry = self.entry(max_surge, version, nodes, "up" if nodes else "in-place")
+            if len(nodes) == adopted:  # nothing added now: in place, or only the unrecorded ones
+                await self.record(pool, entry)
         for node in entry["nodes"] if entry["state"] == "up" and pool not in self._ready else []:
             await self.roller.wait_platform(node["platform_operation"], node["name"])
         self._ready.add(pool)  # awaited once per run, not before every node
+
+    async def unrecorded(self, pool: str) -> list[dict[str, Any]]:
+        """Surge nodes this operation had the platform add to the pool but never recorded (a crash
+        or a lost lease between the platform's answer and the write): taken as this run's own
+        instead of asking for more. Only the lease holder adds nodes to a cluster's pools."""
+        await self.pools()
+        assert self._operation_created_at is not None
+        since = self._operation_created_at.replace(microsecond=0)  # the platform's times are whole seconds
+        found = []
+        for operation in await self.client.platform_operations("CREATE_NODE", pool=pool):
+            if operation["status"] == "FAILED" or datetime.fromisoformat(operation["created_at"]) < since:
+                continue
+            try:
+                await self.client.node(operation["node"])
+            except ApiException as error:
+                if error.status != 404:
+                    raise
+                continue  # added and removed again: not a surge node of this pool any more
+            found.append({"name": operation["node"], "platform_operation": operation["id"]})
+        return found
 
     @staticmethod
     def entry(max_surge: int, version: str, nodes: list[dict[str, Any]], state: str) -> dict[str, Any]:
@@ -113,8 +137,8 @@ class Surge:
                 )
                 removal = await self.client.remove_node(pool, name)
                 await self.roller.wait_platform(removal["id"], name)
-            except PlatformError as error:
-                if error.status != 404:  # gone already (a resumed removal)
+            except (PlatformError, ApiException) as error:
+                if error.status != 404:  # gone already: a resumed removal whose record was lost
                     raise
                 blocked = []
             suffix = f" (its drain was blocked by {'; '.join(blocked)})" if blocked else ""
