@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 import time
@@ -14,9 +15,30 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 
 def free_port() -> int:
-    with socket.socket() as probe:
+    """A port nothing listens on, below the kernel's ephemeral range. A port from that range (what
+    binding port 0 gives) can become the source port of any outgoing connection between this probe
+    and the server's own bind, and a busy machine opens thousands: the server then fails to start."""
+    low, _ = ephemeral_port_range()
+    for _ in range(200):
+        port = random.randint(max(1024, low - 12_000), low - 1)
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    with socket.socket() as probe:  # everything below the range is taken: any free port
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def ephemeral_port_range() -> tuple[int, int]:
+    """The ports the kernel hands out for outgoing connections (Linux; its default elsewhere)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
 
 
 def wait_for_port(host: str, port: int, timeout_s: float = 15.0) -> None:
