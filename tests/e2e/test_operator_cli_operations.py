@@ -5,7 +5,8 @@ upgrade-runner and cost-analyzer as processes, the sandbox cluster standing in f
 An emergency upgrade goes from a P1 request to a completed operation through the CLI alone: plan,
 watch to the sign-off, the customer's sign-off and authorisation, start, live progress, report.
 Then the onboarding assessment's findings in BDT, a recommendation decided by each side, the report;
-then an add-on install, a drift reconciliation and a migration planned from the CLI, and their refusals.
+then an add-on install, a drift reconciliation and a migration planned from the CLI, and their refusals;
+then the add-on catalogue and a cluster's add-ons, its desired state (baseline, then Git) and its drift.
 Commands run on a thread: the sandbox serves from this test's event loop, which must keep running.
 """
 
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 from k8sops_platform.ops.commands import app
 from k8sops_sandbox.server import Sandbox, run_sandbox
 
+from .cli_cluster_state import cluster_state_through_the_cli
 from .conftest import StartService, bearer
 from .test_operator_cli import token_of
 from .test_upgrade_runner_process import ready, runner_env
@@ -41,7 +43,8 @@ COMMANDS = (
     ]
     + [["cost", "decide"], ["cost", "report"]]
     + [["addons", "plan"], ["drift", "reconcile"], ["drift", "authorise"], ["migrations", "plan"]]
-    + [["migrations", "decommission"]]
+    + [["migrations", "decommission"], ["addons", "catalogue"], ["addons", "inventory"]]
+    + [["drift", name] for name in ("show", "check", "baseline", "desired-state")]
 )
 OPERATOR = token_of(bearer(["k8s-ops.operator"], ["eng-e2e"], sub="oncall@provider.example"))
 CUSTOMER_ADMIN = token_of(bearer(["k8s-ops.admin"], ["eng-e2e"], sub="admin@customer.example"))
@@ -102,7 +105,10 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         for name in ("acme-staging", "acme-prod"):
             (credentials / "vault" / "k8s").mkdir(parents=True, exist_ok=True)
             (credentials / "vault" / "k8s" / name).write_text(sandbox.auth.issue(name))
-        env = runner_env(sandbox.platform_url, "runner-cli") | {"K8SOPS_UPGRADE_CREDENTIALS_DIR": str(credentials)}
+        env = runner_env(sandbox.platform_url, "runner-cli") | {
+            "K8SOPS_UPGRADE_CREDENTIALS_DIR": str(credentials),
+            "K8SOPS_UPGRADE_GIT_ALLOW_LOCAL": "true",  # the desired state's repository is a local folder
+        }
         runner = await start_service("upgrade-runner", wait=False, env=env)
         cost_env = {
             "K8SOPS_KUBECONFIG": str(sandbox.kubeconfig_path),
@@ -119,6 +125,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         await upgrade_through_the_cli(cli, intake.url, eventually)
         await review_costs_through_the_cli(cli, eventually)
         await day2_operations_through_the_cli(cli, intake.url, eventually, tmp_path)
+        await cluster_state_through_the_cli(cli, sandbox, tmp_path)
 
 
 async def upgrade_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually) -> None:
