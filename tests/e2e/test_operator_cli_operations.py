@@ -35,7 +35,7 @@ Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 COMMANDS = (
     [
         ["upgrades", name]
-        for name in ("list", "show", "plan", "sign-off", "authorise", "start", "cancel", "watch", "report")
+        for name in ("list", "show", "plan", "sign-off", "authorise", "start", "cancel", "recheck", "watch", "report")
     ]
     + [
         ["cost", name]
@@ -271,6 +271,7 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert planned["request_id"] == created.json()["id"] and planned["spec"]["delete_extra"] is False
     code, output, _ = await watch(cli, planned["operation_id"])  # nobody recorded acme-prod's desired state
     assert code == 8 and json.loads(output.splitlines()[-1])["state"] == "precheck_failed", output
+    failed = planned["operation_id"]
 
     migration = ["migrations", "plan", "--cluster", "acme-prod", *where, "--new-cluster", "acme-next"]
     migration += ["--new-version", "1.30.4", "--workload", "Deployment/shop/web", "--pool", "apps:m5.2xlarge:3"]
@@ -289,6 +290,8 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert code == 9 and json.loads(output.splitlines()[-1])["state"] == "awaiting_signoff", output
     code, _, errors = await cli(*reconcile)
     assert code == 6 and "409" in errors and planned["operation_id"] in errors  # one live operation per cluster
+    code, _, errors = await cli("upgrades", "recheck", failed)
+    assert code == 6 and f"another live operation {planned['operation_id']} (migration," in errors, errors
     code, _, errors = await cli("migrations", "decommission", planned["operation_id"])
     assert code == 6 and "awaiting_signoff" in errors  # only a validated migration
     decommission = ["--action", "decommission-cluster", "--reason", "migrated", "-p", "customer", "--json"]
@@ -306,6 +309,11 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert code == 0 and json.loads(output)["spec"] == {"delete_extra": True, "authorisation_id": authorisation}
     kinds = [op["kind"] for op in await operations_of(cli, "acme-prod")]
     assert kinds == ["drift-reconcile", "migration", "drift-reconcile", "upgrade"], kinds
+    last = json.loads(output)["operation_id"]
+    code, output, _ = await watch(cli, last)
+    assert code == 8 and json.loads(output.splitlines()[-1])["state"] == "precheck_failed", output
+    code, output, _ = await cli("upgrades", "recheck", last, "--json")  # still none: it will fail again
+    assert code == 0 and json.loads(output)["state"] == "planned", output
 
 
 async def watch(cli: Cli, operation_id: str) -> tuple[int, str, str]:
