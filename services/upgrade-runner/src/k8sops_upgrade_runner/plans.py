@@ -68,8 +68,8 @@ async def create_plan(
             await repository.insert_operation(session, values)
     except IntegrityError as error:  # a concurrent plan committed first: say which rule it broke
         raise await plan_refusal(session, cluster_id, request_id) or conflict(
-            f"Cluster {cluster_id!r} or request {request_id!r} got an operation at the same moment; "
-            "list its operations (`GET /v1/operations?cluster_id=...`) and follow that one.",
+            f"Another plan for cluster {cluster_id!r} was made at the same moment and is already gone; "
+            f"list the cluster's operations (`GET /v1/operations?cluster_id={cluster_id}`), then plan again.",
             "operation-in-progress",
         ) from error
     operation = await repository.get_operation(session, operation_id)
