@@ -127,7 +127,7 @@ def needing_desired_state(cluster: str, read: Callable[[], T]) -> T:
     except CliError as error:
         if error.problem_type != "no-baseline":
             raise
-        hint = f"record one with `k8sops drift baseline {cluster}` or `k8sops drift desired-state {cluster} --git URL`"
+        hint = f"from here: `k8sops drift baseline {cluster}` or `k8sops drift desired-state {cluster} --git URL`"
         raise CliError(f"{error}; {hint}", error.code, error.problem_type) from None
 
 

@@ -150,7 +150,9 @@ async def measure(context: ServiceContext, cluster: dict[str, Any]) -> Measureme
     if measured is None:
         cluster_id = cluster["cluster_id"]
         raise service.conflict(
-            f"Cluster {cluster_id!r} has no desired state yet: POST /v1/clusters/{cluster_id}/baseline.", "no-baseline"
+            f"Cluster {cluster_id!r} has no desired state yet: record its live objects (POST "
+            f"/v1/clusters/{cluster_id}/baseline) or a Git path (POST /v1/clusters/{cluster_id}/desired-state).",
+            "no-baseline",
         )
     return measured
 
