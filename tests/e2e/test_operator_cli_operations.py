@@ -5,7 +5,8 @@ upgrade-runner and cost-analyzer as processes, the sandbox cluster standing in f
 An emergency upgrade goes from a P1 request to a completed operation through the CLI alone: plan,
 watch to the sign-off, the customer's sign-off and authorisation, start, live progress, report.
 Then the onboarding assessment's findings in BDT, a recommendation decided by each side, the report;
-then an add-on install, a drift reconciliation and a migration planned from the CLI, and their refusals.
+then an add-on install, a drift reconciliation and a migration planned from the CLI, and their refusals;
+then the add-on catalogue and a cluster's add-ons, its desired state (baseline, then Git) and its drift.
 Commands run on a thread: the sandbox serves from this test's event loop, which must keep running.
 """
 
@@ -24,6 +25,7 @@ from typer.testing import CliRunner
 from k8sops_platform.ops.commands import app
 from k8sops_sandbox.server import Sandbox, run_sandbox
 
+from .cli_cluster_state import cluster_state_through_the_cli
 from .conftest import StartService, bearer
 from .test_operator_cli import token_of
 from .test_upgrade_runner_process import ready, runner_env
@@ -33,7 +35,7 @@ Cli = Callable[..., Awaitable[tuple[int, str, str]]]
 COMMANDS = (
     [
         ["upgrades", name]
-        for name in ("list", "show", "plan", "sign-off", "authorise", "start", "cancel", "watch", "report")
+        for name in ("list", "show", "plan", "sign-off", "authorise", "start", "cancel", "recheck", "watch", "report")
     ]
     + [
         ["cost", name]
@@ -41,7 +43,8 @@ COMMANDS = (
     ]
     + [["cost", "decide"], ["cost", "report"]]
     + [["addons", "plan"], ["drift", "reconcile"], ["drift", "authorise"], ["migrations", "plan"]]
-    + [["migrations", "decommission"]]
+    + [["migrations", "decommission"], ["addons", "catalogue"], ["addons", "inventory"]]
+    + [["drift", name] for name in ("show", "check", "baseline", "desired-state")]
 )
 OPERATOR = token_of(bearer(["k8s-ops.operator"], ["eng-e2e"], sub="oncall@provider.example"))
 CUSTOMER_ADMIN = token_of(bearer(["k8s-ops.admin"], ["eng-e2e"], sub="admin@customer.example"))
@@ -102,7 +105,10 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         for name in ("acme-staging", "acme-prod"):
             (credentials / "vault" / "k8s").mkdir(parents=True, exist_ok=True)
             (credentials / "vault" / "k8s" / name).write_text(sandbox.auth.issue(name))
-        env = runner_env(sandbox.platform_url, "runner-cli") | {"K8SOPS_UPGRADE_CREDENTIALS_DIR": str(credentials)}
+        env = runner_env(sandbox.platform_url, "runner-cli") | {
+            "K8SOPS_UPGRADE_CREDENTIALS_DIR": str(credentials),
+            "K8SOPS_UPGRADE_GIT_ALLOW_LOCAL": "true",  # the desired state's repository is a local folder
+        }
         runner = await start_service("upgrade-runner", wait=False, env=env)
         cost_env = {
             "K8SOPS_KUBECONFIG": str(sandbox.kubeconfig_path),
@@ -119,6 +125,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         await upgrade_through_the_cli(cli, intake.url, eventually)
         await review_costs_through_the_cli(cli, eventually)
         await day2_operations_through_the_cli(cli, intake.url, eventually, tmp_path)
+        await cluster_state_through_the_cli(cli, sandbox, tmp_path)
 
 
 async def upgrade_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually) -> None:
@@ -264,6 +271,7 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert planned["request_id"] == created.json()["id"] and planned["spec"]["delete_extra"] is False
     code, output, _ = await watch(cli, planned["operation_id"])  # nobody recorded acme-prod's desired state
     assert code == 8 and json.loads(output.splitlines()[-1])["state"] == "precheck_failed", output
+    failed = planned["operation_id"]
 
     migration = ["migrations", "plan", "--cluster", "acme-prod", *where, "--new-cluster", "acme-next"]
     migration += ["--new-version", "1.30.4", "--workload", "Deployment/shop/web", "--pool", "apps:m5.2xlarge:3"]
@@ -282,6 +290,8 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert code == 9 and json.loads(output.splitlines()[-1])["state"] == "awaiting_signoff", output
     code, _, errors = await cli(*reconcile)
     assert code == 6 and "409" in errors and planned["operation_id"] in errors  # one live operation per cluster
+    code, _, errors = await cli("upgrades", "recheck", failed)
+    assert code == 6 and f"another live operation {planned['operation_id']} (migration," in errors, errors
     code, _, errors = await cli("migrations", "decommission", planned["operation_id"])
     assert code == 6 and "awaiting_signoff" in errors  # only a validated migration
     decommission = ["--action", "decommission-cluster", "--reason", "migrated", "-p", "customer", "--json"]
@@ -299,6 +309,11 @@ async def day2_operations_through_the_cli(cli: Cli, intake_url: str, eventually:
     assert code == 0 and json.loads(output)["spec"] == {"delete_extra": True, "authorisation_id": authorisation}
     kinds = [op["kind"] for op in await operations_of(cli, "acme-prod")]
     assert kinds == ["drift-reconcile", "migration", "drift-reconcile", "upgrade"], kinds
+    last = json.loads(output)["operation_id"]
+    code, output, _ = await watch(cli, last)
+    assert code == 8 and json.loads(output.splitlines()[-1])["state"] == "precheck_failed", output
+    code, output, _ = await cli("upgrades", "recheck", last, "--json")  # still none: it will fail again
+    assert code == 0 and json.loads(output)["state"] == "planned", output
 
 
 async def watch(cli: Cli, operation_id: str) -> tuple[int, str, str]:

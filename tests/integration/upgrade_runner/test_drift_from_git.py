@@ -4,11 +4,12 @@ reconcile brings the cluster to what Git says."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import httpx
 import yaml
+
+from tests.support.git import committed_repository
 
 from .conftest import OPERATOR, VIEWER, Harness, cluster_event, engagement_event, fast_runner
 
@@ -27,17 +28,8 @@ CONFIG = {
 
 
 def repository(folder: Path) -> str:
-    manifests = folder / "clusters" / "acme-staging"
-    manifests.mkdir(parents=True)
-    (manifests / "shop.yaml").write_text(yaml.safe_dump_all([SERVICE, CONFIG]))
-    (folder / "README.md").write_text("not a manifest\n")
-    for command in (
-        ["git", "init", "--quiet", "--initial-branch", "main"],
-        ["git", "add", "."],
-        ["git", "-c", "user.name=t", "-c", "user.email=t@example", "commit", "--quiet", "-m", "desired state"],
-    ):
-        subprocess.run(command, cwd=folder, check=True)
-    return f"file://{folder}"
+    manifests = {"clusters/acme-staging/shop.yaml": yaml.safe_dump_all([SERVICE, CONFIG])}
+    return committed_repository(folder, manifests | {"README.md": "not a manifest\n"})
 
 
 async def test_git_path_is_the_desired_state_and_reconcile_applies_it(healthy: Harness, tmp_path: Path) -> None:

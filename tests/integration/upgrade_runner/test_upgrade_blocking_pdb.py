@@ -25,6 +25,12 @@ async def test_blocking_pdb_found_at_precheck_then_forced_drain_times_out_and_ro
     step = (await blocking.events("upgrade.step"))[-1]
     assert (step["step"], step["status"]) == ("pre-check", "failed") and "payments/ledger-pdb" in step["detail"]
 
+    # The request has its (failed) operation and the cluster none live: the refusal names the request's rule.
+    again = {"engagement_id": "eng-acme", "cluster_id": "pay-prod", "request_id": "req-pay"}
+    refused = await api.post("/v1/operations", json=again, headers=OPERATOR)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/request-has-operation"), refused.text
+    assert f"'req-pay' already has operation {first} (upgrade, precheck_failed)" in refused.json()["detail"]
+
     # An operator may not force; a senior may, and the run fails where the pre-check said it would.
     body = {"engagement_id": "eng-acme", "cluster_id": "pay-prod", "force": True}
     assert (await api.post("/v1/operations", json=body, headers=OPERATOR)).status_code == 403
@@ -32,7 +38,10 @@ async def test_blocking_pdb_found_at_precheck_then_forced_drain_times_out_and_ro
     assert forced.status_code == 201, forced.text
     operation_id = forced.json()["operation_id"]
     recheck = await api.post(f"/v1/operations/{first}/recheck", headers=OPERATOR)
-    assert recheck.status_code == 409 and "another live operation" in recheck.json()["detail"]
+    assert recheck.status_code == 409 and f"another live operation {operation_id}" in recheck.json()["detail"]
+    refused = await api.post("/v1/operations", json=body | {"request_id": "req-other"}, headers=SENIOR)
+    assert refused.status_code == 409 and refused.json()["type"].endswith("/operation-in-progress"), refused.text
+    assert f"'pay-prod' already has live operation {operation_id} (upgrade," in refused.json()["detail"]
     done = await blocking.until_state(operation_id, "rolled_back", "completed", timeout_s=90)
     assert done["state"] == "rolled_back"
     assert "timed out after 1.5s" in done["failure"] and "payments/ledger" in done["failure"]

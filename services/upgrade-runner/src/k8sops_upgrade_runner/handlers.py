@@ -8,7 +8,7 @@ from k8sops_common.bus import ReceivedEvent, Subscriptions
 from k8sops_common.events.catalog import EngagementChangedV1, RequestOpenedV1
 from k8sops_common.service import ServiceContext
 
-from . import service
+from . import plans, service
 
 
 def subscriptions(context: ServiceContext) -> Subscriptions:
@@ -20,6 +20,6 @@ def subscriptions(context: ServiceContext) -> Subscriptions:
 
     async def on_request_opened(session: AsyncSession, event: ReceivedEvent) -> None:
         assert isinstance(event.data, RequestOpenedV1)
-        await service.plan_from_request(session, outbox, event.data)
+        await plans.plan_from_request(session, outbox, event.data)
 
     return Subscriptions().on(EngagementChangedV1, on_engagement_changed).on(RequestOpenedV1, on_request_opened)

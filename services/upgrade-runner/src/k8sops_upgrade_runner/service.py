@@ -7,7 +7,6 @@ Every state change of an operation goes through `transition`: the state, its ste
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +23,6 @@ from k8sops_common.events.catalog import (
     ActorV1,
     AuditTargetV1,
     EngagementChangedV1,
-    RequestOpenedV1,
     UpgradeReportV1,
     UpgradeStepV1,
 )
@@ -42,7 +40,6 @@ from .domain.operation import (
 )
 from .domain.report import build_report, render_markdown
 from .domain.report_event import bounded_report
-from .domain.versions import Version
 from .domain.window import MaintenanceWindow
 
 log = logging.getLogger(__name__)
@@ -115,117 +112,6 @@ async def apply_engagement_change(session: AsyncSession, data: EngagementChanged
             for cluster in data.clusters
         ],
     )
-
-
-# Plans
-
-
-async def create_plan(
-    session: AsyncSession,
-    outbox: Outbox,
-    *,
-    actor: Principal | ActorV1,
-    engagement_id: str,
-    cluster_id: str,
-    request_id: str | None,
-    target_version: str | None,
-    emergency: bool,
-    force: bool,
-    kind: OperationKind = OperationKind.UPGRADE,
-    spec: dict[str, Any] | None = None,
-    from_version: str | None = None,
-) -> RowMapping:
-    """A plan for one cluster; versions are read from the cluster at pre-check when not given."""
-    if target_version is not None and kind is OperationKind.UPGRADE:
-        Version.parse(target_version)  # the caller turns ValueError into a 422
-    existing = await repository.live_operation_of_cluster(session, cluster_id)
-    if existing is not None:
-        raise conflict(
-            f"Cluster {cluster_id!r} already has operation {existing['operation_id']} ({existing['state']}); "
-            "finish or cancel it first.",
-            "operation-in-progress",
-        )
-    now = now_utc()
-    operation_id = f"op-{uuid.uuid4().hex[:16]}"
-    values = {
-        "operation_id": operation_id,
-        "kind": kind.value,
-        "engagement_id": engagement_id,
-        "cluster_id": cluster_id,
-        "request_id": request_id,
-        "state": State.PLANNED.value,
-        "from_version": from_version,
-        "to_version": target_version,
-        "spec": spec,
-        "emergency": emergency,
-        "force": force,
-        "created_by": actor.sub,
-        "next_run_at": now,
-        "created_at": now,
-        "updated_at": now,
-    }
-    try:
-        async with session.begin_nested():
-            await repository.insert_operation(session, values)
-    except IntegrityError as error:
-        raise conflict(f"Cluster {cluster_id!r} already has a live operation.", "operation-in-progress") from error
-    operation = await repository.get_operation(session, operation_id)
-    assert operation is not None
-    await record_step(session, outbox, operation, None, actor, "plan created")
-    return operation
-
-
-# A request of these categories becomes an operation of that kind on the request's cluster.
-KIND_OF_CATEGORY = {"cluster-upgrade": OperationKind.UPGRADE, "migration": OperationKind.MIGRATION}
-# A migration request names only the old cluster: the runner drafts the rest at pre-check.
-DRAFT_MIGRATION: dict[str, Any] = {"from_request": True, "new_cluster": None, "topology": None, "workloads": []}
-
-
-async def plan_from_request(session: AsyncSession, outbox: Outbox, data: RequestOpenedV1) -> None:
-    """A `cluster-upgrade` request becomes an upgrade plan for its cluster (target: the next
-    minor); a `migration` request a migration of its cluster, drafted from it at pre-check."""
-    kind = KIND_OF_CATEGORY.get(data.category)
-    if kind is None:
-        return
-    if await repository.operation_of_request(session, data.request_id) is not None:
-        return
-    if data.cluster_id is None:
-        await record_audit(
-            session,
-            outbox,
-            actor=SYSTEM_ACTOR,
-            action=f"{kind.value}.plan",
-            target=AuditTargetV1(kind="Request", name=data.request_id),
-            engagement_id=data.engagement_id,
-            outcome="failure",
-            details={"reason": "the request names no cluster"},
-        )
-        return
-    try:
-        await create_plan(
-            session,
-            outbox,
-            actor=SYSTEM_ACTOR,
-            engagement_id=data.engagement_id,
-            cluster_id=data.cluster_id,
-            request_id=data.request_id,
-            target_version=None,
-            emergency=data.priority == "P1" and kind is OperationKind.UPGRADE,
-            force=False,
-            kind=kind,
-            spec=dict(DRAFT_MIGRATION) if kind is OperationKind.MIGRATION else None,
-        )
-    except ProblemError as refused:
-        await record_audit(
-            session,
-            outbox,
-            actor=SYSTEM_ACTOR,
-            action=f"{kind.value}.plan",
-            target=AuditTargetV1(kind="Cluster", name=data.cluster_id, cluster=data.cluster_id),
-            engagement_id=data.engagement_id,
-            outcome="failure",
-            details={"request_id": data.request_id, "reason": refused.detail},
-        )
 
 
 # Transitions
@@ -375,8 +261,11 @@ async def command(
     except InvalidTransition as error:
         raise conflict(f"{error}.") from error
     except IntegrityError as error:  # a re-check while another plan of the cluster is live
+        other = await repository.live_operation_of_cluster(session, operation["cluster_id"])
+        named = f" {other['operation_id']} ({other['kind']}, {other['state']})" if other else ""
         raise conflict(
-            f"Cluster {operation['cluster_id']!r} has another live operation; finish or cancel it first.",
+            f"Cluster {operation['cluster_id']!r} has another live operation{named}; finish or cancel it "
+            f"before {trigger.value.replace('_', ' ')} of {operation_id}.",
             "operation-in-progress",
         ) from error
 

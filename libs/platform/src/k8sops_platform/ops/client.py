@@ -36,9 +36,10 @@ class Exit(IntEnum):
 
 
 class CliError(Exception):
-    def __init__(self, message: str, code: Exit) -> None:
+    def __init__(self, message: str, code: Exit, problem_type: str | None = None) -> None:
         super().__init__(message)
         self.code = code
+        self.problem_type = problem_type  # the last part of a problem+json `type`, for a command to add a hint
 
 
 @dataclass
@@ -109,7 +110,11 @@ class Api:
             raise CliError(f"cannot reach {self.base_url}: {error}", Exit.COULD_NOT_CHECK) from error
         if response.is_success:
             return response
-        raise CliError(f"{method} {path}: {response.status_code} {_problem(response)}", _exit_for(response.status_code))
+        raise CliError(
+            f"{method} {path}: {response.status_code} {_problem(response)}",
+            _exit_for(response.status_code),
+            _problem_type(response),
+        )
 
     def get(self, path: str, **params: Any) -> Any:
         return self.call("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
@@ -130,6 +135,15 @@ def _exit_for(status: int) -> Exit:
     if status == 404:
         return Exit.NOT_FOUND
     return Exit.REJECTED if status < 500 else Exit.COULD_NOT_CHECK
+
+
+def _problem_type(response: httpx.Response) -> str | None:
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    kind = body.get("type") if isinstance(body, dict) else None
+    return kind.rsplit("/", 1)[-1] if isinstance(kind, str) else None
 
 
 def _problem(response: httpx.Response) -> str:

@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from . import cluster_state  # noqa: F401  (adds the read commands to `addons` and `drift`)
 from .base import JsonOption, ProfileOption, api, handled
 from .client import DEFAULT_URLS, CliError, Exit, Profile, save_profile
 from .costs import cost_app

@@ -1,9 +1,11 @@
-"""`k8sops addons | drift | migrations`: plan the day-2 operations beyond upgrades (SPEC 7a).
+"""`k8sops addons | drift | migrations`: the day-2 operations beyond upgrades (SPEC 7a).
 
 `plan` and `reconcile` create one operation on upgrade-runner (operators only: a 403 is exit 4) and
 print it; from then on it is an operation like an upgrade: `k8sops upgrades watch | show | cancel |
-report`. A cluster with a live operation refuses another (409, exit 6); the problem's detail names
-it. Their destructive parts (deleting drift extras, decommissioning the old cluster) need an
+report`. A cluster with a live operation refuses another, and a request that already has an
+operation a second one (409, exit 6); the problem's detail names the operation in the way. What a
+cluster runs and how it drifted are read with `addons catalogue | inventory` and `drift show`
+(cluster_state.py). Their destructive parts (deleting drift extras, decommissioning the old cluster) need an
 engagement admin's single-use authorisation: `drift authorise`, `upgrades authorise --action
 decommission-cluster`.
 """
@@ -20,10 +22,13 @@ from .output import emit
 from .upgrades import OperationArgument, ReasonOption, TtlOption, authorised_step, grant, runner
 
 addons_app = typer.Typer(
-    help="Install or upgrade managed add-ons as operations (upgrade-runner).", no_args_is_help=True
+    help="The add-on catalogue, a cluster's add-ons, and installing or upgrading one as an operation (upgrade-runner).",
+    no_args_is_help=True,
 )
 drift_app = typer.Typer(
-    help="Reconcile a cluster to its desired state as an operation (upgrade-runner).", no_args_is_help=True
+    help="A cluster's desired state (baseline or Git), its drift from it, and reconciling it as an operation"
+    " (upgrade-runner).",
+    no_args_is_help=True,
 )
 migrations_app = typer.Typer(
     help="Migrate workloads to a new cluster as an operation (upgrade-runner).", no_args_is_help=True

@@ -205,6 +205,16 @@ def cancel(operation_id: OperationArgument, profile: ProfileOption = "default", 
     emit(operation, as_json, title=f"{operation_id} {operation['state']}")
 
 
+@upgrades_app.command("recheck")
+@handled
+def recheck(operation_id: OperationArgument, profile: ProfileOption = "default", as_json: JsonOption = False) -> None:
+    """After fixing what stopped it: run a failed pre-check again (or a migration's blocked shift); in any
+    other state, or while another operation of the cluster is live, 409 (exit 6) says why."""
+    operation = runner(profile).post(f"/v1/operations/{operation_id}/recheck", {})
+    title = f"{operation_id} {operation['state']}; follow it with `k8sops upgrades watch {operation_id}`"
+    emit(operation, as_json, title=title)
+
+
 @upgrades_app.command("watch")
 @handled
 def watch_operation(

@@ -15,7 +15,7 @@ from ..domain.operation import OperationKind
 from ..domain.versions import Version, next_minor
 from ..schemas import ID_PATTERN, AddonPlanCreate, OperationOut
 from .drift import cluster_client, visible_cluster
-from .operations import plan_kind
+from .operations import PLAN_ERRORS, plan_kind
 
 router = APIRouter(prefix="/v1", tags=["add-ons"])
 ClusterId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -72,7 +72,7 @@ async def get_inventory(principal: Reader, context: Context, cluster_id: Cluster
     response_model=OperationOut,
     responses={
         404: {"description": "Not in the caller's engagements"},
-        409: {"description": "The cluster has a live operation"},
+        409: PLAN_ERRORS[409],
         422: {"description": "Unknown cluster, add-on or version (problem+json names the catalogued ones)"},
     },
     summary="Install or upgrade one add-on on one cluster (server-side apply, rollout, rollback on failure)",

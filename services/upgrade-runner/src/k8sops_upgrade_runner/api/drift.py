@@ -26,7 +26,7 @@ from ..runner.gitsource import GitSourceError, read_manifests
 from ..runner.platform_api import PlatformError
 from ..schemas import ID_PATTERN, DriftReconcileCreate, GitDesiredStateIn, OperationOut
 from ..settings import RunnerSettings
-from .operations import known_cluster, plan_kind
+from .operations import PLAN_ERRORS, known_cluster, plan_kind
 
 router = APIRouter(prefix="/v1", tags=["drift"])
 ClusterId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -150,7 +150,9 @@ async def measure(context: ServiceContext, cluster: dict[str, Any]) -> Measureme
     if measured is None:
         cluster_id = cluster["cluster_id"]
         raise service.conflict(
-            f"Cluster {cluster_id!r} has no desired state yet: POST /v1/clusters/{cluster_id}/baseline.", "no-baseline"
+            f"Cluster {cluster_id!r} has no desired state yet: record its live objects (POST "
+            f"/v1/clusters/{cluster_id}/baseline) or a Git path (POST /v1/clusters/{cluster_id}/desired-state).",
+            "no-baseline",
         )
     return measured
 
@@ -171,7 +173,7 @@ def drift_body(cluster_id: str, measured: Measurement) -> dict[str, Any]:
     responses={
         403: {"description": "delete_extra without a valid delete-drift-extras authorisation"},
         404: {"description": "Not in the caller's engagements"},
-        409: {"description": "The cluster has a live operation"},
+        409: PLAN_ERRORS[409],
         422: {"description": "Invalid body or unknown cluster"},
     },
     summary="Put the cluster back to its desired state (deleting extra objects needs authorisation)",

@@ -13,7 +13,7 @@ from ..auth import Operator, ensure_member, not_found
 from ..domain.authorisation import ClusterAction, Target
 from ..domain.operation import OperationKind, State, Trigger
 from ..schemas import ID_PATTERN, DecommissionIn, MigrationCreate, OperationOut
-from .operations import COMMAND_ERRORS, plan_kind
+from .operations import COMMAND_ERRORS, PLAN_ERRORS, plan_kind
 
 router = APIRouter(prefix="/v1/operations", tags=["migrations"])
 OperationId = Annotated[str, Path(pattern=ID_PATTERN)]
@@ -23,7 +23,7 @@ OperationId = Annotated[str, Path(pattern=ID_PATTERN)]
     "/migration",
     status_code=status.HTTP_201_CREATED,
     response_model=OperationOut,
-    responses={**COMMAND_ERRORS, 422: {"description": "Invalid body or unknown cluster"}},
+    responses=PLAN_ERRORS,
     summary="Migrate workloads to a new cluster: provision, CD/CI sign-off, gradual shift, validate, decommission",
 )
 async def create_migration(principal: Operator, context: Context, body: MigrationCreate) -> dict[str, Any]:

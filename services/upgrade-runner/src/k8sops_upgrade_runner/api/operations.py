@@ -14,7 +14,7 @@ from k8sops_common.auth import Principal
 from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context, ServiceContext
 
-from .. import repository, service
+from .. import plans, repository, service
 from ..auth import Canceller, CustomerAdmin, Operator, Reader, ensure_member, ensure_senior_for_force, ensure_visible
 from ..domain.operation import OperationKind, Trigger
 from ..schemas import ID_PATTERN, NodeOut, OperationOut, OperationPage, PlanCreate, SignOffIn, StartIn, StepOut
@@ -28,6 +28,15 @@ COMMAND_ERRORS: dict[int | str, dict[str, Any]] = {
     **NOT_FOUND,
     403: {"description": "The caller's role may not do this (problem+json names the role or authorisation)"},
     409: {"description": "The operation's state does not allow this (problem+json says which state it is in)"},
+}
+# Creating an operation: the 409s name the operation in the way and which rule it is.
+PLAN_ERRORS: dict[int | str, dict[str, Any]] = {
+    **COMMAND_ERRORS,
+    409: {
+        "description": "`request-has-operation`: the request already has an operation (one per request); "
+        "`operation-in-progress`: the cluster has a live operation (one at a time). The detail names it."
+    },
+    422: {"description": "Invalid body or unknown cluster"},
 }
 
 
@@ -66,7 +75,7 @@ async def plan_kind(
     """Plans an operation of a kind other than `upgrade` (committed before the response)."""
     async with context.database.unit_of_work() as session:
         await known_cluster(session, engagement_id, cluster_id)
-        operation = await service.create_plan(
+        operation = await plans.create_plan(
             session,
             context.outbox,
             actor=principal,
@@ -86,7 +95,7 @@ async def plan_kind(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=OperationOut,
-    responses={**COMMAND_ERRORS, 422: {"description": "Invalid body or unknown cluster"}},
+    responses=PLAN_ERRORS,
     summary="Plan an upgrade of one cluster (pre-check starts at once)",
 )
 async def create_plan(principal: Operator, context: Context, body: PlanCreate) -> dict[str, Any]:
@@ -95,7 +104,7 @@ async def create_plan(principal: Operator, context: Context, body: PlanCreate) -
         ensure_senior_for_force(principal)
     async with context.database.unit_of_work() as session:
         await known_cluster(session, body.engagement_id, body.cluster_id)
-        operation = await service.create_plan(
+        operation = await plans.create_plan(
             session,
             context.outbox,
             actor=principal,
