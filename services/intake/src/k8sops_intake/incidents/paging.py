@@ -193,17 +193,24 @@ def _content(request: RequestRecord, reason: PageReason, bridge: str | None, not
 
 
 async def page_on_call_if_due(
-    session: AsyncSession, outbox: Outbox, request: RequestRecord, *, held_back: bool = False
+    session: AsyncSession,
+    outbox: Outbox,
+    request: RequestRecord,
+    *,
+    held_back: bool = False,
+    policy: Policy | None = None,
 ) -> None:
     """On opening (or a priority change): page the named on-call if the policy says so now; outside
     coverage the page is held back (a job due at the next coverage start), and `held_back` is that
-    job come due, which pages unless the request was acknowledged (or settled) meanwhile."""
-    if request["status"] != "opened":
+    job come due, which pages unless the request was acknowledged (or settled) meanwhile. `policy`
+    is the request's when the caller read it with the request: one that never pages costs no read."""
+    if request["status"] != "opened" or (policy is not None and policy.mode == "never"):
         return
     engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
     if engagement is None:
         return
-    policy = await policy_of(session, engagement, request)
+    if policy is None:
+        policy = await policy_of(session, engagement, request)
     if policy.mode == "never":
         return
     now = utc_now()

@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import webhook_deliveries
+from ..models import engagements, requests, webhook_deliveries
 from ..queries import all_rows, first
-from .domain import EventAction, PageReason, PagerKind, PagerRole, PagingMode, Policy, PolicyRule
+from ..requests.repository import RequestRecord
+from .domain import (
+    ANY_CATEGORY,
+    EventAction,
+    PageReason,
+    PagerKind,
+    PagerRole,
+    PagingMode,
+    Policy,
+    PolicyRule,
+    policy_for,
+)
 from .tables import (
     incident_jobs,
     incident_log,
@@ -112,6 +123,44 @@ async def policy_rules(session: AsyncSession, tier: str, priority: str) -> list[
         PolicyRule(row["tier"], row["priority"], row["category"], Policy(row["mode"], row["escalate"]))
         for row in await all_rows(session, query)
     ]
+
+
+async def request_with_policy(session: AsyncSession, request_id: str) -> tuple[RequestRecord, Policy] | None:
+    """The request, locked as `get_request(..., for_update=True)` locks it, with the paging policy
+    that applies to it, in that one statement: a request whose policy never pages costs no
+    statement more than its timeline entry. One row per matching rule (its category's, `*`'s)."""
+    rule_matches = and_(
+        paging_policies.c.tier == engagements.c.tier,
+        paging_policies.c.priority == requests.c.priority,
+        paging_policies.c.category.in_([requests.c.category, ANY_CATEGORY]),
+    )
+    query = (
+        select(
+            requests,
+            engagements.c.tier.label("rule_tier"),
+            paging_policies.c.category.label("rule_category"),
+            paging_policies.c.mode.label("rule_mode"),
+            paging_policies.c.escalate.label("rule_escalate"),
+        )
+        .select_from(
+            requests.outerjoin(engagements, engagements.c.id == requests.c.engagement_id).outerjoin(
+                paging_policies, rule_matches
+            )
+        )
+        .where(requests.c.id == request_id)
+        .with_for_update(of=requests)
+    )
+    rows = (await session.execute(query)).mappings().all()
+    if not rows:
+        return None
+    request = cast(RequestRecord, {name: rows[0][name] for name in requests.c.keys()})
+    tier = rows[0]["rule_tier"] or ""
+    rules = [
+        PolicyRule(tier, request["priority"], row["rule_category"], Policy(row["rule_mode"], row["rule_escalate"]))
+        for row in rows
+        if row["rule_category"] is not None
+    ]
+    return request, policy_for(rules, tier, request["priority"], request["category"])
 
 
 async def upsert_policy(session: AsyncSession, values: PolicyRecord) -> PolicyRecord | None:
