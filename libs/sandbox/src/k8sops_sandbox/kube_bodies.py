@@ -31,3 +31,19 @@ async def read_body(request: Request) -> Obj:
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
     return body
+
+
+async def delete_grace_period(request: Request) -> int | None:
+    """A DELETE's `gracePeriodSeconds`: from its DeleteOptions body when it has one (kubectl's way),
+    else from the query (`?gracePeriodSeconds=`, kubernetes-asyncio's); None when not given."""
+    raw = await request.body()
+    if raw:
+        value = (await read_body(request)).get("gracePeriodSeconds")
+        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+            return value
+        raise ApiError(400, "BadRequest", f"DeleteOptions.gracePeriodSeconds must be an integer, not {value!r}")
+    query = request.query_params.get("gracePeriodSeconds")
+    try:
+        return None if query is None else int(query)
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"gracePeriodSeconds must be an integer, not {query!r}") from None
