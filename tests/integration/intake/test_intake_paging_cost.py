@@ -1,16 +1,22 @@
-"""What intake's own consumer spends on `request.opened` for requests whose paging policy does not
-page: the policy rides on the read of the request the handler makes anyway, so such a request
-costs no statement for paging. Statements are counted on the real database with a SQLAlchemy
-listener while intake's real consumer handles the events its own outbox holds."""
+"""What intake's own consumer reads to page: for a request whose paging policy does not page, the
+policy rides on the read of the request the handler makes anyway, so such a request costs no
+statement for paging; a page reads the posted bridge and the template together. Statements are
+counted on the real database with a SQLAlchemy listener while intake's real consumer handles the
+events its own outbox holds (or sla-timer's, as its relay would publish them)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from sqlalchemy import event as sqlalchemy_event
 
-from .conftest import SENIOR, Intake
+from k8sops_common.bus import Outbox
+from k8sops_common.events.catalog import SlaWarningV1, event_type_of
+from k8sops_common.settings import ServiceSettings
+
+from .conftest import ADMIN, OWN, SENIOR, Intake
 
 
 async def opened_records(intake: Intake, request_ids: list[str]) -> list[ConsumerRecord[bytes, bytes]]:
@@ -77,3 +83,33 @@ async def test_requests_that_cannot_page_cost_no_paging_statement_and_the_live_p
     await consume_counting_statements(intake, await opened_records(intake, [paged]))
     kinds = [row["kind"] for row in await intake.rows("incident_log", "request_id = $1 ORDER BY id", paged)]
     assert kinds == ["request.opened", "page.not_sent"], "no pager set up: the timeline says nobody was paged"
+
+
+async def test_the_bridge_is_posted_once_and_an_escalation_reuses_its_link(intake: Intake) -> None:
+    await intake.setup_engagement(with_clusters=False)
+    bridge = {"bridge_template": "https://meet.example/{request_id}"}
+    response = await intake.client.put(f"/v1/engagements/{OWN}/incident-response", json=bridge, headers=ADMIN)
+    assert response.status_code == 200, response.text
+    request_id = (await intake.open_request(cluster_id=None, category="incident", priority="P1"))["id"]
+    await consume_counting_statements(intake, await opened_records(intake, [request_id]))
+
+    now = datetime.now(UTC)
+    warning = SlaWarningV1(
+        timer_id=request_id, request_id=request_id, engagement_id=OWN, priority="P1", deadline=now, warned_at=now
+    )
+    envelope = Outbox(ServiceSettings(service_name="sla-timer")).envelope(warning)
+    topic, key = intake.isolation.topic_prefix + event_type_of(warning).topic, request_id.encode()
+    value = envelope.model_dump_json().encode()
+    record = ConsumerRecord(topic, 0, 0, 0, 0, key, value, None, len(key), len(value), [])
+    await consume_counting_statements(intake, [record])
+
+    log = await intake.rows("incident_log", "request_id = $1 ORDER BY id", request_id)
+    assert [row["kind"] for row in log] == [
+        "request.opened",
+        "bridge.opened",
+        "page.not_sent",
+        "sla.warning",
+        "page.not_sent",
+    ]
+    comments = await intake.rows("request_comments", "request_id = $1", request_id)
+    assert [c["body"] for c in comments] == [f"Incident bridge: https://meet.example/{request_id}"]

@@ -145,14 +145,12 @@ async def _page(
 
 async def _open_bridge(session: AsyncSession, outbox: Outbox, request: RequestRecord) -> str | None:
     """Posts the bridge link on the request once; the link of an earlier post is reused."""
-    for entry in await repository.log_of(session, request["id"]):
-        if entry["kind"] == "bridge.opened":
-            link: str = entry["details"]["link"]
-            return link
-    setup = await repository.get_setup(session, request["engagement_id"])
-    if setup is None or not setup["bridge_template"]:
+    posted, template = await repository.bridge_of(session, request["id"], request["engagement_id"])
+    if posted is not None:
+        return posted
+    if not template:
         return None
-    link = bridge_link(setup["bridge_template"], request["id"], request["engagement_id"])
+    link = bridge_link(template, request["id"], request["engagement_id"])
     now = utc_now()
     await session.execute(
         request_comments.insert().values(

@@ -188,6 +188,25 @@ async def get_setup(session: AsyncSession, engagement_id: str) -> SetupRecord | 
     return cast(SetupRecord | None, row)
 
 
+async def bridge_of(session: AsyncSession, request_id: str, engagement_id: str) -> tuple[str | None, str | None]:
+    """The link the request's bridge was posted with (None before), and the engagement's bridge
+    template (None without one), in one round trip."""
+    posted = (
+        select(incident_log.c.details["link"].astext)
+        .where(incident_log.c.request_id == request_id, incident_log.c.kind == "bridge.opened")
+        .order_by(incident_log.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    template = (
+        select(incident_setups.c.bridge_template)
+        .where(incident_setups.c.engagement_id == engagement_id)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(posted, template))).one()
+    return row[0], row[1]
+
+
 async def put_setup(session: AsyncSession, values: SetupRecord) -> None:
     await session.execute(
         insert(incident_setups)
