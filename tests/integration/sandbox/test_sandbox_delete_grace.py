@@ -71,17 +71,22 @@ async def test_the_grace_period_comes_from_the_delete_else_the_pod_and_may_only_
 
     # 0 removes the pod at once, and so does any DELETE of a pod that was never scheduled.
     await core.delete_namespaced_pod(web[1], "shop", body=client.V1DeleteOptions(grace_period_seconds=0))
-    huge = {"cpu": "64"}  # more than any node has: it stays Pending, on no node
-    pending = client.V1Pod(
-        metadata=client.V1ObjectMeta(name="unplaced"),
-        spec=client.V1PodSpec(containers=[client.V1Container(name="c", image="busybox", resources={"requests": huge})]),
-    )
+    huge = client.V1ResourceRequirements(requests={"cpu": "64"})  # more than any node has: Pending, on no node
+    container = client.V1Container(name="c", image="busybox", resources=huge)
+    pending = client.V1Pod(metadata=client.V1ObjectMeta(name="unplaced"), spec=client.V1PodSpec(containers=[container]))
     await core.create_namespaced_pod("shop", pending)
     await core.delete_namespaced_pod("unplaced", "shop")
     for gone in (web[1], "unplaced"):
         with pytest.raises(ApiException) as missing:
             await core.read_namespaced_pod(gone, "shop")
         assert missing.value.status == 404
+
+    # An eviction's deleteOptions count as a DELETE's (checkout has no PodDisruptionBudget).
+    checkout = pods_of(healthy, "checkout")[0]
+    options = client.V1DeleteOptions(grace_period_seconds=4)
+    eviction = client.V1Eviction(metadata=client.V1ObjectMeta(name=checkout), delete_options=options)
+    await core.create_namespaced_pod_eviction(checkout, "shop", eviction)
+    assert (await core.read_namespaced_pod(checkout, "shop")).metadata.deletion_grace_period_seconds == 4
 
     async with httpx.AsyncClient(base_url=healthy.kube_url) as http:
         for bad in (http.delete(f"{SHOP}/{api[1]}", params={"gracePeriodSeconds": "soon"}),
@@ -109,6 +114,14 @@ async def test_kubectl_delete_grace_period_and_force(healthy: Sandbox, tmp_path:
     )
     assert deleted.code == 0, deleted.stderr
     assert store.find("pods", "shop", web[1]) is None
+    # A drain's evictions carry its grace period too: it returns once the pods are gone, after 1 s.
+    checkout = store.get("pods", "shop", pods_of(healthy, "checkout")[0])
+    node, evicted = checkout["spec"]["nodeName"], checkout["metadata"]["name"]
+    drained = await kubectl(
+        healthy, tmp_path, "drain", node, "--pod-selector=app=checkout", "--grace-period=1", "--timeout=30s"
+    )
+    assert drained.code == 0, drained.stderr
+    assert store.find("pods", "shop", evicted) is None
     forced = await kubectl(healthy, tmp_path, "delete", "pod", web[2], "-n", "shop", "--grace-period=0", "--force")
     assert forced.code == 0 and "force deleted" in forced.stdout, forced.stderr
     assert store.find("pods", "shop", web[2]) is None

@@ -73,6 +73,17 @@ def test_scalars_wrappers_maps_and_pointer_zeros() -> None:
     assert decode_object(_envelope("v1", "Secret", secret))["data"] == {"key": "AP8="}
 
 
+def test_an_eviction_carries_its_delete_options() -> None:
+    options = _field(1, 0) + _field(4, b"Background") + _field(5, b"All")  # a pointer: grace 0 is kept
+    eviction = _field(1, _field(1, b"web-1") + _field(3, b"shop")) + _field(2, options)
+    assert decode_object(_envelope("policy/v1", "Eviction", eviction)) == {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "web-1", "namespace": "shop"},
+        "deleteOptions": {"gracePeriodSeconds": 0, "propagationPolicy": "Background", "dryRun": ["All"]},
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [

@@ -21,7 +21,7 @@ from . import access_review, discovery, ssa
 from .cluster import ClusterState, EvictionRefused
 from .dry_run import dry_run, is_dry_run
 from .field_validation import body_warnings, openapi_response
-from .kube_bodies import delete_grace_period, read_body
+from .kube_bodies import delete_grace_period, grace_period_of, read_body
 from .kube_errors import ApiError, conflict_message, not_found, qualified, status_body, status_response
 from .kube_metrics import metrics_api, metrics_text
 from .kube_watch import watch_response
@@ -179,7 +179,7 @@ class KubeApi:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
         ns = namespace or ""
         if subresource == "eviction" and method == "POST":
-            return self._evict(ns, name)
+            return self._evict(ns, name, await read_body(request))
         if subresource == "scale":
             return await self._scale(request, resource, ns, name)
         if subresource == "log":
@@ -360,11 +360,11 @@ class KubeApi:
     def _core(self, plural: str) -> ResourceType:
         return next(r for r in served_resources(self.cluster.minor)[("", "v1")] if r.plural == plural)
 
-    def _evict(self, namespace: str, name: str) -> Response:
+    def _evict(self, namespace: str, name: str, eviction: Obj) -> Response:
         if self.store.find("pods", namespace, name) is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
         try:
-            self.cluster.evict(namespace, name)
+            self.cluster.evict(namespace, name, grace_period_of(eviction.get("deleteOptions"), "deleteOptions"))
         except EvictionRefused as refused:
             details = {"causes": list(refused.causes)} if refused.causes else None
             raise ApiError(refused.code, refused.reason, refused.message, details) from None

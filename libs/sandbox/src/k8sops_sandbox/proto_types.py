@@ -129,7 +129,11 @@ _TABLES: dict[str, str] = {
         unhealthyPodEvictionPolicy 4 string""",
     "PodDisruptionBudgetStatus": """observedGeneration 1 int64; disruptedPods 2 time map; disruptionsAllowed 3 int32;
         currentHealthy 4 int32; desiredHealthy 5 int32; expectedPods 6 int32; conditions 7 Condition list""",
-    "Eviction": "metadata 1 ObjectMeta",
+    "Eviction": "metadata 1 ObjectMeta; deleteOptions 2 DeleteOptions",
+    "DeleteOptions": """gracePeriodSeconds 1 int64 opt; preconditions 2 Preconditions; orphanDependents 3 bool opt;
+        propagationPolicy 4 string; dryRun 5 string list;
+        ignoreStoreReadErrorWithClusterBreakingPotential 6 bool opt""",
+    "Preconditions": "uid 1 string opt; resourceVersion 2 string opt",
     "Role": "metadata 1 ObjectMeta; rules 2 PolicyRule list",
     "ClusterRole": "metadata 1 ObjectMeta; rules 2 PolicyRule list",
     "PolicyRule": """verbs 1 string list; apiGroups 2 string list; resources 3 string list;
