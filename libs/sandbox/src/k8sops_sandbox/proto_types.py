@@ -172,7 +172,8 @@ def _parse(text: str) -> dict[int, Field]:
 
 MESSAGES: dict[str, dict[int, Field]] = {name: _parse(text) for name, text in _TABLES.items()}
 
-# (group, kind) of an envelope's TypeMeta -> the message its `raw` holds.
+# (group, kind) of an envelope's TypeMeta -> the message its `raw` holds. DeleteOptions, a DELETE's
+# body, is registered in every group version, as client-go sends it in the resource's own.
 ENVELOPE_KINDS: dict[tuple[str, str], str] = {
     (group, kind): kind
     for group, kinds in {
@@ -184,6 +185,7 @@ ENVELOPE_KINDS: dict[tuple[str, str], str] = {
         "policy": ("PodDisruptionBudget", "Eviction"),
         "rbac.authorization.k8s.io": ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"),
         "authorization.k8s.io": ("SelfSubjectAccessReview", "SelfSubjectRulesReview"),
+        "meta.k8s.io": (),
     }.items()
-    for kind in kinds
+    for kind in (*kinds, "DeleteOptions")
 }
