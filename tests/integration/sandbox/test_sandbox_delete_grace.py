@@ -96,9 +96,9 @@ async def test_the_grace_period_comes_from_the_delete_else_the_pod_and_may_only_
             assert refused.json()["reason"] == "BadRequest" and "gracePeriodSeconds" in refused.json()["message"]
         assert not (await http.get(f"{SHOP}/{api[1]}")).json()["metadata"].get("deletionTimestamp")
         # DeleteOptions as protobuf (client-go's typed clients): {gracePeriodSeconds: 7} in a v1 envelope.
-        options = b"k8s\x00\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions\x12\x02\x08\x07"
+        protobuf = b"k8s\x00\x0a\x13\x0a\x02v1\x12\x0dDeleteOptions\x12\x02\x08\x07"
         headers = {"content-type": "application/vnd.kubernetes.protobuf"}
-        deleted = await http.request("DELETE", f"{SHOP}/{api[2]}", content=options, headers=headers)
+        deleted = await http.request("DELETE", f"{SHOP}/{api[2]}", content=protobuf, headers=headers)
         assert deleted.status_code == 200 and deleted.json()["metadata"]["deletionGracePeriodSeconds"] == 7
 
 
