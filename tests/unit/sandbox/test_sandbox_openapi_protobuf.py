@@ -73,6 +73,23 @@ def test_scalars_wrappers_maps_and_pointer_zeros() -> None:
     assert decode_object(_envelope("v1", "Secret", secret))["data"] == {"key": "AP8="}
 
 
+def test_delete_options_alone_and_in_an_eviction() -> None:
+    options = _field(1, 0) + _field(4, b"Background") + _field(5, b"All")  # a pointer: grace 0 is kept
+    eviction = _field(1, _field(1, b"web-1") + _field(3, b"shop")) + _field(2, options)
+    assert decode_object(_envelope("policy/v1", "Eviction", eviction)) == {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": "web-1", "namespace": "shop"},
+        "deleteOptions": {"gracePeriodSeconds": 0, "propagationPolicy": "Background", "dryRun": ["All"]},
+    }
+    # A DELETE's own body, in the group version of the resource it deletes.
+    assert decode_object(_envelope("v1", "DeleteOptions", _field(1, 5))) == {
+        "apiVersion": "v1",
+        "kind": "DeleteOptions",
+        "gracePeriodSeconds": 5,
+    }
+
+
 @pytest.mark.parametrize(
     ("body", "error"),
     [

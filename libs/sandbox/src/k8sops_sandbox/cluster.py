@@ -240,7 +240,7 @@ class ClusterState:
             owners[key] = int(obj["spec"].get("replicas", 0)) if obj else 0
         return sum(owners.values())
 
-    def evict(self, namespace: str, name: str) -> Obj:
+    def evict(self, namespace: str, name: str, grace: int | None = None) -> Obj:
         """The eviction subresource: delete the pod unless a PodDisruptionBudget forbids it (a budget
         never holds a terminating pod)."""
         pod = self.store.get(PODS, namespace, name)
@@ -281,7 +281,7 @@ class ClusterState:
                         },
                     ),
                 )
-        return delete_pod(self, namespace, name)
+        return delete_pod(self, namespace, name, grace)
 
     # --- seeding ---------------------------------------------------------------------------
     def seed(self) -> None:

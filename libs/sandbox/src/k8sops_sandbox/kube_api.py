@@ -21,7 +21,7 @@ from . import access_review, discovery, ssa
 from .cluster import ClusterState, EvictionRefused
 from .dry_run import dry_run, is_dry_run
 from .field_validation import body_warnings, openapi_response
-from .kube_bodies import read_body
+from .kube_bodies import delete_grace_period, grace_period_of, read_body
 from .kube_errors import ApiError, conflict_message, not_found, qualified, status_body, status_response
 from .kube_metrics import metrics_api, metrics_text
 from .kube_watch import watch_response
@@ -179,7 +179,7 @@ class KubeApi:
             raise ApiError(405, "MethodNotAllowed", f"{method} is not supported on a collection")
         ns = namespace or ""
         if subresource == "eviction" and method == "POST":
-            return self._evict(ns, name)
+            return self._evict(ns, name, await read_body(request))
         if subresource == "scale":
             return await self._scale(request, resource, ns, name)
         if subresource == "log":
@@ -193,7 +193,8 @@ class KubeApi:
                 )
             return JSONResponse(found)
         if method == "DELETE":
-            return JSONResponse(self._convert(self._delete(resource, ns, name), resource, version))
+            deleted = self._delete(resource, ns, name, await delete_grace_period(request))
+            return JSONResponse(self._convert(deleted, resource, version))
         if method == "PUT":
             body = await read_body(request)
             body.setdefault("metadata", {})["namespace"] = ns if resource.namespaced else None
@@ -294,7 +295,7 @@ class KubeApi:
             ) from None
         return JSONResponse(self._convert(created, resource, version), 201)
 
-    def _delete(self, resource: ResourceType, namespace: str, name: str) -> Obj:
+    def _delete(self, resource: ResourceType, namespace: str, name: str, grace: int | None) -> Obj:
         self._get(resource, namespace, name)
         if resource.plural == "namespaces":
             # Namespace deletion takes everything in it, as the namespace controller does.
@@ -303,7 +304,7 @@ class KubeApi:
                     for obj in list(self.store.items(other.key, name)):
                         self.store.delete(other.key, name, obj["metadata"]["name"])
         if resource.key == PODS:
-            return delete_pod(self.cluster, namespace, name)
+            return delete_pod(self.cluster, namespace, name, grace)
         return self.store.delete(resource.key, namespace, name)
 
     async def _patch(self, request: Request, resource: ResourceType, namespace: str, name: str) -> Obj:
@@ -359,11 +360,11 @@ class KubeApi:
     def _core(self, plural: str) -> ResourceType:
         return next(r for r in served_resources(self.cluster.minor)[("", "v1")] if r.plural == plural)
 
-    def _evict(self, namespace: str, name: str) -> Response:
+    def _evict(self, namespace: str, name: str, eviction: Obj) -> Response:
         if self.store.find("pods", namespace, name) is None:
             raise ApiError(404, "NotFound", f'pods "{name}" not found', {"name": name, "kind": "pods"})
         try:
-            self.cluster.evict(namespace, name)
+            self.cluster.evict(namespace, name, grace_period_of(eviction.get("deleteOptions"), "deleteOptions"))
         except EvictionRefused as refused:
             details = {"causes": list(refused.causes)} if refused.causes else None
             raise ApiError(refused.code, refused.reason, refused.message, details) from None

@@ -31,3 +31,23 @@ async def read_body(request: Request) -> Obj:
     if not isinstance(body, dict):
         raise ApiError(400, "BadRequest", "the request body must be a JSON object")
     return body
+
+
+def grace_period_of(options: object, where: str) -> int | None:
+    """`gracePeriodSeconds` of a DeleteOptions (None when not given); anything but an integer is a 400."""
+    value = options.get("gracePeriodSeconds") if isinstance(options, dict) else None
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise ApiError(400, "BadRequest", f"{where}.gracePeriodSeconds must be an integer, not {value!r}")
+
+
+async def delete_grace_period(request: Request) -> int | None:
+    """A DELETE's `gracePeriodSeconds`: from its DeleteOptions body when it has one (kubectl's way),
+    else from the query (`?gracePeriodSeconds=`, kubernetes-asyncio's); None when not given."""
+    if await request.body():
+        return grace_period_of(await read_body(request), "DeleteOptions")
+    query = request.query_params.get("gracePeriodSeconds")
+    try:
+        return None if query is None else int(query)
+    except ValueError:
+        raise ApiError(400, "BadRequest", f"gracePeriodSeconds must be an integer, not {query!r}") from None

@@ -17,6 +17,7 @@ from .store import Expired, Obj, Store
 from .tables import to_table
 
 JSON_TYPE = "application/json"
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 def watch_response(
@@ -42,7 +43,7 @@ def watch_response(
 
     def line(kind: str, obj: Obj) -> bytes:
         # `kubectl get -w` asks for Tables: every event's object is a one-row Table, as the apiserver sends.
-        if as_table and kind != "ERROR":
+        if as_table and kind not in ("ERROR", "BOOKMARK"):
             obj = to_table(resource.key, [obj], {"resourceVersion": obj["metadata"]["resourceVersion"]})
         return (json.dumps({"type": kind, "object": obj}) + "\n").encode()
 
@@ -56,13 +57,18 @@ def watch_response(
 
         return StreamingResponse(expired(), media_type=JSON_TYPE)
     listed = store.items(resource.key, namespace) if since is None else iter(())
-    initial = [convert(obj) for obj in listed if accepts(obj)]
+    initial = [("ADDED", convert(obj)) for obj in listed if accepts(obj)]
+    if since is None and request.query_params.get("sendInitialEvents") == "true":
+        # A watch-list (client-go's informers, e.g. `kubectl delete`'s wait) counts the initial
+        # events done at a bookmark saying so; without it the client waits for ever.
+        end = {"resourceVersion": str(store.resource_version), "annotations": {INITIAL_EVENTS_END: "true"}}
+        initial.append(("BOOKMARK", convert({"metadata": end})))
 
     async def stream() -> AsyncIterator[bytes]:
         deadline = time.monotonic() + timeout
         try:
-            for obj in initial:
-                yield line("ADDED", obj)
+            for kind, obj in initial:
+                yield line(kind, obj)
             while (remaining := deadline - time.monotonic()) > 0:
                 try:
                     event = await asyncio.wait_for(watcher.queue.get(), remaining)

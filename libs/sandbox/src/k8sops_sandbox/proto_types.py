@@ -129,7 +129,11 @@ _TABLES: dict[str, str] = {
         unhealthyPodEvictionPolicy 4 string""",
     "PodDisruptionBudgetStatus": """observedGeneration 1 int64; disruptedPods 2 time map; disruptionsAllowed 3 int32;
         currentHealthy 4 int32; desiredHealthy 5 int32; expectedPods 6 int32; conditions 7 Condition list""",
-    "Eviction": "metadata 1 ObjectMeta",
+    "Eviction": "metadata 1 ObjectMeta; deleteOptions 2 DeleteOptions",
+    "DeleteOptions": """gracePeriodSeconds 1 int64 opt; preconditions 2 Preconditions; orphanDependents 3 bool opt;
+        propagationPolicy 4 string; dryRun 5 string list;
+        ignoreStoreReadErrorWithClusterBreakingPotential 6 bool opt""",
+    "Preconditions": "uid 1 string opt; resourceVersion 2 string opt",
     "Role": "metadata 1 ObjectMeta; rules 2 PolicyRule list",
     "ClusterRole": "metadata 1 ObjectMeta; rules 2 PolicyRule list",
     "PolicyRule": """verbs 1 string list; apiGroups 2 string list; resources 3 string list;
@@ -168,7 +172,8 @@ def _parse(text: str) -> dict[int, Field]:
 
 MESSAGES: dict[str, dict[int, Field]] = {name: _parse(text) for name, text in _TABLES.items()}
 
-# (group, kind) of an envelope's TypeMeta -> the message its `raw` holds.
+# (group, kind) of an envelope's TypeMeta -> the message its `raw` holds. DeleteOptions, a DELETE's
+# body, is registered in every group version, as client-go sends it in the resource's own.
 ENVELOPE_KINDS: dict[tuple[str, str], str] = {
     (group, kind): kind
     for group, kinds in {
@@ -180,6 +185,7 @@ ENVELOPE_KINDS: dict[tuple[str, str], str] = {
         "policy": ("PodDisruptionBudget", "Eviction"),
         "rbac.authorization.k8s.io": ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding"),
         "authorization.k8s.io": ("SelfSubjectAccessReview", "SelfSubjectRulesReview"),
+        "meta.k8s.io": (),
     }.items()
-    for kind in kinds
+    for kind in (*kinds, "DeleteOptions")
 }

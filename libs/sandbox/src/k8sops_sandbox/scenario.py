@@ -25,7 +25,8 @@ class Timing(_Model):
     # How long the platform waits for a replaced node before it fails the operation.
     node_ready_timeout_seconds: float = 60.0
     controller_interval_seconds: float = 0.1
-    # A deleted or evicted pod stays listed (terminating) this long; 0: it goes at once.
+    # How long a deleted or evicted pod's containers take to stop: it stays listed (terminating) this
+    # long, or its grace period if shorter (termination.py); 0: every pod goes at once.
     pod_termination_seconds: float = 0.0
 
 

@@ -32,16 +32,17 @@ def incident_subscriptions(context: ServiceContext, subscriptions: Subscriptions
     async def on_request_opened(session: AsyncSession, event: ReceivedEvent) -> None:
         opened = event.data
         assert isinstance(opened, RequestOpenedV1)
-        request = await intake_repository.get_request(session, opened.request_id, for_update=True)
-        if request is None:
+        found = await repository.request_with_policy(session, opened.request_id)
+        if found is None:
             return
+        request, policy = found
         # The trace the request was opened in: actions other services take for it carry the same id.
         await repository.add_log(
             session, opened.request_id, opened.opened_at, "request.opened", opened.opened_by,
             f"Opened as {opened.priority} {opened.category}: {opened.title}",
             {"trace_id": current_trace_id(), "origin": opened.origin},
         )  # fmt: skip
-        await page_on_call_if_due(session, outbox, request)
+        await page_on_call_if_due(session, outbox, request, policy=policy)
 
     async def on_request_updated(session: AsyncSession, event: ReceivedEvent) -> None:
         update = event.data

@@ -145,14 +145,12 @@ async def _page(
 
 async def _open_bridge(session: AsyncSession, outbox: Outbox, request: RequestRecord) -> str | None:
     """Posts the bridge link on the request once; the link of an earlier post is reused."""
-    for entry in await repository.log_of(session, request["id"]):
-        if entry["kind"] == "bridge.opened":
-            link: str = entry["details"]["link"]
-            return link
-    setup = await repository.get_setup(session, request["engagement_id"])
-    if setup is None or not setup["bridge_template"]:
+    posted, template = await repository.bridge_of(session, request["id"], request["engagement_id"])
+    if posted is not None:
+        return posted
+    if not template:
         return None
-    link = bridge_link(setup["bridge_template"], request["id"], request["engagement_id"])
+    link = bridge_link(template, request["id"], request["engagement_id"])
     now = utc_now()
     await session.execute(
         request_comments.insert().values(
@@ -193,17 +191,24 @@ def _content(request: RequestRecord, reason: PageReason, bridge: str | None, not
 
 
 async def page_on_call_if_due(
-    session: AsyncSession, outbox: Outbox, request: RequestRecord, *, held_back: bool = False
+    session: AsyncSession,
+    outbox: Outbox,
+    request: RequestRecord,
+    *,
+    held_back: bool = False,
+    policy: Policy | None = None,
 ) -> None:
     """On opening (or a priority change): page the named on-call if the policy says so now; outside
     coverage the page is held back (a job due at the next coverage start), and `held_back` is that
-    job come due, which pages unless the request was acknowledged (or settled) meanwhile."""
-    if request["status"] != "opened":
+    job come due, which pages unless the request was acknowledged (or settled) meanwhile. `policy`
+    is the request's when the caller read it with the request: one that never pages costs no read."""
+    if request["status"] != "opened" or (policy is not None and policy.mode == "never"):
         return
     engagement = await engagements_repository.get_engagement(session, request["engagement_id"])
     if engagement is None:
         return
-    policy = await policy_of(session, engagement, request)
+    if policy is None:
+        policy = await policy_of(session, engagement, request)
     if policy.mode == "never":
         return
     now = utc_now()

@@ -5,13 +5,24 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Literal, TypedDict, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ..models import webhook_deliveries
+from ..models import engagements, requests, webhook_deliveries
 from ..queries import all_rows, first
-from .domain import EventAction, PageReason, PagerKind, PagerRole, PagingMode, Policy, PolicyRule
+from ..requests.repository import RequestRecord
+from .domain import (
+    ANY_CATEGORY,
+    EventAction,
+    PageReason,
+    PagerKind,
+    PagerRole,
+    PagingMode,
+    Policy,
+    PolicyRule,
+    policy_for,
+)
 from .tables import (
     incident_jobs,
     incident_log,
@@ -114,6 +125,44 @@ async def policy_rules(session: AsyncSession, tier: str, priority: str) -> list[
     ]
 
 
+async def request_with_policy(session: AsyncSession, request_id: str) -> tuple[RequestRecord, Policy] | None:
+    """The request, locked as `get_request(..., for_update=True)` locks it, with the paging policy
+    that applies to it, in that one statement: a request whose policy never pages costs no
+    statement more than its timeline entry. One row per matching rule (its category's, `*`'s)."""
+    rule_matches = and_(
+        paging_policies.c.tier == engagements.c.tier,
+        paging_policies.c.priority == requests.c.priority,
+        paging_policies.c.category.in_([requests.c.category, ANY_CATEGORY]),
+    )
+    query = (
+        select(
+            requests,
+            engagements.c.tier.label("rule_tier"),
+            paging_policies.c.category.label("rule_category"),
+            paging_policies.c.mode.label("rule_mode"),
+            paging_policies.c.escalate.label("rule_escalate"),
+        )
+        .select_from(
+            requests.outerjoin(engagements, engagements.c.id == requests.c.engagement_id).outerjoin(
+                paging_policies, rule_matches
+            )
+        )
+        .where(requests.c.id == request_id)
+        .with_for_update(of=requests)
+    )
+    rows = (await session.execute(query)).mappings().all()
+    if not rows:
+        return None
+    request = cast(RequestRecord, {name: rows[0][name] for name in requests.c.keys()})
+    tier = rows[0]["rule_tier"] or ""
+    rules = [
+        PolicyRule(tier, request["priority"], row["rule_category"], Policy(row["rule_mode"], row["rule_escalate"]))
+        for row in rows
+        if row["rule_category"] is not None
+    ]
+    return request, policy_for(rules, tier, request["priority"], request["category"])
+
+
 async def upsert_policy(session: AsyncSession, values: PolicyRecord) -> PolicyRecord | None:
     """The rule as it was before (None when new); the row is locked until the transaction ends."""
     key = (
@@ -137,6 +186,25 @@ async def upsert_policy(session: AsyncSession, values: PolicyRecord) -> PolicyRe
 async def get_setup(session: AsyncSession, engagement_id: str) -> SetupRecord | None:
     row = await first(session, incident_setups, incident_setups.c.engagement_id == engagement_id)
     return cast(SetupRecord | None, row)
+
+
+async def bridge_of(session: AsyncSession, request_id: str, engagement_id: str) -> tuple[str | None, str | None]:
+    """The link the request's bridge was posted with (None before), and the engagement's bridge
+    template (None without one), in one round trip."""
+    posted = (
+        select(incident_log.c.details["link"].astext)
+        .where(incident_log.c.request_id == request_id, incident_log.c.kind == "bridge.opened")
+        .order_by(incident_log.c.id)
+        .limit(1)
+        .scalar_subquery()
+    )
+    template = (
+        select(incident_setups.c.bridge_template)
+        .where(incident_setups.c.engagement_id == engagement_id)
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(posted, template))).one()
+    return row[0], row[1]
 
 
 async def put_setup(session: AsyncSession, values: SetupRecord) -> None:
