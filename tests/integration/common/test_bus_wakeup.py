@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 
 from k8sops_common.bus import Outbox, OutboxRelay
+from k8sops_common.bus.republish import republish_since
 from k8sops_common.bus.wakeup import OutboxWakeup
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.settings import ServiceSettings
@@ -39,22 +41,40 @@ async def service(isolation) -> AsyncIterator[tuple[ServiceSettings, Database]]:
     await database.dispose()
 
 
-async def listener_pids(database: Database, wakeup: OutboxWakeup) -> list[int]:
+async def listeners(database: Database, wakeup: OutboxWakeup) -> list[tuple[int, float]]:
+    """The listening connections' backends: pid, and how long it had been connected at its last statement."""
     async with database.sessions() as session:
         rows = await session.execute(
-            text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": wakeup.application_name}
+            text(
+                "SELECT pid, coalesce(extract(epoch FROM query_start - backend_start)::float, 0) AS alive_s"
+                " FROM pg_stat_activity WHERE application_name = :name"
+            ),
+            {"name": wakeup.application_name},
         )
-        return [row.pid for row in rows]
+        return [(row.pid, row.alive_s) for row in rows]
 
 
-async def test_a_commit_wakes_the_listener(service: tuple[ServiceSettings, Database], eventually: Eventually) -> None:
+async def listener_pids(database: Database, wakeup: OutboxWakeup) -> list[int]:
+    return [pid for pid, _ in await listeners(database, wakeup)]
+
+
+async def test_a_commit_or_a_republish_wakes_the_listener(
+    service: tuple[ServiceSettings, Database], eventually: Eventually
+) -> None:
     settings, database = service
-    wakeup, stopping = OutboxWakeup(settings), asyncio.Event()
+    # Its keepalive (every `outbox_idle_poll_s`) often: one connection lives through many of them.
+    wakeup, stopping = OutboxWakeup(settings.model_copy(update={"outbox_idle_poll_s": 0.05})), asyncio.Event()
     async with wakeup.listening_until(stopping):
-        await eventually(lambda: asyncio.sleep(0, wakeup.listening), bool, 60)
+        kept_alive = await eventually(
+            lambda: listeners(database, wakeup), lambda found: len(found) == 1 and found[0][1] > 0.5, 60
+        )
         await wakeup.wait(0, stopping)  # the poll owed to the connect
         await write_events(database, Outbox(settings), ["req-1"])
         await asyncio.wait_for(wakeup.wait(HOUR_S, stopping), 60)
+        # The operator's republish command marks rows unsent without inserting any: it notifies too.
+        assert await republish_since(settings, "request.opened", datetime.now(UTC) - timedelta(hours=1)) == 0
+        await asyncio.wait_for(wakeup.wait(HOUR_S, stopping), 60)
+        assert wakeup.listening and await listener_pids(database, wakeup) == [kept_alive[0][0]]  # type: ignore[index]
         stopping.set()
 
 

@@ -94,7 +94,7 @@ class OutboxWakeup:
                 await first_set([stopping, closed], self._keepalive_s)
                 if not (stopping.is_set() or closed.is_set()):
                     # A connection that died silently (no FIN) would otherwise listen to nothing.
-                    await connection.execute(";", timeout=10)
+                    await connection.execute("SELECT 1", timeout=10)
             if closed.is_set():
                 log.warning("outbox wakeup: the listening connection closed; reconnecting")
         finally:
