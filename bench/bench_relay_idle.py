@@ -4,8 +4,10 @@ alone, `time.process_time`) and of the PostgreSQL server's processes (/proc), ov
 Two states: before the relay ever sent anything (only the backlog timer and the idle poll wake it)
 and after one send (its broker read-back, `outbox_verify_interval_s`, runs every second from then on).
 The server's figure assumes the embedded PostgreSQL, which serves nothing else during the run.
+Then a trickle: one row per transaction at `--rate` a second, and the process's CPU per row (the
+writer's included) and how many batches the relay published them in.
 
-    .venv/bin/python bench/bench_relay_idle.py [--seconds 10]
+    .venv/bin/python bench/bench_relay_idle.py [--seconds 10] [--rows 500] [--rate 100]
 """
 
 from __future__ import annotations
@@ -75,21 +77,14 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
         await asyncio.sleep(2)  # connections opened, first rounds done
         progress(f"never sent: {args.seconds} s idle")
         never_sent = await idle_window(database, args.seconds)
-        event = RequestOpenedV1(
-            request_id="idle",
-            engagement_id="eng",
-            category="incident",
-            priority="P3",
-            title="one event",
-            opened_at=utc_now(),
-            opened_by="bench",
-        )
         async with database.unit_of_work() as session:
-            await Outbox(settings).add(session, event)
+            await Outbox(settings).add(session, opened("idle"))
         await wait_until(lambda: relay_idle(relay), interval_s=0.1, timeout_s=60)
         await asyncio.sleep(2)  # the verifier's consumer started
         progress(f"after one send: {args.seconds} s idle")
         after_send = await idle_window(database, args.seconds)
+        progress(f"trickle: {args.rows} rows at {args.rate}/s")
+        trickled = await trickle(settings, database, relay, args.rows, args.rate)
     finally:
         await relay.stop()
         await asyncio.wait_for(task, 10)
@@ -102,6 +97,41 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
         "load_avg_1m_after": load_average(),
         **{f"never_sent_{name}": value for name, value in never_sent.items()},
         **{f"after_send_{name}": value for name, value in after_send.items()},
+        **trickled,
+    }
+
+
+def opened(request_id: str) -> RequestOpenedV1:
+    return RequestOpenedV1(
+        request_id=request_id,
+        engagement_id="eng",
+        category="incident",
+        priority="P3",
+        title="idle relay",
+        opened_at=utc_now(),
+        opened_by="bench",
+    )
+
+
+async def trickle(
+    settings: ServiceSettings, database: Database, relay: OutboxRelay, rows: int, rate: float
+) -> dict[str, float]:
+    outbox = Outbox(settings)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for number in range(rows):
+        async with database.unit_of_work() as session:
+            await outbox.add(session, opened(f"trickle-{number}"))
+        await asyncio.sleep(1 / rate)
+    await wait_until(lambda: relay_idle(relay), interval_s=0.01, timeout_s=60)
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    async with database.sessions() as session:
+        # Each batch marks its rows in one transaction, so with one `now()`.
+        batches = await session.scalar(text("SELECT count(DISTINCT sent_at) FROM outbox"))
+    return {
+        "trickle_rows": rows,
+        "trickle_seconds": round(wall, 2),
+        "trickle_cpu_us_per_row": round(cpu / rows * 1e6, 1),
+        "trickle_batches": int(batches or 0) - 1,  # less the one send before
     }
 
 
@@ -112,6 +142,8 @@ async def relay_idle(relay: OutboxRelay) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each idle window (default 10)")
+    parser.add_argument("--rows", type=int, default=500, help="rows of the trickle (default 500)")
+    parser.add_argument("--rate", type=float, default=100.0, help="trickle rows per second (default 100)")
     report_measurement(measure, parser.parse_args())
 
 

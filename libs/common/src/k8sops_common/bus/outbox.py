@@ -296,8 +296,13 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if sent == 0:
-                # Until a commit notifies, or the next timer above is due (they keep their cadence).
+            if 0 < sent < self.settings.outbox_batch_size:
+                # A trickle of commits goes out in batches at most this often: each batch costs a
+                # metadata round trip and a transaction, whatever its size. A lone commit goes at once.
+                await self._sleep(self.settings.outbox_batch_interval_s)
+            if sent < self.settings.outbox_batch_size:
+                # Drained: until a commit notifies (rows committed after the batch's read already
+                # did), or the next timer above is due (they keep their cadence).
                 timers = [backlog_measured_at + BACKLOG_INTERVAL_S, pruned_at + self.settings.outbox_prune_interval_s]
                 if self.ledger.to_check():
                     timers.append(verified_at + self.settings.outbox_verify_interval_s)
