@@ -57,7 +57,12 @@ class ServiceSettings(BaseSettings):
     # this long is presumed dead and its partitions go to the others.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
     outbox_batch_size: int = 5000
-    outbox_poll_interval_s: float = 0.05
+    # The relay sleeps until a commit's NOTIFY wakes it (bus/wakeup.py), or this long at most.
+    outbox_idle_poll_s: float = Field(default=5.0, gt=0)
+    # Its idle poll while the listening connection is down (reconnecting).
+    outbox_poll_interval_s: float = Field(default=0.05, gt=0)
+    # The shortest time between two batches that do not fill `outbox_batch_size`.
+    outbox_batch_interval_s: float = Field(default=0.05, ge=0)
     # The outbox is the durable log: sent rows stay this long so they can be published again.
     outbox_retention_s: float = Field(default=7 * 86_400, gt=0)
     # At least the outbox retention, so a re-published event still finds its inbox entry.

@@ -28,10 +28,12 @@ from .ledger import SendLedger, lost_topics, prune, republish
 from .spans import end_span, start_producer_span
 from .tables import outbox_table
 from .tracing import current_trace_headers, headers_for_span
+from .wakeup import OutboxWakeup
 
 log = logging.getLogger(__name__)
 # The CloudEvents Kafka protocol binding's marker for structured mode: the value is the whole event.
 CONTENT_TYPE_HEADER = ("content-type", b"application/cloudevents+json")
+BACKLOG_INTERVAL_S = 5.0
 
 OUTBOX = outbox_table(MetaData())
 OUTBOX_PUBLISHED = Counter("k8sops_outbox_published_total", "Outbox rows published to Kafka", ["service"])
@@ -135,6 +137,7 @@ class OutboxRelay:
         self._verifier: AIOKafkaConsumer | None = None
         self.ledger = SendLedger()
         self._stopping = asyncio.Event()
+        self._wakeup = OutboxWakeup(settings)
         # Same lock id for every replica of one service, distinct between services and test schemas.
         digest = hashlib.sha256(f"outbox:{settings.schema_name}".encode()).digest()
         self._lock_id = int.from_bytes(digest[:8], "big", signed=True)
@@ -261,13 +264,17 @@ class OutboxRelay:
         return int(count or 0)
 
     async def run(self) -> None:
+        async with self._wakeup.listening_until(self._stopping):
+            await self._publish_until_stopped()
+
+    async def _publish_until_stopped(self) -> None:
         backoff = 0.1
         loop = asyncio.get_running_loop()
         backlog_measured_at = verified_at = 0.0
         pruned_at = loop.time()
         while not self._stopping.is_set():
             try:
-                if loop.time() - backlog_measured_at > 5:
+                if loop.time() - backlog_measured_at > BACKLOG_INTERVAL_S:
                     backlog_measured_at = loop.time()
                     OUTBOX_BACKLOG.labels(self.settings.service_name).set(await self.backlog())
                 if loop.time() - verified_at > self.settings.outbox_verify_interval_s:
@@ -289,8 +296,18 @@ class OutboxRelay:
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            if sent == 0:
-                await self._sleep(self.settings.outbox_poll_interval_s)
+            if 0 < sent < self.settings.outbox_batch_size:
+                # A trickle of commits goes out in batches at most this often: each batch costs a
+                # metadata round trip and a transaction, whatever its size. A lone commit goes at once.
+                await self._sleep(self.settings.outbox_batch_interval_s)
+            if sent < self.settings.outbox_batch_size:
+                # Drained: until a commit notifies (rows committed after the batch's read already
+                # did), or the next timer above is due (they keep their cadence).
+                timers = [backlog_measured_at + BACKLOG_INTERVAL_S, pruned_at + self.settings.outbox_prune_interval_s]
+                if self.ledger.to_check():
+                    timers.append(verified_at + self.settings.outbox_verify_interval_s)
+                idle_s = min(self.settings.outbox_idle_poll_s, min(timers) - loop.time())
+                await self._wakeup.wait(idle_s, self._stopping)
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -14,6 +14,8 @@ import asyncio
 import json
 from datetime import datetime
 
+from sqlalchemy import func, select
+
 from ..db import Database, engine_from_settings
 from ..events.catalog import TOPICS
 from ..settings import ServiceSettings
@@ -34,7 +36,10 @@ async def republish_since(settings: ServiceSettings, topic: str, since: datetime
     database = Database(engine_from_settings(settings))
     try:
         async with database.unit_of_work() as session:
-            return await republish(session, {settings.topic(topic)}, since=since)
+            count = await republish(session, {settings.topic(topic)}, since=since)
+            # Wakes the running relays at commit, as the outbox trigger does for inserted rows.
+            await session.execute(select(func.pg_notify(settings.schema_name, "")))
+        return count
     finally:
         await database.dispose()
 

@@ -48,3 +48,23 @@ def create_bus_tables(op: Any) -> None:
                 unique=bool(index.unique),
                 postgresql_where=index.dialect_options["postgresql"]["where"],
             )
+
+
+def create_outbox_notify(op: Any) -> None:
+    """For a service's migration: every statement that inserts outbox rows NOTIFYs the channel named
+    for the table's schema, which the relay LISTENs on (`wakeup.py`). PostgreSQL delivers it at
+    commit, when the rows become visible. One notification per statement, not per row, and no extra
+    round trip for the writer. The schema comes from `TG_TABLE_SCHEMA`, so the same SQL serves every
+    service and every test schema; function and trigger land in the schema of the search_path."""
+    op.execute(
+        "CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$BEGIN PERFORM pg_notify(TG_TABLE_SCHEMA, ''); RETURN NULL; END$$"
+    )
+    op.execute(
+        "CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify()"
+    )
+
+
+def drop_outbox_notify(op: Any) -> None:
+    op.execute("DROP TRIGGER outbox_notify ON outbox")
+    op.execute("DROP FUNCTION outbox_notify()")
