@@ -142,6 +142,8 @@ class Fields:
         Fields(details={"k": float("nan")}),
         Fields(details={"k\udc80": 1}),
         Fields(outcome="maybe"),
+        Fields(occurred_at=datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))),  # before year 1 in UTC
+        Fields(occurred_at=datetime(2026, 1, 1)),
     ],
 )
 def test_text_the_database_cannot_hold_is_not_taken_by_the_fast_path(fields: Fields) -> None:

@@ -189,11 +189,11 @@ def chain_rows(
         offset = occurred_at.utcoffset()
         if offset is None:
             return None
-        # `timestamp_text` without its cache: every event happened at a moment of its own.
-        moment = occurred_at.astimezone(UTC) if offset else occurred_at
         try:
+            # `timestamp_text` without its cache: every event happened at a moment of its own.
+            moment = occurred_at.astimezone(UTC) if offset else occurred_at
             details_text = canonical_json(details)
-        except NotCanonicalisableError:
+        except (NotCanonicalisableError, OverflowError):
             return None
         sequence += 1
         text = entry_json(
