@@ -13,10 +13,10 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .domain.canonical_json import json_text
 from .domain.chain import GENESIS, ChainedEntry, ChainHead, StoredEntry, UnreadableEntry
 from .domain.checkpoint import Checkpoint, SignedCheckpoint
 from .domain.entry import Actor, AuditEntry, Target
+from .domain.rows import ENTRY_COLUMNS, Row, entry_record
 from .models import audit_checkpoints, audit_entries, signing_keys
 
 # Serialises appenders across replicas so the chain has exactly one next entry at a time.
@@ -63,65 +63,18 @@ def stored_entry(row: Any) -> StoredEntry:
     return ChainedEntry(entry, row.content_hash, row.link_hash)
 
 
-# The order of `entry_record`'s values.
-ENTRY_COLUMNS = (
-    "seq",
-    "event_id",
-    "occurred_at",
-    "recorded_at",
-    "source_service",
-    "actor_sub",
-    "actor_roles",
-    "action",
-    "target_kind",
-    "target_name",
-    "target_namespace",
-    "target_cluster",
-    "engagement_id",
-    "outcome",
-    "authorization_ref",
-    "trace_id",
-    "details",
-    "content_hash",
-    "link_hash",
-)
-
-
-def entry_record(chained: ChainedEntry) -> tuple[Any, ...]:
-    """One row for COPY, its values in `ENTRY_COLUMNS` order (the JSON columns as JSON text, as the
-    values are: an integer beyond 2^53 keeps its digits, which its canonical form does not)."""
-    entry, actor, target = chained.entry, chained.entry.actor, chained.entry.target
-    return (
-        entry.sequence,
-        entry.event_id,
-        entry.occurred_at,
-        entry.recorded_at,
-        entry.source_service,
-        actor.sub,
-        json_text(actor.roles),
-        entry.action,
-        target.kind,
-        target.name,
-        target.namespace,
-        target.cluster,
-        entry.engagement_id,
-        entry.outcome.value,
-        entry.authorization_ref,
-        entry.trace_id,
-        json_text(dict(entry.details)),
-        chained.content_hash,
-        chained.link_hash,
-    )
-
-
 async def append_entries(session: AsyncSession, chained: Sequence[ChainedEntry]) -> None:
+    await append_rows(session, [entry_record(item) for item in chained])
+
+
+async def append_rows(session: AsyncSession, rows: Sequence[Row]) -> None:
     """COPY into the table: a batch of thousands of entries is one round trip, not one per row."""
-    if not chained:
+    if not rows:
         return
     connection = await session.connection()
     raw = await connection.get_raw_connection()
     await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
-        audit_entries.name, records=[entry_record(item) for item in chained], columns=ENTRY_COLUMNS
+        audit_entries.name, records=rows, columns=ENTRY_COLUMNS
     )
 
 

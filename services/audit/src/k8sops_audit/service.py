@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +26,7 @@ from .domain.checkpoint import (
     trusted_head,
 )
 from .domain.entry import Actor, AuditEntry, Outcome, Target
+from .domain.rows import Row, chain_rows, entry_record, head_of
 from .witness import TailGuard, WitnessedCheckpoint, checkpoint_record
 
 
@@ -76,9 +77,27 @@ async def append_events(
     if guard is not None:
         head = await guard.head_to_follow(session, head)
     # One batch, one transaction, one moment of recording.
-    chained = chain_entries(head, entries_from_events(events, head.sequence + 1, utc_now()))
-    await repository.append_entries(session, chained)
-    return chained[-1].head if chained else head
+    rows = stored_rows(events, head, utc_now())
+    await repository.append_rows(session, rows)
+    return head_of(rows, head)
+
+
+def stored_rows(events: Sequence[ReceivedEvent], head: ChainHead, recorded_at: datetime) -> list[Row]:
+    """The rows of a batch chained after `head`: by the fast path, or, for a batch it does not
+    take, by building and validating each entry, which refuses a bad event with its error."""
+    rows = chain_rows(head, _event_fields(events), recorded_at)
+    if rows is None:
+        chained = chain_entries(head, entries_from_events(events, head.sequence + 1, recorded_at))
+        rows = [entry_record(item) for item in chained]
+    return rows
+
+
+def _event_fields(events: Sequence[ReceivedEvent]) -> Iterator[tuple[str, AuditEventV1, str | None]]:
+    for event in events:
+        data = event.data
+        assert isinstance(data, AuditEventV1)
+        # The trace the action ran in; the Kafka header is the fallback for producers without it.
+        yield event.id, data, data.trace_id or trace_id_from_traceparent(event.traceparent)
 
 
 async def sign_head(

@@ -15,7 +15,7 @@ from aiokafka import ConsumerRecord
 from opentelemetry import context as otel_context
 from pydantic import BaseModel, ValidationError
 
-from ..events.catalog import EVENT_TYPES_BY_NAME, EventData, EventType
+from ..events.catalog import EVENT_TYPES_BY_NAME, STORABLE_JSON, EventData, EventType
 from ..events.envelope import CloudEvent, RawCloudEvent
 from .tracing import context_from_headers
 
@@ -94,8 +94,11 @@ class RecordParser:
     def parse(self, record: ConsumerRecord[bytes, bytes]) -> ReceivedEvent:
         expected = self._by_topic.get(record.topic)
         if expected is not None:
+            value = record.value or b""
             try:
-                envelope: Any = expected[1].model_validate_json(record.value or b"")
+                envelope: Any = expected[1].model_validate_json(
+                    value, context=None if b"\\u0000" in value else STORABLE_JSON
+                )
             except ValidationError:
                 pass
             else:

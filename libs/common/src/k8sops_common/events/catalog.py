@@ -11,7 +11,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationInfo, model_validator
 
 from ..inputs import storable_text
 
@@ -32,11 +32,19 @@ RequestStatus = Literal[
 ]
 
 
+# The validation context of data read from JSON bytes holding no `\u0000` escape: pydantic-core
+# refuses raw control characters, invalid UTF-8 and lone surrogate escapes, so no text in it can be
+# unstorable and `_storable` need not walk it (~6 µs of a consumed audit event's CPU).
+STORABLE_JSON: dict[str, bool] = {"storable_json": True}
+
+
 class EventData(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     @model_validator(mode="after")
-    def _storable(self) -> Self:
+    def _storable(self, info: ValidationInfo) -> Self:
+        if info.context is STORABLE_JSON:
+            return self
         # An event whose text PostgreSQL cannot hold is refused on receipt (and dead-lettered with
         # the reason) instead of failing the consumer's transaction. After validation, on the
         # fields: a before-validator made pydantic-core build the whole input in Python first

@@ -14,9 +14,9 @@ from enum import StrEnum
 from typing import Any
 
 # W3C Trace Context trace id: 16 bytes as lowercase hex (the audit.event schema's pattern).
-_TRACE_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
+TRACE_ID_PATTERN = re.compile(r"[0-9a-f]{32}")
 # CloudEvents ids are strings; the envelope caps them at 200 characters.
-_MAX_EVENT_ID_LENGTH = 200
+MAX_EVENT_ID_LENGTH = 200
 
 
 class InvalidAuditEntryError(ValueError):
@@ -89,8 +89,8 @@ class AuditEntry:
         if type(self.sequence) is not int or self.sequence < 1:
             raise InvalidAuditEntryError(f"sequence must be a positive integer, got {self.sequence!r}")
         _require_text("event_id", self.event_id)
-        if len(self.event_id) > _MAX_EVENT_ID_LENGTH:
-            raise InvalidAuditEntryError(f"event_id is longer than {_MAX_EVENT_ID_LENGTH} characters")
+        if len(self.event_id) > MAX_EVENT_ID_LENGTH:
+            raise InvalidAuditEntryError(f"event_id is longer than {MAX_EVENT_ID_LENGTH} characters")
         _require_optional_text("engagement_id", self.engagement_id)
         _require_aware("occurred_at", self.occurred_at)
         _require_aware("recorded_at", self.recorded_at)
@@ -108,7 +108,7 @@ class AuditEntry:
                 raise InvalidAuditEntryError(f"outcome must be one of {allowed}, got {self.outcome!r}") from error
         _require_optional_text("authorization_ref", self.authorization_ref)
         if self.trace_id is not None and (
-            not isinstance(self.trace_id, str) or not _TRACE_ID_PATTERN.fullmatch(self.trace_id)
+            not isinstance(self.trace_id, str) or not TRACE_ID_PATTERN.fullmatch(self.trace_id)
         ):
             raise InvalidAuditEntryError(
                 f"trace_id must be 32 lowercase hex digits (W3C Trace Context), got {self.trace_id!r}"

@@ -77,22 +77,63 @@ def canonical_entry_text(entry: AuditEntry) -> str:
 
 def _entry_template(entry: AuditEntry) -> str:
     actor, target = entry.actor, entry.target
-    roles = ",".join([canonical_string(role) for role in actor.roles])
+    return entry_json(
+        canonical_string(entry.action),
+        ",".join([canonical_string(role) for role in actor.roles]),
+        canonical_string(actor.sub),
+        _optional(entry.authorization_ref),
+        canonical_json(entry.details),
+        _optional(entry.engagement_id),
+        canonical_string(entry.event_id),
+        timestamp_text(entry.occurred_at),
+        canonical_string(entry.outcome.value),
+        timestamp_text(entry.recorded_at),
+        entry.sequence,
+        canonical_string(entry.source_service),
+        _optional(target.cluster),
+        canonical_string(target.kind),
+        canonical_string(target.name),
+        _optional(target.namespace),
+        _optional(entry.trace_id),
+    )
+
+
+def entry_json(
+    action: str,
+    roles: str,
+    sub: str,
+    authorization_ref: str,
+    details: str,
+    engagement_id: str,
+    event_id: str,
+    occurred_at: str,
+    outcome: str,
+    recorded_at: str,
+    sequence: int,
+    source_service: str,
+    cluster: str,
+    kind: str,
+    name: str,
+    namespace: str,
+    trace_id: str,
+) -> str:
+    """The entry's canonical JSON from its values, each already in its canonical JSON form (the
+    roles joined by commas, the timestamps as bare text); the ingest fast path shares it."""
     return (
-        f'{{"action":{canonical_string(entry.action)},'
-        f'"actor":{{"roles":[{roles}],"sub":{canonical_string(actor.sub)}}},'
-        f'"authorization_ref":{_optional(entry.authorization_ref)},'
-        f'"details":{canonical_json(entry.details)},'
-        f'"engagement_id":{_optional(entry.engagement_id)},'
-        f'"event_id":{canonical_string(entry.event_id)},'
-        f'"occurred_at":"{timestamp_text(entry.occurred_at)}",'
-        f'"outcome":{canonical_string(entry.outcome.value)},'
-        f'"recorded_at":"{timestamp_text(entry.recorded_at)}",'
-        f'"sequence":{canonical_integer(entry.sequence)},'
-        f'"source_service":{canonical_string(entry.source_service)},'
-        f'"target":{{"cluster":{_optional(target.cluster)},"kind":{canonical_string(target.kind)},'
-        f'"name":{canonical_string(target.name)},"namespace":{_optional(target.namespace)}}},'
-        f'"trace_id":{_optional(entry.trace_id)},'
+        f'{{"action":{action},'
+        f'"actor":{{"roles":[{roles}],"sub":{sub}}},'
+        f'"authorization_ref":{authorization_ref},'
+        f'"details":{details},'
+        f'"engagement_id":{engagement_id},'
+        f'"event_id":{event_id},'
+        f'"occurred_at":"{occurred_at}",'
+        f'"outcome":{outcome},'
+        f'"recorded_at":"{recorded_at}",'
+        f'"sequence":{canonical_integer(sequence)},'
+        f'"source_service":{source_service},'
+        f'"target":{{"cluster":{cluster},"kind":{kind},'
+        f'"name":{name},"namespace":{namespace}}},'
+        f'"trace_id":{trace_id},'
         f'"v":{ENTRY_FORMAT_VERSION}}}'
     )
 
