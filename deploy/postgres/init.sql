@@ -37,7 +37,8 @@ CREATE ROLE audit LOGIN PASSWORD :'audit_password';
 CREATE SCHEMA audit AUTHORIZATION audit;
 ALTER ROLE audit SET search_path = audit;
 REVOKE ALL ON SCHEMA audit FROM PUBLIC;
--- The audit service itself runs as audit_writer: it may read and append, never change (SPEC 8).
+-- The audit service itself runs as audit_writer: it may read and append, never change (SPEC 8);
+-- audit's migration 0003 lets it keep its outbox and inbox (mark sent, prune), nothing else.
 \getenv audit_writer_password K8SOPS_DB_PASSWORD_AUDIT_WRITER
 CREATE ROLE audit_writer LOGIN PASSWORD :'audit_writer_password';
 ALTER ROLE audit_writer SET search_path = audit;

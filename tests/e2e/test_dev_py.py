@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -196,13 +197,21 @@ def _read_lines(stream: object, lines: queue.Queue[str]) -> None:
         lines.put(line.rstrip("\n"))
 
 
+def _json_list(url: str) -> list[Any]:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        found = json.load(response)
+    assert isinstance(found, list), found
+    return found
+
+
 def test_the_first_screen_of_run_has_no_warnings_and_a_token_for_every_role(data_dir: Path) -> None:
     ports = {
         f"K8SOPS_{name}_PORT": str(free_port())
         for name in ("INTAKE", "SLA_TIMER", "UPGRADE_RUNNER", "COST_ANALYZER", "AUDIT", "BROKER")
     }
     ports |= {f"K8SOPS_SANDBOX_{name}_PORT": str(free_port()) for name in ("KUBE", "PLATFORM", "PROMETHEUS")}
-    env = _clean_env(**ports)
+    # Audit signs its head every second, so the check below need not wait the default minute.
+    env = _clean_env(**ports, K8SOPS_AUDIT_CHECKPOINT_INTERVAL_S="1")
     for variable in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "XDG_RUNTIME_DIR"):
         env.pop(variable, None)  # embedded servers, and the condition platformdirs warned about
     k8sops = Path(sys.executable).parent / "k8sops"
@@ -226,6 +235,12 @@ def test_the_first_screen_of_run_has_no_warnings_and_a_token_for_every_role(data
                 screen.append(lines.get(timeout=1))
             except queue.Empty:
                 continue
+        # Audit runs as its insert-only writer here, as nowhere else in the tests: it still signs.
+        checkpoints = f"http://127.0.0.1:{ports['K8SOPS_AUDIT_PORT']}/v1/audit/checkpoints"
+        while not _json_list(checkpoints):
+            assert time.monotonic() < deadline + 60, "audit signed no checkpoint; see audit.log"
+            assert process.poll() is None, "\n".join(screen)
+            time.sleep(0.5)
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(60)
