@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     # A group join waits about half of this on Tansu before assigning partitions; a member silent
     # this long is presumed dead and its partitions go to the others.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # How often a consumer reads back the last record it handled (bus/continuity.py).
+    consumer_verify_interval_s: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = 5000
     outbox_poll_interval_s: float = 0.05
     # The outbox is the durable log: sent rows stay this long so they can be published again.

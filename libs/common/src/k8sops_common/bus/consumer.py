@@ -27,6 +27,7 @@ from ..db import Database
 from ..events.catalog import EVENT_TYPES_BY_MODEL, EVENT_TYPES_BY_NAME, EventData, dlq_topic
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist
+from .continuity import Continuity
 from .outbox import new_producer
 from .parsing import ReceivedEvent, RecordParser, UnprocessableMessage
 from .spans import batch_span, end_span, event_span_would_record, start_event_span
@@ -164,6 +165,11 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: Any = None
+        self._continuity = Continuity(
+            settings.kafka_bootstrap_servers,
+            f"{settings.service_name}-consumer-verifier",
+            settings.consumer_verify_interval_s,
+        )
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -210,18 +216,47 @@ class EventConsumer:
                 await consumer.stop()
                 raise
             self._consumer = consumer
+            self._continuity.reconnected()
         consumer = self._consumer
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            assignment = consumer.assignment()
+            if self._continuity.due(assignment, loop.time()):
+                await self._read_replaced_logs_from_start(consumer, assignment, batches)
             if not batches:
                 await rewind_past_the_end(consumer)
                 continue
             # One transaction for the whole poll: records stay in partition order, and commits
             # (the per-transaction cost) are shared by every partition's records.
             await self.process([record for records in batches.values() for record in records])
+            self._continuity.handled(batches)
             offsets = {partition: records[-1].offset + 1 for partition, records in batches.items()}
             await consumer.commit(offsets)
             self._record_lag(consumer, offsets)
+
+    async def _read_replaced_logs_from_start(
+        self,
+        consumer: AIOKafkaConsumer,
+        assignment: set[TopicPartition],
+        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    ) -> None:
+        """Reads a partition whose log was replaced under us (continuity.py) from its beginning."""
+        replaced = await self._continuity.replaced(assignment, asyncio.get_running_loop().time())
+        if not replaced:
+            return
+        for partition in replaced:
+            log.warning(
+                "%s[%d] no longer holds the last record we handled: replaced, reading it from the start",
+                partition.topic,
+                partition.partition,
+            )
+            batches.pop(partition, None)  # fetched from our old position, skipping the new log's start
+            await consumer.seek_to_beginning(partition)
+        # Committed at once: a reconnect would otherwise resume from the old position the new
+        # broker may hold; until then the partition stays remembered, so it is caught again.
+        await consumer.commit({partition: await consumer.position(partition) for partition in replaced})
+        self._continuity.forget(replaced)
 
     def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for partition, position in offsets.items():
@@ -320,6 +355,7 @@ class EventConsumer:
     async def _close(self) -> None:
         consumer, self._consumer = self._consumer, None
         producer, self._dlq_producer = self._dlq_producer, None
+        await self._continuity.close()
         for client in (consumer, producer):
             if client is not None:
                 try:

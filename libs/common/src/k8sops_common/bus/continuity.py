@@ -1,0 +1,128 @@
+"""Whether the log under a consumer is still the one it read: a replaced log is read from its start.
+
+A restarted in-memory Tansu has lost every record, yet a live consumer keeps its position (and
+the new broker accepts offsets committed from the old log). Once the relays have refilled a
+topic past that position, the consumer would go on from there and skip the new log's records
+below it, which are not the ones it handled. Kafka loses nothing on a restart, but a topic
+deleted and re-created, or an unclean leader election, replaces a log the same way.
+
+So the consumer remembers, per partition, the offset, timestamp and key of the last record it
+handled, and now and then reads the record at that offset back. As the relay's ledger does, each
+check looks at the record remembered at the previous check (the anchor), which predates
+anything read from a replacement log. A record that is gone, or differs (a record published
+again carries a new timestamp), means the log was replaced: the consumer reads that partition
+from its beginning, and the inbox drops what it had already handled. A record that Kafka's
+retention or compaction removed since is not a replacement: the read-back then finds a later
+record, and nothing is replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from .ledger import read_back
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Handled:
+    offset: int
+    timestamp: int
+    key: bytes | None
+
+    @classmethod
+    def of(cls, record: ConsumerRecord[bytes, bytes]) -> Handled:
+        return cls(record.offset, record.timestamp, record.key)
+
+    def still_held(self, record: ConsumerRecord[bytes, bytes] | None) -> bool:
+        if record is None:
+            return False
+        if record.offset > self.offset:
+            return True  # removed by retention or compaction, not replaced
+        return (record.timestamp, record.key) == (self.timestamp, self.key)
+
+
+@dataclass
+class Continuity:
+    """Checks a consumer's partitions every `interval_s`, and at once after a (re)assignment."""
+
+    bootstrap_servers: str
+    client_id: str
+    interval_s: float
+    latest: dict[TopicPartition, Handled] = field(default_factory=dict)
+    anchors: dict[TopicPartition, Handled] = field(default_factory=dict)
+    _verifier: AIOKafkaConsumer | None = None
+    _checked_at: float = float("-inf")
+    _checked_assignment: frozenset[TopicPartition] = frozenset()
+
+    def handled(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for partition, records in batches.items():
+            self.latest[partition] = Handled.of(records[-1])
+
+    def due(self, assignment: set[TopicPartition], now: float) -> bool:
+        return now - self._checked_at >= self.interval_s or assignment != self._checked_assignment
+
+    async def replaced(self, assignment: set[TopicPartition], now: float) -> set[TopicPartition]:
+        """The assigned partitions whose log is not the one we read (still remembered until `forget`)."""
+        expected = {
+            partition: self.anchors.get(partition) or self.latest[partition]
+            for partition in assignment
+            if partition in self.anchors or partition in self.latest
+        }
+        replaced: set[TopicPartition] = set()
+        if expected:
+            try:
+                held = await read_back(
+                    await self._ensure_verifier(), {tp: handled.offset for tp, handled in expected.items()}, 5.0
+                )
+            except TimeoutError:
+                log.info("could not read back %s; checking again later", sorted(map(str, expected)))
+                return set()
+            replaced = {partition for partition, handled in expected.items() if not handled.still_held(held[partition])}
+        for partition in assignment - replaced:
+            if partition in self.latest:
+                self.anchors[partition] = self.latest[partition]
+        self._checked_at, self._checked_assignment = now, frozenset(assignment)
+        return replaced
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Once a replaced partition's new start is committed: a reconnect no longer lands on our old position."""
+        for partition in partitions:
+            self.latest.pop(partition, None)
+            self.anchors.pop(partition, None)
+
+    def reconnected(self) -> None:
+        """A new group member: its first assignment is checked before anything is handled."""
+        self._checked_assignment = frozenset()
+
+    async def _ensure_verifier(self) -> AIOKafkaConsumer:
+        if self._verifier is None:
+            verifier = AIOKafkaConsumer(
+                bootstrap_servers=self.bootstrap_servers,
+                client_id=self.client_id,
+                enable_auto_commit=False,
+                # Where retention removed the remembered offset, read on from the log's start.
+                auto_offset_reset="earliest",
+                # One record per partition is all a check reads.
+                max_partition_fetch_bytes=16_384,
+                request_timeout_ms=10_000,
+            )
+            try:
+                await verifier.start()
+            except BaseException:
+                await verifier.stop()
+                raise
+            self._verifier = verifier
+        return self._verifier
+
+    async def close(self) -> None:
+        verifier, self._verifier = self._verifier, None
+        if verifier is not None:
+            try:
+                await verifier.stop()
+            except Exception:  # the broker is gone; nothing to flush
+                log.debug("closing the continuity verifier failed", exc_info=True)
