@@ -66,27 +66,36 @@ class Continuity:
     def due(self, assignment: set[TopicPartition], now: float) -> bool:
         return now - self._checked_at >= self.interval_s or assignment != self._checked_assignment
 
-    async def replaced(self, assignment: set[TopicPartition], now: float) -> set[TopicPartition]:
-        """The assigned partitions whose log is not the one we read (still remembered until `forget`)."""
-        expected = {
+    def to_check(self, assignment: set[TopicPartition]) -> dict[TopicPartition, Handled]:
+        # The anchor where there is one: it predates anything read from a replacement log.
+        return {
             partition: self.anchors.get(partition) or self.latest[partition]
             for partition in assignment
             if partition in self.anchors or partition in self.latest
         }
-        replaced: set[TopicPartition] = set()
-        if expected:
-            try:
-                held = await read_back(
-                    await self._ensure_verifier(), {tp: handled.offset for tp, handled in expected.items()}, 5.0
-                )
-            except TimeoutError:
-                log.info("could not read back %s; checking again later", sorted(map(str, expected)))
-                return set()
-            replaced = {partition for partition, handled in expected.items() if not handled.still_held(held[partition])}
+
+    def checked(self, assignment: set[TopicPartition], replaced: set[TopicPartition], now: float) -> None:
+        """What was read since the last check becomes the anchor of every partition found intact."""
         for partition in assignment - replaced:
             if partition in self.latest:
                 self.anchors[partition] = self.latest[partition]
         self._checked_at, self._checked_assignment = now, frozenset(assignment)
+
+    async def replaced(self, assignment: set[TopicPartition], now: float) -> set[TopicPartition]:
+        """The assigned partitions whose log is not the one we read (still remembered until `forget`)."""
+        expected = self.to_check(assignment)
+        replaced: set[TopicPartition] = set()
+        if expected:
+            offsets = {partition: handled.offset for partition, handled in expected.items()}
+            try:
+                held = await read_back(await self._ensure_verifier(), offsets, timeout_s=5.0)
+            except TimeoutError:
+                # The same anchors are checked at the next interval; no stall of every poll meanwhile.
+                log.info("could not read back %s; checking again later", sorted(map(str, expected)))
+                self._checked_at, self._checked_assignment = now, frozenset(assignment)
+                return set()
+            replaced = {partition for partition, handled in expected.items() if not handled.still_held(held[partition])}
+        self.checked(assignment, replaced, now)
         return replaced
 
     def forget(self, partitions: set[TopicPartition]) -> None:
