@@ -247,9 +247,12 @@ class EventConsumer:
             return
         for partition in replaced:
             log.warning(
-                "%s[%d] no longer holds the last record we handled: replaced, reading it from the start",
+                "%s[%d] no longer holds the last record we handled: replaced, reading it from the start"
+                " (our position %d, its highwater %s)",
                 partition.topic,
                 partition.partition,
+                await consumer.position(partition),
+                consumer.highwater(partition),
             )
             batches.pop(partition, None)  # fetched from our old position, skipping the new log's start
             await consumer.seek_to_beginning(partition)
