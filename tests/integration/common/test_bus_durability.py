@@ -219,6 +219,57 @@ async def test_a_live_consumer_reads_a_replaced_log_that_outgrew_its_position_fr
     assert handled_new == sorted(new_ids)
 
 
+async def test_a_consumer_outlives_an_error_while_its_broker_is_down(
+    service: tuple[ServiceSettings, Database],
+    own_broker: TansuBroker,
+    eventually: Eventually,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings, database = service
+    release, blocked = asyncio.Event(), asyncio.Event()
+
+    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
+        assert isinstance(event.data, RequestOpenedV1)
+        if event.data.request_id == "gate" and not release.is_set():
+            blocked.set()
+            await release.wait()
+            raise OSError("database unreachable")
+        await record_handled(session, event)
+
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, handle))
+    task = asyncio.create_task(consumer.run())
+
+    async def handled_while_running() -> list[tuple[str, str]]:
+        assert not task.done(), "the consumer task ended"
+        return await handled_rows(database)
+
+    try:
+        await publish(settings, database, ["gate"])
+        await asyncio.wait_for(blocked.wait(), 60)
+        own_broker.stop()
+        # The consumer's fetcher sleeps 100 ms after each failed fetch: stopping the consumer then
+        # made aiokafka raise CancelledError, which ended the consumer task for good.
+        await eventually(lambda: fetches_failed(caplog), lambda count: count >= 3, timeout_s=30)
+        release.set()
+        await eventually(lambda: reconnects(caplog), lambda count: count >= 1, timeout_s=30)
+        own_broker.start()
+        await ensure_all_topics(settings)
+        event_ids = await publish(settings, database, [f"after-{number}" for number in range(6)])
+        rows = await eventually(handled_while_running, lambda rows: len(rows) >= 6, timeout_s=60)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+    assert sorted(event_id for event_id, _ in rows) == sorted(event_ids)  # type: ignore[attr-defined]
+
+
+async def fetches_failed(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("Failed fetch messages" in record.getMessage() for record in caplog.records)
+
+
+async def reconnects(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("database unreachable; reconnecting" in record.getMessage() for record in caplog.records)
+
+
 async def test_republish_marks_one_topics_rows_since_a_time_unsent_and_prune_keeps_the_retention(
     service: tuple[ServiceSettings, Database], capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import Database
 from ..events.catalog import EVENT_TYPES_BY_MODEL, EVENT_TYPES_BY_NAME, EventData, dlq_topic
 from ..settings import ServiceSettings
-from .admin import ensure_topics_exist
+from .admin import cancelled_from_outside, ensure_topics_exist, stop_client
 from .continuity import Continuity
 from .outbox import new_producer
 from .parsing import ReceivedEvent, RecordParser, UnprocessableMessage
@@ -197,11 +197,13 @@ class EventConsumer:
             try:
                 await self._consume()
                 backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
+            except (asyncio.CancelledError, Exception) as error:
+                if isinstance(error, asyncio.CancelledError) and cancelled_from_outside():
+                    raise
                 # Broker or database away: uncommitted messages are redelivered after reconnecting.
-                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, error, backoff)
+                # A CancelledError leaked from inside aiokafka (`stop_client`) must not end the task.
+                failure = f"{type(error).__name__}: {error}"
+                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, failure, backoff)
                 await self._close()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -213,7 +215,7 @@ class EventConsumer:
             try:
                 await consumer.start()
             except BaseException:
-                await consumer.stop()
+                await stop_client(consumer)
                 raise
             self._consumer = consumer
             self._continuity.reconnected()
@@ -359,12 +361,8 @@ class EventConsumer:
         consumer, self._consumer = self._consumer, None
         producer, self._dlq_producer = self._dlq_producer, None
         await self._continuity.close()
-        for client in (consumer, producer):
-            if client is not None:
-                try:
-                    await client.stop()
-                except Exception:
-                    log.debug("closing kafka client failed", exc_info=True)
+        await stop_client(consumer)
+        await stop_client(producer)
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -22,7 +22,9 @@ import logging
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
 
+from .admin import stop_client
 from .ledger import read_back
 
 log = logging.getLogger(__name__)
@@ -89,9 +91,10 @@ class Continuity:
             offsets = {partition: handled.offset for partition, handled in expected.items()}
             try:
                 held = await read_back(await self._ensure_verifier(), offsets, timeout_s=5.0)
-            except TimeoutError:
-                # The same anchors are checked at the next interval; no stall of every poll meanwhile.
-                log.info("could not read back %s; checking again later", sorted(map(str, expected)))
+            except (TimeoutError, KafkaError) as error:
+                # The broker is away: the same anchors are checked at the next interval, and the
+                # consumer itself carries on (a failed check is no reason to leave the group).
+                log.info("could not read back %s (%s); checking again later", sorted(map(str, expected)), error)
                 self._checked_at, self._checked_assignment = now, frozenset(assignment)
                 return set()
             replaced = {partition for partition, handled in expected.items() if not handled.still_held(held[partition])}
@@ -130,8 +133,4 @@ class Continuity:
 
     async def close(self) -> None:
         verifier, self._verifier = self._verifier, None
-        if verifier is not None:
-            try:
-                await verifier.stop()
-            except Exception:  # the broker is gone; nothing to flush
-                log.debug("closing the continuity verifier failed", exc_info=True)
+        await stop_client(verifier)

@@ -23,7 +23,7 @@ from ..db import Database
 from ..events.catalog import EventData, event_type_of
 from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
 from ..settings import ServiceSettings
-from .admin import ensure_topics_exist
+from .admin import ensure_topics_exist, stop_client
 from .ledger import SendLedger, lost_topics, prune, republish
 from .spans import end_span, start_producer_span
 from .tables import outbox_table
@@ -171,12 +171,8 @@ class OutboxRelay:
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         verifier, self._verifier = self._verifier, None
-        for client in (producer, verifier):
-            if client is not None:
-                try:
-                    await client.stop()
-                except Exception:  # the broker is gone; nothing left to flush
-                    log.debug("kafka client stop failed", exc_info=True)
+        await stop_client(producer)
+        await stop_client(verifier)
 
     async def verify(self) -> set[str]:
         """Publishes again every retained row of a topic in which the broker lost an acknowledged send."""
