@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
+from k8sops_common.bus.consumer import EventHandler
 from k8sops_common.bus.ledger import prune
 from k8sops_common.bus.republish import republish_command, republish_since
 from k8sops_common.db import Database, engine_from_settings
@@ -137,6 +138,21 @@ async def test_a_consumer_reads_a_recreated_topic_from_its_start_despite_a_highe
     assert sorted(event_id for event_id, _ in rows) == sorted(event_ids)  # type: ignore[attr-defined]
 
 
+def gated(release: asyncio.Event, blocked: asyncio.Event) -> EventHandler:
+    """Records events; the one for request "gate" holds the consumer between two fetches until
+    released, then fails as an unreachable database would, so that the consumer reconnects."""
+
+    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
+        assert isinstance(event.data, RequestOpenedV1)
+        if event.data.request_id == "gate" and not release.is_set():
+            blocked.set()
+            await release.wait()
+            raise OSError("database unreachable")
+        await record_handled(session, event)
+
+    return handle
+
+
 async def publish(settings: ServiceSettings, database: Database, request_ids: list[str]) -> list[str]:
     event_ids = await write_events(database, Outbox(settings), request_ids)
     relay = OutboxRelay(settings, database)
@@ -168,18 +184,7 @@ async def test_a_live_consumer_reads_a_replaced_log_that_outgrew_its_position_fr
     settings, database = service
     partitions = [TopicPartition(settings.topic("request.opened"), number) for number in range(3)]
     release, blocked = asyncio.Event(), asyncio.Event()
-
-    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
-        assert isinstance(event.data, RequestOpenedV1)
-        if event.data.request_id == "gate" and not release.is_set():
-            # Holds the consumer between two fetches while the broker is replaced, then fails
-            # as an unreachable database would: the consumer reconnects to the new broker.
-            blocked.set()
-            await release.wait()
-            raise OSError("database unreachable")
-        await record_handled(session, event)
-
-    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, handle))
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, gated(release, blocked)))
     task = asyncio.create_task(consumer.run())
     try:
         await publish(settings, database, [f"old-{number}" for number in range(30)])
@@ -227,16 +232,7 @@ async def test_a_consumer_outlives_an_error_while_its_broker_is_down(
 ) -> None:
     settings, database = service
     release, blocked = asyncio.Event(), asyncio.Event()
-
-    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
-        assert isinstance(event.data, RequestOpenedV1)
-        if event.data.request_id == "gate" and not release.is_set():
-            blocked.set()
-            await release.wait()
-            raise OSError("database unreachable")
-        await record_handled(session, event)
-
-    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, handle))
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, gated(release, blocked)))
     task = asyncio.create_task(consumer.run())
 
     async def handled_while_running() -> list[tuple[str, str]]:

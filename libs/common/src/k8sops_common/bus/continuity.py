@@ -25,7 +25,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
 from .admin import stop_client
-from .ledger import read_back
+from .ledger import read_back, start_verifier
 
 log = logging.getLogger(__name__)
 
@@ -113,22 +113,7 @@ class Continuity:
 
     async def _ensure_verifier(self) -> AIOKafkaConsumer:
         if self._verifier is None:
-            verifier = AIOKafkaConsumer(
-                bootstrap_servers=self.bootstrap_servers,
-                client_id=self.client_id,
-                enable_auto_commit=False,
-                # Where retention removed the remembered offset, read on from the log's start.
-                auto_offset_reset="earliest",
-                # One record per partition is all a check reads.
-                max_partition_fetch_bytes=16_384,
-                request_timeout_ms=10_000,
-            )
-            try:
-                await verifier.start()
-            except BaseException:
-                await verifier.stop()
-                raise
-            self._verifier = verifier
+            self._verifier = await start_verifier(self.bootstrap_servers, self.client_id)
         return self._verifier
 
     async def close(self) -> None:

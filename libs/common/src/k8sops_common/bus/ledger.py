@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from sqlalchemy import MetaData, delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .admin import stop_client
 from .tables import inbox_table, outbox_table
 
 log = logging.getLogger(__name__)
@@ -86,6 +87,26 @@ async def lost_topics(
         if record is None or record.offset != sent.offset or event_id_of(record.value) != sent.event_id:
             lost.add(partition.topic)
     return lost
+
+
+async def start_verifier(bootstrap_servers: str, client_id: str) -> AIOKafkaConsumer:
+    """A group-less consumer that reads single records back (`read_back`)."""
+    verifier = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_auto_commit=False,
+        # Where retention or compaction removed the offset, read on from the log's start.
+        auto_offset_reset="earliest",
+        # One record per partition is all a check reads.
+        max_partition_fetch_bytes=16_384,
+        request_timeout_ms=10_000,
+    )
+    try:
+        await verifier.start()
+    except BaseException:
+        await stop_client(verifier)
+        raise
+    return verifier
 
 
 async def read_back(

@@ -24,7 +24,7 @@ from ..events.catalog import EventData, event_type_of
 from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
 from ..settings import ServiceSettings
 from .admin import ensure_topics_exist, stop_client
-from .ledger import SendLedger, lost_topics, prune, republish
+from .ledger import SendLedger, lost_topics, prune, republish, start_verifier
 from .spans import end_span, start_producer_span
 from .tables import outbox_table
 from .tracing import current_trace_headers, headers_for_span
@@ -152,20 +152,8 @@ class OutboxRelay:
 
     async def _ensure_verifier(self) -> AIOKafkaConsumer:
         if self._verifier is None:
-            verifier = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                client_id=f"{self.settings.service_name}-outbox-verifier",
-                enable_auto_commit=False,
-                # One record per partition is all a check reads.
-                max_partition_fetch_bytes=16_384,
-                request_timeout_ms=10_000,
-            )
-            try:
-                await verifier.start()
-            except BaseException:
-                await verifier.stop()
-                raise
-            self._verifier = verifier
+            client_id = f"{self.settings.service_name}-outbox-verifier"
+            self._verifier = await start_verifier(self.settings.kafka_bootstrap_servers, client_id)
         return self._verifier
 
     async def _drop_producer(self) -> None:
