@@ -39,16 +39,27 @@ def test_a_record_read_after_the_last_check_is_checked_against_the_anchor_before
     assert checks.to_check({PARTITION}) == {PARTITION: Handled(20, 900, b"req-1")}
 
 
-def test_a_replaced_partition_keeps_its_anchor_until_forgotten_and_a_new_assignment_is_checked_at_once() -> None:
+def test_a_replaced_partition_is_not_checked_while_read_again_and_keeps_its_anchor_until_a_commit() -> None:
     checks = continuity()
     checks.handled({PARTITION: [record(4, 101)]})
     checks.checked({PARTITION}, set(), now=10.0)
-    checks.handled({PARTITION: [record(20, 900)]})
-    checks.checked({PARTITION}, {PARTITION}, now=11.0)
+    checks.rewind({PARTITION})
+    assert checks.to_check({PARTITION}) == {}  # read from the start again: nothing to compare yet
+    checks.handled({PARTITION: [record(0, 900)]})
+    checks.committed({})
+    assert checks.anchors == {PARTITION: Handled(4, 101, b"req-1")}
+    # A new member may resume from the old position the broker holds: the old anchor is checked again.
+    checks.reconnected()
     assert checks.to_check({PARTITION}) == {PARTITION: Handled(4, 101, b"req-1")}
-    checks.forget({PARTITION})
-    assert checks.to_check({PARTITION}) == {}
+    checks.rewind({PARTITION})
+    checks.handled({PARTITION: [record(0, 900)]})
+    checks.committed({PARTITION: 1})
+    assert checks.to_check({PARTITION}) == {PARTITION: Handled(0, 900, b"req-1")}
 
+
+def test_a_check_is_due_after_the_interval_and_at_once_after_a_new_assignment_or_member() -> None:
+    checks = continuity()
+    checks.checked({PARTITION}, set(), now=11.0)
     assert not checks.due({PARTITION}, now=11.5)
     assert checks.due({PARTITION}, now=12.0)
     other = TopicPartition(PARTITION.topic, 1)

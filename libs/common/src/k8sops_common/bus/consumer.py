@@ -133,14 +133,28 @@ async def rewind_past_the_end(consumer: AIOKafkaConsumer) -> None:
     """
     for partition in consumer.assignment():
         highwater = consumer.highwater(partition)
-        if highwater is not None and await consumer.position(partition) > highwater:
+        if highwater is None:
+            continue
+        try:
+            # Bounded: position() waits for a partition awaiting its reset, for ever if need be.
+            position = await asyncio.wait_for(consumer.position(partition), timeout=1.0)
+        except TimeoutError:
+            continue
+        if position > highwater:
             log.warning(
                 "%s[%d] ends at %d, before our position: re-created, reading it from the start",
                 partition.topic,
                 partition.partition,
                 highwater,
             )
-            await consumer.seek_to_beginning(partition)
+            read_from_start(consumer, partition)
+
+
+def read_from_start(consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
+    """Seeks to offset 0 without waiting (seek_to_beginning waits for a ListOffsets answer): that
+    is the start of a Tansu log, and where Kafka's log starts later its OFFSET_OUT_OF_RANGE answer
+    meets `auto_offset_reset="earliest"`, which reads from the start."""
+    consumer.seek(partition, 0)
 
 
 class EventConsumer:
@@ -235,6 +249,7 @@ class EventConsumer:
             self._continuity.handled(batches)
             offsets = {partition: records[-1].offset + 1 for partition, records in batches.items()}
             await consumer.commit(offsets)
+            self._continuity.committed(offsets)
             self._record_lag(consumer, offsets)
 
     async def _read_replaced_logs_from_start(
@@ -250,18 +265,14 @@ class EventConsumer:
         for partition in replaced:
             log.warning(
                 "%s[%d] no longer holds the last record we handled: replaced, reading it from the start"
-                " (our position %d, its highwater %s)",
+                " (its highwater %s)",
                 partition.topic,
                 partition.partition,
-                await consumer.position(partition),
                 consumer.highwater(partition),
             )
             batches.pop(partition, None)  # fetched from our old position, skipping the new log's start
-            await consumer.seek_to_beginning(partition)
-        # Committed at once: a reconnect would otherwise resume from the old position the new
-        # broker may hold; until then the partition stays remembered, so it is caught again.
-        await consumer.commit({partition: await consumer.position(partition) for partition in replaced})
-        self._continuity.forget(replaced)
+            read_from_start(consumer, partition)
+        self._continuity.rewind(replaced)
 
     def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for partition, position in offsets.items():

@@ -19,6 +19,7 @@ record, and nothing is replayed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -57,6 +58,8 @@ class Continuity:
     interval_s: float
     latest: dict[TopicPartition, Handled] = field(default_factory=dict)
     anchors: dict[TopicPartition, Handled] = field(default_factory=dict)
+    # Replaced partitions read again from the start, until a commit there replaces our old position.
+    rewinding: set[TopicPartition] = field(default_factory=set)
     _verifier: AIOKafkaConsumer | None = None
     _checked_at: float = float("-inf")
     _checked_assignment: frozenset[TopicPartition] = frozenset()
@@ -72,7 +75,7 @@ class Continuity:
         # The anchor where there is one: it predates anything read from a replacement log.
         return {
             partition: self.anchors.get(partition) or self.latest[partition]
-            for partition in assignment
+            for partition in assignment - self.rewinding
             if partition in self.anchors or partition in self.latest
         }
 
@@ -84,7 +87,7 @@ class Continuity:
         self._checked_at, self._checked_assignment = now, frozenset(assignment)
 
     async def replaced(self, assignment: set[TopicPartition], now: float) -> set[TopicPartition]:
-        """The assigned partitions whose log is not the one we read (still remembered until `forget`)."""
+        """The assigned partitions whose log is not the one we read."""
         expected = self.to_check(assignment)
         replaced: set[TopicPartition] = set()
         if expected:
@@ -101,15 +104,23 @@ class Continuity:
         self.checked(assignment, replaced, now)
         return replaced
 
-    def forget(self, partitions: set[TopicPartition]) -> None:
-        """Once a replaced partition's new start is committed: a reconnect no longer lands on our old position."""
+    def rewind(self, partitions: set[TopicPartition]) -> None:
+        """The partitions are read again from their start; their anchors stay until `committed`."""
+        self.rewinding |= partitions
         for partition in partitions:
             self.latest.pop(partition, None)
+
+    def committed(self, partitions: Iterable[TopicPartition]) -> None:
+        """A commit from the new log: a reconnect no longer lands on our old position there."""
+        for partition in self.rewinding.intersection(partitions):
             self.anchors.pop(partition, None)
+            self.rewinding.discard(partition)
 
     def reconnected(self) -> None:
-        """A new group member: its first assignment is checked before anything is handled."""
+        """A new group member: its first assignment is checked before anything is handled, and a
+        partition still rewinding is checked again (the member may resume from our old position)."""
         self._checked_assignment = frozenset()
+        self.rewinding.clear()
 
     async def _ensure_verifier(self) -> AIOKafkaConsumer:
         if self._verifier is None:
