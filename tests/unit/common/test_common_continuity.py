@@ -39,21 +39,21 @@ def test_a_record_read_after_the_last_check_is_checked_against_the_anchor_before
     assert checks.to_check({PARTITION}) == {PARTITION: Handled(20, 900, b"req-1")}
 
 
-def test_a_replaced_partition_is_not_checked_while_read_again_and_keeps_its_anchor_until_a_commit() -> None:
+def test_a_replaced_partition_is_sought_by_every_new_member_until_a_commit_from_the_new_log() -> None:
     checks = continuity()
     checks.handled({PARTITION: [record(4, 101)]})
     checks.checked({PARTITION}, set(), now=10.0)
     checks.rewind({PARTITION})
     assert checks.to_check({PARTITION}) == {}  # read from the start again: nothing to compare yet
+    assert checks.to_seek({PARTITION}) == {PARTITION}
+    assert checks.to_seek({PARTITION}) == set()  # sought once by this member
     checks.handled({PARTITION: [record(0, 900)]})
     checks.committed({})
-    assert checks.anchors == {PARTITION: Handled(4, 101, b"req-1")}
-    # A new member may resume from the old position the broker holds: the old anchor is checked again.
+    # A new member may resume from the old position the broker holds: it seeks to the start again.
     checks.reconnected()
-    assert checks.to_check({PARTITION}) == {PARTITION: Handled(4, 101, b"req-1")}
-    checks.rewind({PARTITION})
-    checks.handled({PARTITION: [record(0, 900)]})
+    assert checks.to_seek({PARTITION}) == {PARTITION}
     checks.committed({PARTITION: 1})
+    assert checks.to_seek({PARTITION}) == set()
     assert checks.to_check({PARTITION}) == {PARTITION: Handled(0, 900, b"req-1")}
 
 

@@ -150,6 +150,10 @@ async def rewind_past_the_end(consumer: AIOKafkaConsumer) -> None:
             read_from_start(consumer, partition)
 
 
+class LogReplaced(Exception):
+    """The log under some of our partitions was replaced: rejoin as a new member."""
+
+
 def read_from_start(consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
     """Seeks to offset 0 without waiting (seek_to_beginning waits for a ListOffsets answer): that
     is the start of a Tansu log, and where Kafka's log starts later its OFFSET_OUT_OF_RANGE answer
@@ -239,7 +243,10 @@ class EventConsumer:
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
             assignment = consumer.assignment()
             if self._continuity.due(assignment, loop.time()):
-                await self._read_replaced_logs_from_start(consumer, assignment, batches)
+                await self._notice_replaced_logs(consumer, assignment)
+            for partition in self._continuity.to_seek(assignment):
+                batches.pop(partition, None)  # fetched from our old position, skipping the new log's start
+                read_from_start(consumer, partition)
             if not batches:
                 await rewind_past_the_end(consumer)
                 continue
@@ -252,13 +259,11 @@ class EventConsumer:
             self._continuity.committed(offsets)
             self._record_lag(consumer, offsets)
 
-    async def _read_replaced_logs_from_start(
-        self,
-        consumer: AIOKafkaConsumer,
-        assignment: set[TopicPartition],
-        batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-    ) -> None:
-        """Reads a partition whose log was replaced under us (continuity.py) from its beginning."""
+    async def _notice_replaced_logs(self, consumer: AIOKafkaConsumer, assignment: set[TopicPartition]) -> None:
+        """A partition whose log was replaced under us (continuity.py) is read again from its start,
+        by a new group member: the replacement may have another partition count (a restarted
+        Tansu re-creates a topic a client asks about with its own default of 4), which a live
+        member was seen not to notice, leaving the new partition unread."""
         replaced = await self._continuity.replaced(assignment, asyncio.get_running_loop().time())
         if not replaced:
             return
@@ -270,9 +275,8 @@ class EventConsumer:
                 partition.partition,
                 consumer.highwater(partition),
             )
-            batches.pop(partition, None)  # fetched from our old position, skipping the new log's start
-            read_from_start(consumer, partition)
         self._continuity.rewind(replaced)
+        raise LogReplaced(sorted(map(str, replaced)))
 
     def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for partition, position in offsets.items():

@@ -60,6 +60,7 @@ class Continuity:
     anchors: dict[TopicPartition, Handled] = field(default_factory=dict)
     # Replaced partitions read again from the start, until a commit there replaces our old position.
     rewinding: set[TopicPartition] = field(default_factory=set)
+    _sought: set[TopicPartition] = field(default_factory=set)  # rewinding, and sought by this member
     _verifier: AIOKafkaConsumer | None = None
     _checked_at: float = float("-inf")
     _checked_assignment: frozenset[TopicPartition] = frozenset()
@@ -110,17 +111,24 @@ class Continuity:
         for partition in partitions:
             self.latest.pop(partition, None)
 
+    def to_seek(self, assignment: set[TopicPartition]) -> set[TopicPartition]:
+        """Rewinding partitions this group member has not sought to their start yet."""
+        partitions = (self.rewinding & assignment) - self._sought
+        self._sought |= partitions
+        return partitions
+
     def committed(self, partitions: Iterable[TopicPartition]) -> None:
         """A commit from the new log: a reconnect no longer lands on our old position there."""
         for partition in self.rewinding.intersection(partitions):
             self.anchors.pop(partition, None)
             self.rewinding.discard(partition)
+            self._sought.discard(partition)
 
     def reconnected(self) -> None:
-        """A new group member: its first assignment is checked before anything is handled, and a
-        partition still rewinding is checked again (the member may resume from our old position)."""
+        """A new group member: its first assignment is checked before anything is handled, and it
+        seeks every partition still rewinding (it may resume from the old position the broker holds)."""
         self._checked_assignment = frozenset()
-        self.rewinding.clear()
+        self._sought.clear()
 
     async def _ensure_verifier(self) -> AIOKafkaConsumer:
         if self._verifier is None:
