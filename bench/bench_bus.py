@@ -22,6 +22,7 @@ import argparse
 import asyncio
 import gc
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -246,8 +247,10 @@ async def measure_consumer(
     task = asyncio.create_task(consumer.run())
     try:
         assigned_at = await wait_until(partitions_assigned, interval_s=0.005)
+        cpu_at_assignment = time.process_time()
         first_at = await wait_until(handled_at_least(1), interval_s=0.005)
         done_at = await wait_until(handled_at_least(events), interval_s=0.005)
+        cpu_s = time.process_time() - cpu_at_assignment
     finally:
         consumer.stop()
         await asyncio.wait_for(task, 10)
@@ -262,6 +265,8 @@ async def measure_consumer(
         f"{name}_group_join_s": round(assigned_at - clock.started, 4),
         f"{name}_first_event_s": round(first_at - clock.started, 4),
         f"{name}_including_join_events_per_s": per_second(events, done_at - clock.started),
+        # This process's CPU (the consumer, and the watcher polling its counter) per event.
+        f"{name}_cpu_us_per_event": round(cpu_s / events * 1e6, 1),
     }
 
 

@@ -1,7 +1,10 @@
 """The outbox as a durable log against a broker that loses what it acknowledged.
 
 Each test has a Tansu of its own (memory storage) and restarts it: the restarted broker has
-forgotten every topic, record and committed offset, like the outages in issue 11.
+forgotten every topic, record and committed offset, like the outages in issue 11. A live consumer
+keeps its position across the restart, and the new broker may even hold offsets committed from
+the old log (Tansu accepts them): once the relays refill a topic past that position, nothing but
+the consumer's own check tells it that the records below are not the ones it handled.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, Subscriptions
+from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent, Subscriptions
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
+from k8sops_common.bus.consumer import EventHandler
 from k8sops_common.bus.ledger import prune
 from k8sops_common.bus.republish import republish_command, republish_since
 from k8sops_common.db import Database, engine_from_settings
@@ -131,6 +136,134 @@ async def test_a_consumer_reads_a_recreated_topic_from_its_start_despite_a_highe
         consumer.stop()
         await asyncio.wait_for(task, 30)
     assert sorted(event_id for event_id, _ in rows) == sorted(event_ids)  # type: ignore[attr-defined]
+
+
+def gated(release: asyncio.Event, blocked: asyncio.Event) -> EventHandler:
+    """Records events; the one for request "gate" holds the consumer between two fetches until
+    released, then fails as an unreachable database would, so that the consumer reconnects."""
+
+    async def handle(session: AsyncSession, event: ReceivedEvent) -> None:
+        assert isinstance(event.data, RequestOpenedV1)
+        if event.data.request_id == "gate" and not release.is_set():
+            blocked.set()
+            await release.wait()
+            raise OSError("database unreachable")
+        await record_handled(session, event)
+
+    return handle
+
+
+async def publish(settings: ServiceSettings, database: Database, request_ids: list[str]) -> list[str]:
+    event_ids = await write_events(database, Outbox(settings), request_ids)
+    relay = OutboxRelay(settings, database)
+    try:
+        while await relay.publish_batch():
+            pass
+    finally:
+        await relay.stop()
+    return event_ids
+
+
+async def log_ends(settings: ServiceSettings, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Each partition's end, from a fetch's highwater (Tansu's ListOffsets answers wrong ends)."""
+    reader = AIOKafkaConsumer(bootstrap_servers=settings.kafka_bootstrap_servers, enable_auto_commit=False)
+    await reader.start()
+    try:
+        reader.assign(partitions)
+        await reader.seek_to_beginning(*partitions)
+        while any(reader.highwater(partition) is None for partition in partitions):
+            await reader.getmany(timeout_ms=200)
+        return {partition: reader.highwater(partition) or 0 for partition in partitions}
+    finally:
+        await reader.stop()
+
+
+async def test_a_live_consumer_reads_a_replaced_log_that_outgrew_its_position_from_the_start(
+    service: tuple[ServiceSettings, Database], own_broker: TansuBroker, eventually: Eventually
+) -> None:
+    settings, database = service
+    partitions = [TopicPartition(settings.topic("request.opened"), number) for number in range(3)]
+    release, blocked = asyncio.Event(), asyncio.Event()
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, gated(release, blocked)))
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(settings, database, [f"old-{number}" for number in range(30)])
+        await eventually(lambda: handled_rows(database), lambda rows: len(rows) == 30, timeout_s=60)
+        await publish(settings, database, ["gate"])
+        await asyncio.wait_for(blocked.wait(), 60)
+        old_ends = await log_ends(settings, partitions)
+
+        own_broker.stop()
+        own_broker.start()
+        await ensure_all_topics(settings)
+        # The member's positions in the old log, committed into the new broker, which accepts them.
+        committer = AIOKafkaConsumer(
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+            group_id=settings.consumer_group,
+            enable_auto_commit=False,
+        )
+        await committer.start()
+        try:
+            committer.assign(partitions)
+            await committer.commit(old_ends)
+        finally:
+            await committer.stop()
+        # The new log outgrows those positions before the consumer fetches again.
+        new_ids = await publish(settings, database, [f"new-{number}" for number in range(90)])
+        new_ends = await log_ends(settings, partitions)
+        assert all(new_ends[partition] > old_ends[partition] for partition in partitions), (old_ends, new_ends)
+        release.set()
+
+        rows = await eventually(
+            lambda: handled_rows(database), lambda rows: len(rows) >= 30 + len(new_ids), timeout_s=60
+        )
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+    handled_new = sorted(event_id for event_id, request_id in rows if request_id.startswith("new-"))  # type: ignore[attr-defined]
+    assert handled_new == sorted(new_ids)
+
+
+async def test_a_consumer_outlives_an_error_while_its_broker_is_down(
+    service: tuple[ServiceSettings, Database],
+    own_broker: TansuBroker,
+    eventually: Eventually,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    settings, database = service
+    release, blocked = asyncio.Event(), asyncio.Event()
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, gated(release, blocked)))
+    task = asyncio.create_task(consumer.run())
+
+    async def handled_while_running() -> list[tuple[str, str]]:
+        assert not task.done(), "the consumer task ended"
+        return await handled_rows(database)
+
+    try:
+        await publish(settings, database, ["gate"])
+        await asyncio.wait_for(blocked.wait(), 60)
+        own_broker.stop()
+        # The consumer's fetcher sleeps 100 ms after each failed fetch: stopping the consumer then
+        # made aiokafka raise CancelledError, which ended the consumer task for good.
+        await eventually(lambda: fetches_failed(caplog), lambda count: count >= 3, timeout_s=30)
+        release.set()
+        await eventually(lambda: reconnects(caplog), lambda count: count >= 1, timeout_s=30)
+        own_broker.start()
+        await ensure_all_topics(settings)
+        event_ids = await publish(settings, database, [f"after-{number}" for number in range(6)])
+        rows = await eventually(handled_while_running, lambda rows: len(rows) >= 6, timeout_s=60)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+    assert sorted(event_id for event_id, _ in rows) == sorted(event_ids)  # type: ignore[attr-defined]
+
+
+async def fetches_failed(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("Failed fetch messages" in record.getMessage() for record in caplog.records)
+
+
+async def reconnects(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("database unreachable; reconnecting" in record.getMessage() for record in caplog.records)
 
 
 async def test_republish_marks_one_topics_rows_since_a_time_unsent_and_prune_keeps_the_retention(

@@ -56,6 +56,8 @@ class ServiceSettings(BaseSettings):
     # A group join waits about half of this on Tansu before assigning partitions; a member silent
     # this long is presumed dead and its partitions go to the others.
     consumer_session_timeout_ms: int = Field(default=10_000, ge=1_000)
+    # How often a consumer reads back the last record it handled (bus/continuity.py).
+    consumer_verify_interval_s: float = Field(default=1.0, gt=0)
     outbox_batch_size: int = 5000
     # The relay sleeps until a commit's NOTIFY wakes it (bus/wakeup.py), or this long at most.
     outbox_idle_poll_s: float = Field(default=5.0, gt=0)

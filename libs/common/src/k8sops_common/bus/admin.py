@@ -1,9 +1,10 @@
-"""Topic administration and broker reachability."""
+"""Topic administration, broker reachability, and stopping clients whose broker is gone."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from typing import Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -59,3 +60,33 @@ async def ping_broker(bootstrap_servers: str, *, timeout_s: float = 2.0) -> None
         await asyncio.wait_for(client.bootstrap(), timeout=timeout_s)
     finally:
         await client.close()
+
+
+class KafkaClient(Protocol):
+    async def stop(self) -> None: ...
+
+
+def cancelled_from_outside() -> bool:
+    """Whether our own task is being cancelled (as opposed to a CancelledError leaking out of aiokafka)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
+async def stop_client(client: KafkaClient | None) -> None:
+    """Stops an aiokafka client, whatever state its broker is in.
+
+    aiokafka 0.14's `AIOKafkaConsumer.stop()` raises CancelledError when a fetch is backing off
+    after a connection error (its fetcher cancels that task, then awaits it). Caught by no
+    `except Exception`, it ended the whole consumer task silently: a service's consumer stopped
+    for good after an error during a broker restart (issue 11's durability test under load).
+    """
+    if client is None:
+        return
+    try:
+        await client.stop()
+    except asyncio.CancelledError:
+        if cancelled_from_outside():
+            raise
+        log.info("stopping a kafka client raised CancelledError inside aiokafka; it is stopped")
+    except Exception:  # the broker is gone; nothing left to flush
+        log.debug("stopping a kafka client failed", exc_info=True)

@@ -26,7 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ..db import Database
 from ..events.catalog import EVENT_TYPES_BY_MODEL, EVENT_TYPES_BY_NAME, EventData, dlq_topic
 from ..settings import ServiceSettings
-from .admin import ensure_topics_exist
+from .admin import cancelled_from_outside, ensure_topics_exist, stop_client
+from .continuity import Continuity
 from .outbox import new_producer
 from .parsing import ReceivedEvent, RecordParser, UnprocessableMessage
 from .spans import batch_span, end_span, event_span_would_record, start_event_span
@@ -132,14 +133,32 @@ async def rewind_past_the_end(consumer: AIOKafkaConsumer) -> None:
     """
     for partition in consumer.assignment():
         highwater = consumer.highwater(partition)
-        if highwater is not None and await consumer.position(partition) > highwater:
+        if highwater is None:
+            continue
+        try:
+            # Bounded: position() waits for a partition awaiting its reset, for ever if need be.
+            position = await asyncio.wait_for(consumer.position(partition), timeout=1.0)
+        except TimeoutError:
+            continue
+        if position > highwater:
             log.warning(
                 "%s[%d] ends at %d, before our position: re-created, reading it from the start",
                 partition.topic,
                 partition.partition,
                 highwater,
             )
-            await consumer.seek_to_beginning(partition)
+            read_from_start(consumer, partition)
+
+
+class LogReplaced(Exception):
+    """The log under some of our partitions was replaced: rejoin as a new member."""
+
+
+def read_from_start(consumer: AIOKafkaConsumer, partition: TopicPartition) -> None:
+    """Seeks to offset 0 without waiting (seek_to_beginning waits for a ListOffsets answer): that
+    is the start of a Tansu log, and where Kafka's log starts later its OFFSET_OUT_OF_RANGE answer
+    meets `auto_offset_reset="earliest"`, which reads from the start."""
+    consumer.seek(partition, 0)
 
 
 class EventConsumer:
@@ -164,6 +183,11 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: Any = None
+        self._continuity = Continuity(
+            settings.kafka_bootstrap_servers,
+            f"{settings.service_name}-consumer-verifier",
+            settings.consumer_verify_interval_s,
+        )
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         return AIOKafkaConsumer(
@@ -191,11 +215,13 @@ class EventConsumer:
             try:
                 await self._consume()
                 backoff = 0.2
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:
+            except (asyncio.CancelledError, Exception) as error:
+                if isinstance(error, asyncio.CancelledError) and cancelled_from_outside():
+                    raise
                 # Broker or database away: uncommitted messages are redelivered after reconnecting.
-                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, error, backoff)
+                # A CancelledError leaked from inside aiokafka (`stop_client`) must not end the task.
+                failure = f"{type(error).__name__}: {error}"
+                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, failure, backoff)
                 await self._close()
                 await self._sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -207,21 +233,50 @@ class EventConsumer:
             try:
                 await consumer.start()
             except BaseException:
-                await consumer.stop()
+                await stop_client(consumer)
                 raise
             self._consumer = consumer
+            self._continuity.reconnected()
         consumer = self._consumer
+        loop = asyncio.get_running_loop()
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+            assignment = consumer.assignment()
+            if self._continuity.due(assignment, loop.time()):
+                await self._notice_replaced_logs(consumer, assignment)
+            for partition in self._continuity.to_seek(assignment):
+                batches.pop(partition, None)  # fetched from our old position, skipping the new log's start
+                read_from_start(consumer, partition)
             if not batches:
                 await rewind_past_the_end(consumer)
                 continue
             # One transaction for the whole poll: records stay in partition order, and commits
             # (the per-transaction cost) are shared by every partition's records.
             await self.process([record for records in batches.values() for record in records])
+            self._continuity.handled(batches)
             offsets = {partition: records[-1].offset + 1 for partition, records in batches.items()}
             await consumer.commit(offsets)
+            self._continuity.committed(offsets)
             self._record_lag(consumer, offsets)
+
+    async def _notice_replaced_logs(self, consumer: AIOKafkaConsumer, assignment: set[TopicPartition]) -> None:
+        """A partition whose log was replaced under us (continuity.py) is read again from its start,
+        by a new group member: the replacement may have another partition count (a restarted
+        Tansu re-creates a topic a client asks about with its own default of 4), which a live
+        member was seen not to notice, leaving the new partition unread."""
+        replaced = await self._continuity.replaced(assignment, asyncio.get_running_loop().time())
+        if not replaced:
+            return
+        for partition in replaced:
+            log.warning(
+                "%s[%d] no longer holds the last record we handled: replaced, reading it from the start"
+                " (its highwater %s)",
+                partition.topic,
+                partition.partition,
+                consumer.highwater(partition),
+            )
+        self._continuity.rewind(replaced)
+        raise LogReplaced(sorted(map(str, replaced)))
 
     def _record_lag(self, consumer: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         for partition, position in offsets.items():
@@ -320,12 +375,9 @@ class EventConsumer:
     async def _close(self) -> None:
         consumer, self._consumer = self._consumer, None
         producer, self._dlq_producer = self._dlq_producer, None
-        for client in (consumer, producer):
-            if client is not None:
-                try:
-                    await client.stop()
-                except Exception:
-                    log.debug("closing kafka client failed", exc_info=True)
+        await self._continuity.close()
+        await stop_client(consumer)
+        await stop_client(producer)
 
     async def _sleep(self, seconds: float) -> None:
         try:

@@ -18,10 +18,11 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from sqlalchemy import MetaData, delete, func, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .admin import stop_client
 from .tables import inbox_table, outbox_table
 
 log = logging.getLogger(__name__)
@@ -79,31 +80,65 @@ async def lost_topics(
             lost.add(partition.topic)
         else:
             present[partition] = sent
-    # Read back the record at each remembered offset. Tansu's ListOffsets answers wrong end
-    # offsets, but a fetch's highwater is right: at or below our offset means the record is gone.
-    pending = {tp: sent for tp, sent in present.items() if tp.topic not in lost}
-    verifier.assign(list(pending))
-    for partition, sent in pending.items():
-        verifier.seek(partition, sent.offset)
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while pending:
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError(f"could not read back {sorted(map(str, pending))} from the broker")
-        batches = await verifier.getmany(*pending, timeout_ms=200)
-        for partition, sent in list(pending.items()):
-            records = batches.get(partition)
-            highwater = verifier.highwater(partition)
-            if records:
-                record = next((record for record in records if record.offset == sent.offset), None)
-                if record is None or event_id_of(record.value) != sent.event_id:
-                    lost.add(partition.topic)
-            elif highwater is None or highwater > sent.offset:
-                continue  # no answer for this partition yet
-            else:
-                lost.add(partition.topic)
-            del pending[partition]
-    verifier.assign([])
+    present = {partition: sent for partition, sent in present.items() if partition.topic not in lost}
+    held = await read_back(verifier, {tp: sent.offset for tp, sent in present.items()}, timeout_s)
+    for partition, sent in present.items():
+        record = held[partition]
+        if record is None or record.offset != sent.offset or event_id_of(record.value) != sent.event_id:
+            lost.add(partition.topic)
     return lost
+
+
+async def start_verifier(bootstrap_servers: str, client_id: str) -> AIOKafkaConsumer:
+    """A group-less consumer that reads single records back (`read_back`)."""
+    verifier = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_auto_commit=False,
+        # Where retention or compaction removed the offset, read on from the log's start.
+        auto_offset_reset="earliest",
+        # One record per partition is all a check reads.
+        max_partition_fetch_bytes=16_384,
+        request_timeout_ms=10_000,
+    )
+    try:
+        await verifier.start()
+    except BaseException:
+        await stop_client(verifier)
+        raise
+    return verifier
+
+
+async def read_back(
+    verifier: AIOKafkaConsumer, offsets: dict[TopicPartition, int], timeout_s: float
+) -> dict[TopicPartition, ConsumerRecord[bytes, bytes] | None]:
+    """The record at each offset: None where the partition now ends at or before it, a later
+    record where the offset itself is no longer held (Kafka's retention or compaction)."""
+    # Tansu's ListOffsets answers wrong end offsets, but a fetch's highwater is right.
+    pending = dict(offsets)
+    held: dict[TopicPartition, ConsumerRecord[bytes, bytes] | None] = {}
+    verifier.assign(list(pending))
+    for partition, offset in pending.items():
+        verifier.seek(partition, offset)
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    try:
+        while pending:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"could not read back {sorted(map(str, pending))} from the broker")
+            batches = await verifier.getmany(*pending, timeout_ms=200)
+            for partition, offset in list(pending.items()):
+                records = batches.get(partition)
+                highwater = verifier.highwater(partition)
+                if records:
+                    held[partition] = next((record for record in records if record.offset >= offset), None)
+                elif highwater is None or highwater > offset:
+                    continue  # no answer for this partition yet
+                else:
+                    held[partition] = None
+                del pending[partition]
+    finally:
+        verifier.assign([])
+    return held
 
 
 async def republish(session: AsyncSession, topics: set[str], *, since: datetime | None = None) -> int:

@@ -23,8 +23,8 @@ from ..db import Database
 from ..events.catalog import EventData, event_type_of
 from ..events.envelope import SOURCE_PREFIX, CloudEvent, new_event_id, utc_now
 from ..settings import ServiceSettings
-from .admin import ensure_topics_exist
-from .ledger import SendLedger, lost_topics, prune, republish
+from .admin import ensure_topics_exist, stop_client
+from .ledger import SendLedger, lost_topics, prune, republish, start_verifier
 from .spans import end_span, start_producer_span
 from .tables import outbox_table
 from .tracing import current_trace_headers, headers_for_span
@@ -155,31 +155,15 @@ class OutboxRelay:
 
     async def _ensure_verifier(self) -> AIOKafkaConsumer:
         if self._verifier is None:
-            verifier = AIOKafkaConsumer(
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                client_id=f"{self.settings.service_name}-outbox-verifier",
-                enable_auto_commit=False,
-                # One record per partition is all a check reads.
-                max_partition_fetch_bytes=16_384,
-                request_timeout_ms=10_000,
-            )
-            try:
-                await verifier.start()
-            except BaseException:
-                await verifier.stop()
-                raise
-            self._verifier = verifier
+            client_id = f"{self.settings.service_name}-outbox-verifier"
+            self._verifier = await start_verifier(self.settings.kafka_bootstrap_servers, client_id)
         return self._verifier
 
     async def _drop_producer(self) -> None:
         producer, self._producer = self._producer, None
         verifier, self._verifier = self._verifier, None
-        for client in (producer, verifier):
-            if client is not None:
-                try:
-                    await client.stop()
-                except Exception:  # the broker is gone; nothing left to flush
-                    log.debug("kafka client stop failed", exc_info=True)
+        await stop_client(producer)
+        await stop_client(verifier)
 
     async def verify(self) -> set[str]:
         """Publishes again every retained row of a topic in which the broker lost an acknowledged send."""
