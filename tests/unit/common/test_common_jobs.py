@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
-from k8sops_common.jobs import Backoff, poll_rounds
+from k8sops_common.jobs import Backoff, keep_running, poll_rounds
 
 LONG_POLL_S = 60.0  # a round that waited for it would make the test time out
 
@@ -69,3 +69,58 @@ async def test_failed_rounds_back_off_doubling_up_to_the_cap_and_a_good_round_re
     assert [record.args[2] for record in caplog.records] == [0.01, 0.02, 0.025, 0.01]  # type: ignore[index]
     assert all(record.exc_info for record in caplog.records)
     assert len(calls) == 6
+
+
+FAST = Backoff(first_s=0.001, max_s=0.001)
+
+
+async def test_kept_work_that_fails_or_returns_early_is_logged_and_started_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stopping, calls = asyncio.Event(), list[int]()
+    endings: list[BaseException | None] = [RuntimeError("broker gone"), None, asyncio.CancelledError()]
+
+    async def work() -> None:
+        calls.append(len(calls))
+        if len(calls) <= len(endings):
+            ending = endings[len(calls) - 1]
+            if ending is not None:
+                raise ending
+            return
+        fourth_start.set()
+        await stopping.wait()  # the fourth start runs until the service stops
+
+    fourth_start = asyncio.Event()
+    kept = asyncio.create_task(keep_running(work, stopping, "consumer", FAST))
+    await asyncio.wait_for(fourth_start.wait(), 10)
+    stopping.set()
+    await asyncio.wait_for(kept, 10)
+    assert len(calls) == 4
+    messages = [record.getMessage() for record in caplog.records if record.levelno == logging.ERROR]
+    assert messages == [
+        "consumer failed; starting it again in 0.0s",
+        "consumer ended while the service runs; starting it again in 0.0s",
+        "consumer ended by a stray cancellation; starting it again in 0.0s",
+    ]
+
+
+async def test_kept_work_stops_with_the_service_and_a_real_cancellation_goes_through() -> None:
+    stopping, calls = asyncio.Event(), list[int]()
+
+    async def work() -> None:
+        calls.append(len(calls))
+        started.set()
+        await asyncio.sleep(LONG_POLL_S)
+
+    started = asyncio.Event()
+    kept = asyncio.create_task(keep_running(work, stopping, "relay", FAST))
+    await asyncio.wait_for(started.wait(), 10)
+    kept.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await kept
+    assert calls == [0]
+
+    async def returns_when_stopping() -> None:
+        stopping.set()
+
+    await asyncio.wait_for(keep_running(returns_when_stopping, stopping, "loop", FAST), 10)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import gc
 import importlib
 import logging
@@ -29,6 +30,7 @@ from .bus.republish import republish_command
 from .bus.tracing import quiet
 from .db import Database, engine_from_settings
 from .errors import install_problem_handlers, problem_response
+from .jobs import keep_running
 from .metrics import install_metrics
 from .migrations import migrate
 from .openapi import install_problem_documentation
@@ -114,13 +116,13 @@ def create_app(definition: ServiceDefinition, settings: ServiceSettings | None =
         stopping = asyncio.Event()
         # Tasks inherit the context they are created in: polls that find nothing make no spans;
         # the work they find turns tracing on again in its own trace (`bus.tracing.traced`).
+        work: dict[str, Callable[[], Awaitable[None]]] = {"outbox relay": context.relay.run}
+        if context.consumer is not None:
+            work["consumer"] = context.consumer.run
+        for loop in definition.background_loops:
+            work[loop.__name__] = functools.partial(loop, context, stopping)
         with quiet():
-            tasks = [asyncio.create_task(context.relay.run(), name="outbox-relay")]
-            if context.consumer is not None:
-                tasks.append(asyncio.create_task(context.consumer.run(), name="consumer"))
-            tasks += [
-                asyncio.create_task(loop(context, stopping), name=loop.__name__) for loop in definition.background_loops
-            ]
+            tasks = [asyncio.create_task(keep_running(run, stopping, what), name=what) for what, run in work.items()]
         try:
             yield
         finally:
