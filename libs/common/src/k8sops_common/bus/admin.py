@@ -62,6 +62,10 @@ async def ping_broker(bootstrap_servers: str, *, timeout_s: float = 2.0) -> None
         await client.close()
 
 
+# Far above a normal stop (well under a second) and a group leave on a loaded machine.
+CLIENT_STOP_TIMEOUT_S = 10.0
+
+
 class KafkaClient(Protocol):
     async def stop(self) -> None: ...
 
@@ -72,21 +76,43 @@ def cancelled_from_outside() -> bool:
     return task is not None and task.cancelling() > 0
 
 
-async def stop_client(client: KafkaClient | None) -> None:
+async def stop_client(client: KafkaClient | None, timeout_s: float = CLIENT_STOP_TIMEOUT_S) -> None:
     """Stops an aiokafka client, whatever state its broker is in.
 
     aiokafka 0.14's `AIOKafkaConsumer.stop()` raises CancelledError when a fetch is backing off
     after a connection error (its fetcher cancels that task, then awaits it). Caught by no
     `except Exception`, it ended the whole consumer task silently: a service's consumer stopped
     for good after an error during a broker restart (issue 11's durability test under load).
+
+    A stop is also bounded by `timeout_s`: a consumer's stop waits for its group coordination to
+    finish, which on a restarted Tansu could hang for good while rejoining (the consumer that had
+    found its log replaced never reconnected: `test_broker_outage_…` stuck beside a CPU hog). Past
+    the bound the client is left behind (its stop cancelled) and the caller goes on with a new one.
     """
     if client is None:
         return
+    stopping = asyncio.ensure_future(client.stop())
+    stopping.add_done_callback(_retrieve_outcome)
     try:
-        await client.stop()
+        done, _ = await asyncio.wait({stopping}, timeout=timeout_s)
+    except asyncio.CancelledError:
+        stopping.cancel()
+        raise
+    if not done:
+        stopping.cancel()
+        log.warning("a kafka client did not stop within %.0fs; leaving it behind", timeout_s)
+        return
+    try:
+        stopping.result()
     except asyncio.CancelledError:
         if cancelled_from_outside():
             raise
         log.info("stopping a kafka client raised CancelledError inside aiokafka; it is stopped")
     except Exception:  # the broker is gone; nothing left to flush
         log.debug("stopping a kafka client failed", exc_info=True)
+
+
+def _retrieve_outcome(stopping: asyncio.Future[None]) -> None:
+    """Marks a stop's exception as seen, so one left behind does not log 'never retrieved'."""
+    if not stopping.cancelled():
+        stopping.exception()
