@@ -50,13 +50,13 @@ OPERATOR = bearer(["k8s-ops.operator"], "oncall@provider.example")
 SENIOR = bearer(["k8s-ops.senior"], "senior@provider.example")
 
 
-def engagement_event(changed_at: datetime) -> EngagementChangedV1:
+def engagement_event(changed_at: datetime, timezone: str = "Asia/Dhaka") -> EngagementChangedV1:
     return EngagementChangedV1(
         engagement_id=ENGAGEMENT,
         change="created",
         name="Cost Ltd",
         tier="k8s-247",
-        timezone="Asia/Dhaka",
+        timezone=timezone,
         working_days=[6, 0, 1, 2, 3],
         clusters=[
             ClusterV1(

@@ -82,9 +82,10 @@ async def test_not_adopted_resurfaces_in_next_quarters_review(cost: CostHarness)
     assert declined.json()["decided_quarter"] == "2026-Q4"
     jobs = (await cost.api.get("/v1/cost/jobs", headers=VIEWER)).json()
     review_job = next(j for j in jobs if j["kind"] == "health-review")
-    assert (review_job["quarter"], review_job["due_at"]) == ("2027-Q1", "2027-01-01T00:00:00Z")
+    # 00:00 on 1 January in the engagement's timezone, Asia/Dhaka (UTC+6).
+    assert (review_job["quarter"], review_job["due_at"]) == ("2027-Q1", "2026-12-31T18:00:00Z")
 
-    cost.now = datetime(2026, 12, 31, 23, 59, tzinfo=UTC)
+    cost.now = datetime(2026, 12, 31, 17, 59, tzinfo=UTC)
     assert await cost.run_jobs() == 0  # not due yet
     cost.now = datetime(2027, 1, 1, 0, 5, tzinfo=UTC)
     assert await cost.run_jobs() == 1

@@ -18,11 +18,11 @@ from k8sops_common.service import ServiceContext, create_app
 from k8sops_cost_analyzer.analysis import run_due_job
 from k8sops_cost_analyzer.app import DEFINITION as COST
 from k8sops_cost_analyzer.domain.findings import AnalysisConfig
-from k8sops_cost_analyzer.domain.review import Quarter
+from k8sops_cost_analyzer.domain.review import Quarter, zone_of
 from k8sops_cost_analyzer.handlers import subscriptions as cost_subscriptions
 from k8sops_cost_analyzer.settings import ClusterAccessSettings, CostSettings
 
-from .conftest import OPERATOR, VIEWER, Harness, cluster_event, engagement_event, fast_runner
+from .conftest import OPERATOR, TIMEZONE, VIEWER, Harness, cluster_event, engagement_event, fast_runner
 
 WEB = "/apis/apps/v1/namespaces/shop/deployments/web"
 
@@ -88,7 +88,9 @@ async def test_drift_measured_by_the_runner_appears_in_the_quarterly_review(
     assert (change["path"], change["desired"], change["live"]) == ("spec.replicas", replicas, replicas + 2)
 
     # The review due next quarter carries it (the onboarding assessment, due now, runs first).
-    due = datetime.combine(Quarter.of(datetime.now(UTC)).next().start(), datetime.min.time(), UTC)
+    # Its quarters are the engagement's (Asia/Dhaka): the next one starts at 00:00 there.
+    zone = zone_of(TIMEZONE)
+    due = Quarter.of(datetime.now(UTC), zone).next().starts_at(zone)
     ran = 0
     while await run_due_job(cost, due + timedelta(minutes=5)):
         ran += 1

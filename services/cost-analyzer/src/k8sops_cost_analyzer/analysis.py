@@ -25,7 +25,7 @@ from .domain.inventory import Inventory, namespace_groups, workload_specs, workl
 from .domain.posture import Category, cluster_checks, cost_severity
 from .domain.pricing import InstancePrice, ResourceRates, UnknownInstanceType, cluster_rates
 from .domain.report import build_report, drift_summary
-from .domain.review import Quarter, scorecard
+from .domain.review import Quarter, scorecard, zone_of
 from .domain.usage import WorkloadUsage
 from .reader import ClusterTarget, ClusterUnreachable, read_inventory, read_usage, resolve_context
 from .settings import ClusterAccessSettings, CostSettings
@@ -133,7 +133,8 @@ async def store_analysis(
 ) -> str:
     analysis_id = f"an-{uuid.uuid4().hex[:16]}"
     kind = job["kind"]
-    quarter = job["quarter"] or (str(Quarter.of(now)) if kind != "cost-analysis" else None)
+    zone = zone_of(cluster["timezone"])
+    quarter = job["quarter"] or (str(Quarter.of(now, zone)) if kind != "cost-analysis" else None)
     rates = _rates(list(await repository.price_rows(session)), snapshot, config)
     inventory = snapshot.inventory
     spot_nodes = sum(1 for node in inventory.nodes if node.capacity_type == "spot")
@@ -159,6 +160,7 @@ async def store_analysis(
         "cluster_id": cluster["cluster_id"],
         "cluster_name": cluster["name"],
         "quarter": quarter,
+        "timezone": zone.key,
         "request_id": job["request_id"],
         "generated_at": now.isoformat(),
         "usage_source": snapshot.usage_source,
@@ -180,7 +182,7 @@ async def store_analysis(
         rates=rates,
         trend=trend,
         resurfaced=resurfaced,
-        today=now.date(),
+        today=now.astimezone(zone).date(),
         drift=drift_summary(drift) if kind == "health-review" else None,
     )
     savings = Decimal(str(report["cost"]["recommended_savings_bdt"]))
@@ -337,8 +339,8 @@ async def _resurface(
 
 
 async def schedule_review(session: AsyncSession, cluster: RowMapping, quarter: Quarter) -> None:
-    """The review of `quarter` falls due on its first day (UTC); one per cluster per quarter."""
-    start = quarter.start()
+    """The review of `quarter` falls due at 00:00 on its first day in the engagement's timezone
+    (stored as that UTC instant); one per cluster per quarter."""
     await repository.schedule_job(
         session,
         {
@@ -349,8 +351,6 @@ async def schedule_review(session: AsyncSession, cluster: RowMapping, quarter: Q
             "kind": "health-review",
             "quarter": str(quarter),
             "requested_by": "system",
-            "due_at": datetime(
-                start.year, start.month, start.day, tzinfo=datetime.now().astimezone().tzinfo
-            ).astimezone(),
+            "due_at": quarter.starts_at(zone_of(cluster["timezone"])),
         },
     )

@@ -24,6 +24,7 @@ clusters = Table(
     Column("engagement_id", Text, nullable=False),
     Column("name", Text, nullable=False),
     Column("environment", Text, nullable=False),
+    Column("timezone", Text, nullable=False, server_default="UTC"),  # the engagement's, for its quarters
     Column("deleted", Boolean, nullable=False, server_default="false"),
     Column("changed_at", DateTime(timezone=True), nullable=False),
 )

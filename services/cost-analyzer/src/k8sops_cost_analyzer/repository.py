@@ -15,18 +15,20 @@ from .models import analyses, cluster_drift, clusters, findings, jobs, prices, r
 # Clusters
 
 
-async def upsert_cluster(session: AsyncSession, values: dict[str, Any]) -> bool:
-    """Stores the cluster; True when it was not known before (or had been deleted)."""
-    before = await session.scalar(select(clusters.c.deleted).where(clusters.c.cluster_id == values["cluster_id"]))
+async def upsert_cluster(session: AsyncSession, values: dict[str, Any]) -> tuple[RowMapping | None, bool]:
+    """Stores the cluster unless a later change of it is stored; returns the row as it was before
+    (None when unknown) and whether this change was written."""
+    query = select(clusters).where(clusters.c.cluster_id == values["cluster_id"]).with_for_update()
+    before = (await session.execute(query)).mappings().first()
     statement = insert(clusters).values(**values, deleted=False)
-    await session.execute(
+    result = await session.execute(
         statement.on_conflict_do_update(
             index_elements=[clusters.c.cluster_id],
             set_={**{k: statement.excluded[k] for k in values if k != "cluster_id"}, "deleted": False},
             where=clusters.c.changed_at <= statement.excluded.changed_at,
-        )
+        ).returning(clusters.c.cluster_id)
     )
-    return before is None or bool(before)
+    return before, result.first() is not None
 
 
 async def upsert_drift(session: AsyncSession, values: dict[str, Any]) -> bool:
@@ -128,6 +130,25 @@ async def claim_due_job(session: AsyncSession, now: datetime, lease: timedelta) 
         .returning(jobs)
     )
     return (await session.execute(claimed)).mappings().one()
+
+
+async def pending_quarterly_reviews(session: AsyncSession, cluster_id: str) -> Sequence[RowMapping]:
+    """The cluster's scheduled reviews not tried yet (a retried one is past its quarter's start)."""
+    query = (
+        select(jobs)
+        .where(
+            jobs.c.cluster_id == cluster_id,
+            jobs.c.status == "pending",
+            jobs.c.attempts == 0,
+            jobs.c.dedup_key.startswith("review/"),
+        )
+        .with_for_update()
+    )
+    return (await session.execute(query)).mappings().all()
+
+
+async def move_job(session: AsyncSession, job_id: str, due_at: datetime) -> None:
+    await session.execute(update(jobs).where(jobs.c.job_id == job_id).values(due_at=due_at))
 
 
 async def finish_job(session: AsyncSession, job_id: str, analysis_id: str) -> None:

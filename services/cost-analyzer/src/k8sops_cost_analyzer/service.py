@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +20,7 @@ from k8sops_common.events.catalog import AuditTargetV1, DriftMeasuredV1, Engagem
 from . import repository
 from .analysis import schedule_review
 from .domain.recommendation import Decider, Positions, Status, check_transition
-from .domain.review import Quarter
+from .domain.review import Quarter, zone_of
 
 ANALYSIS_KINDS = ("cost-analysis", "onboarding-assessment", "health-review")
 
@@ -51,20 +52,26 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, event: 
         )
     if event.change == "deleted":
         return
+    zone = zone_of(event.timezone)
     for cluster in event.clusters:
         values = {
             "cluster_id": cluster.cluster_id,
             "engagement_id": event.engagement_id,
             "name": cluster.name,
             "environment": cluster.environment,
+            "timezone": zone.key,
             "changed_at": event.changed_at,
         }
-        if not await repository.upsert_cluster(session, values):
+        before, written = await repository.upsert_cluster(session, values)
+        if before is not None and not before["deleted"]:
+            if written and before["timezone"] != zone.key:
+                await _move_reviews(session, outbox, event.engagement_id, cluster.cluster_id, before["timezone"], zone)
             continue
         row = await repository.get_cluster(session, cluster.cluster_id)
         assert row is not None
+        next_review = Quarter.of(event.changed_at, zone).next()
         await schedule_job(session, row, "onboarding-assessment", "system", event.changed_at)
-        await schedule_review(session, row, Quarter.of(event.changed_at).next())
+        await schedule_review(session, row, next_review)
         await record_audit(
             session,
             outbox,
@@ -72,7 +79,33 @@ async def apply_engagement_change(session: AsyncSession, outbox: Outbox, event: 
             action="cost.cluster.track",
             target=_cluster_target(cluster.cluster_id),
             engagement_id=event.engagement_id,
-            details={"onboarding_assessment": "scheduled", "next_review": str(Quarter.of(event.changed_at).next())},
+            details={"onboarding_assessment": "scheduled", "next_review": str(next_review), "timezone": zone.key},
+        )
+
+
+async def _move_reviews(
+    session: AsyncSession, outbox: Outbox, engagement_id: str, cluster_id: str, previous: str, zone: ZoneInfo
+) -> None:
+    """The engagement moved to another timezone: a review not run yet falls due at its quarter's
+    start in the new one (already past: it runs at the next poll)."""
+    for job in await repository.pending_quarterly_reviews(session, cluster_id):
+        due_at = Quarter.parse(job["quarter"]).starts_at(zone)
+        await repository.move_job(session, job["job_id"], due_at)
+        await record_audit(
+            session,
+            outbox,
+            actor=SYSTEM_ACTOR,
+            action="cost.health-review.reschedule",
+            target=_cluster_target(cluster_id),
+            engagement_id=engagement_id,
+            details={
+                "job_id": job["job_id"],
+                "quarter": job["quarter"],
+                "previous_timezone": previous,
+                "timezone": zone.key,
+                "previous_due_at": job["due_at"].isoformat(),
+                "due_at": due_at.isoformat(),
+            },
         )
 
 
@@ -153,7 +186,7 @@ async def schedule_job(
             "engagement_id": cluster["engagement_id"],
             "cluster_id": cluster["cluster_id"],
             "kind": kind,
-            "quarter": str(Quarter.of(due_at)) if kind == "health-review" else None,
+            "quarter": str(Quarter.of(due_at, zone_of(cluster["timezone"]))) if kind == "health-review" else None,
             "requested_by": requested_by,
             "due_at": due_at,
         },
@@ -239,7 +272,9 @@ async def decide(
     check_transition(Status(row["status"]), to, decider, Positions(row["provider_position"], customer_position))
     values: dict[str, Any] = {"status": str(to), "updated_at": now}
     if decider is Decider.CUSTOMER:
-        values.update(decided_at=now, decided_by=principal.sub, decided_quarter=str(Quarter.of(now)))
+        cluster = await repository.get_cluster(session, row["cluster_id"])
+        quarter = Quarter.of(now, zone_of(None if cluster is None else cluster["timezone"]))
+        values.update(decided_at=now, decided_by=principal.sub, decided_quarter=str(quarter))
         if customer_position != row["customer_position"]:
             values.update(customer_position=customer_position, customer_position_by=principal.sub)
     updated = await repository.update_recommendation(session, recommendation_id, values)

@@ -165,11 +165,19 @@ def _drift_lines(drift: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _when(report: dict[str, Any]) -> str:
+    """The quarter and the timezone whose calendar it is in (reports stored before the timezone
+    was kept name none), or the day a cost analysis was made."""
+    quarter, timezone = report.get("quarter"), report.get("timezone")
+    if quarter is None:
+        return str(report["generated_at"][:10])
+    return f"{quarter}, {timezone}" if timezone else str(quarter)
+
+
 def render_markdown(report: dict[str, Any]) -> str:
     topology, inventory, cost = report["topology"], report["inventory"], report["cost"]
-    when = report.get("quarter") or report["generated_at"][:10]
     lines = [
-        f"# {TITLES[report['kind']]}: {report['cluster_name']} ({when})",
+        f"# {TITLES[report['kind']]}: {report['cluster_name']} ({_when(report)})",
         "",
         f"Engagement `{report['engagement_id']}`, cluster `{report['cluster_id']}`, "
         f"generated {report['generated_at']}, usage from {report['usage_source']}.",

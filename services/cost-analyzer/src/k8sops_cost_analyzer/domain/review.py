@@ -1,12 +1,15 @@
 """The review's scorecard: findings counted per category and severity, and the movement since the
 previous review. The score weighs each finding by its severity (info 0 … critical 4), so the
-movement reads the same way for security, reliability and cost: lower is better."""
+movement reads the same way for security, reliability and cost: lower is better. Quarters are
+those of the engagement's calendar, in its timezone."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from functools import cache
+from zoneinfo import ZoneInfo, available_timezones
 
 from .posture import Category, Severity
 
@@ -40,8 +43,23 @@ def scorecard(findings: Iterable[tuple[Category, Severity]], previous: Mapping[s
     ]
 
 
+def zone_of(name: str | None) -> ZoneInfo:
+    """The engagement's IANA timezone. UTC where it is unknown: clusters recorded before the
+    timezone was kept, or a name this host's tz database lacks (intake validated it against its own)."""
+    return ZoneInfo(name if name in _known_zones() else "UTC")
+
+
+@cache
+def _known_zones() -> frozenset[str]:
+    # The names ZoneInfo can load; checked first, as ZoneInfo("America") fails with IsADirectoryError.
+    return frozenset(available_timezones())
+
+
 @dataclass(frozen=True)
 class Quarter:
+    """A calendar quarter of the engagement's own calendar: which quarter an instant belongs to
+    depends on the timezone (2027-03-31T19:00Z is 2027-Q2 in Asia/Dhaka, 2027-Q1 in UTC)."""
+
     year: int
     number: int  # 1..4
 
@@ -49,7 +67,12 @@ class Quarter:
         return f"{self.year}-Q{self.number}"
 
     @classmethod
-    def of(cls, moment: datetime | date) -> Quarter:
+    def of(cls, moment: datetime | date, zone: ZoneInfo | None = None) -> Quarter:
+        """The quarter of a date, or of an instant on the wall clock of `zone` (UTC if None; a
+        naive instant is read as UTC)."""
+        if isinstance(moment, datetime):
+            aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+            moment = aware.astimezone(zone or UTC).date()
         return cls(moment.year, (moment.month - 1) // 3 + 1)
 
     @classmethod
@@ -61,6 +84,12 @@ class Quarter:
 
     def start(self) -> date:
         return date(self.year, 3 * (self.number - 1) + 1, 1)
+
+    def starts_at(self, zone: ZoneInfo) -> datetime:
+        """The quarter's first instant in `zone`, as a UTC instant: 00:00 local on its first day.
+        Where a DST gap swallows that midnight, fold=0 yields the gap's end, the day's first instant."""
+        start = self.start()
+        return datetime(start.year, start.month, start.day, tzinfo=zone).astimezone(UTC)
 
     def next(self) -> Quarter:
         return Quarter(self.year + 1, 1) if self.number == 4 else Quarter(self.year, self.number + 1)
