@@ -1,6 +1,7 @@
 """Part of `test_operator_cli_operations.py` (its services and sandbox, after its add-on install on
 acme-staging): the CLI's reads of what a cluster runs and how it drifted, and recording its desired
-state, first as a baseline, then from a Git path."""
+state, first as a baseline, then from a Git path. `drift show | check` answer in the exit status as
+`kubectl diff` does: 0 no drift, 1 drift found, more an error."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ async def cluster_state_through_the_cli(cli: Cli, sandbox: Sandbox, tmp_path: Pa
     assert code == 4 and "k8s-ops.operator" in errors  # the provider's operators record it
     code, output, _ = await cli("drift", "baseline", "acme-staging", "--json")
     assert code == 0 and json.loads(output)["objects"] > 0, output
+    code, output, _ = await cli("drift", "show", "acme-staging", "--json")
+    assert code == 0 and json.loads(output)["findings"] == [], output  # clean: exit 0
+    code, output, _ = await cli("drift", "check", "acme-staging")
+    assert code == 0 and "published" in output, output
 
     # Outside the platform: someone scales a Deployment and adds a ConfigMap.
     token = {"Authorization": f"Bearer {sandbox.auth.issue('acme-staging')}"}
@@ -49,16 +54,16 @@ async def cluster_state_through_the_cli(cli: Cli, sandbox: Sandbox, tmp_path: Pa
         assert (await kube.post("/api/v1/namespaces/shop/configmaps", json=EXTRA)).status_code == 201
     code, output, _ = await cli("drift", "show", "acme-staging", "--json")
     drifted = {finding["object"]: finding for finding in json.loads(output)["findings"]}
-    assert code == 0 and set(drifted) == {"ConfigMap shop/debug-flags", "Deployment shop/web"}, output
+    assert code == 1 and set(drifted) == {"ConfigMap shop/debug-flags", "Deployment shop/web"}, output
     scaled = {"path": "spec.replicas", "desired": replicas, "live": replicas + 1}
     assert drifted["Deployment shop/web"]["changes"] == [scaled]
     code, output, _ = await cli("drift", "show", "acme-staging")
-    assert code == 0 and "recorded by an operator" in output
+    assert code == 1 and "recorded by an operator" in output
     assert f"spec.replicas: {replicas} -> {replicas + 1}" in output
     assert "ConfigMap shop/debug-flags" in output and "extra" in output, output
     code, output, _ = await cli("drift", "check", "acme-staging", "--json")
     checked = json.loads(output)
-    assert code == 0 and checked["published"] == "drift.measured" and len(checked["findings"]) == 2, output
+    assert code == 1 and checked["published"] == "drift.measured" and len(checked["findings"]) == 2, output
 
     # GitOps: the path declares one ConfigMap, which the cluster lacks; what it does not declare is not drift.
     config = yaml.safe_dump(DECLARED | {"data": {"mode": "blue"}})
@@ -70,5 +75,6 @@ async def cluster_state_through_the_cli(cli: Cli, sandbox: Sandbox, tmp_path: Pa
     assert code == 0 and json.loads(output)["objects"] == 1, output
     code, output, _ = await cli("drift", "show", "acme-staging", "--json")
     shown = json.loads(output)
+    assert code == 1, output
     assert shown["baseline_reason"].startswith(f"git {repository}@main (")
     assert [(f["object"], f["drift"]) for f in shown["findings"]] == [("ConfigMap shop/web-config", "missing")]

@@ -6,7 +6,8 @@ An emergency upgrade goes from a P1 request to a completed operation through the
 watch to the sign-off, the customer's sign-off and authorisation, start, live progress, report.
 Then the onboarding assessment's findings in BDT, a recommendation decided by each side, the report;
 then an add-on install, a drift reconciliation and a migration planned from the CLI, and their refusals;
-then the add-on catalogue and a cluster's add-ons, its desired state (baseline, then Git) and its drift.
+then the add-on catalogue and a cluster's add-ons, its desired state (baseline, then Git) and its drift;
+then actions in a cluster and the customer authorisation a destructive one needs.
 Commands run on a thread: the sandbox serves from this test's event loop, which must keep running.
 """
 
@@ -25,6 +26,7 @@ from typer.testing import CliRunner
 from k8sops_platform.ops.commands import app
 from k8sops_sandbox.server import Sandbox, run_sandbox
 
+from .cli_cluster_actions import cluster_actions_through_the_cli
 from .cli_cluster_state import cluster_state_through_the_cli
 from .conftest import StartService, bearer
 from .test_operator_cli import token_of
@@ -45,6 +47,8 @@ COMMANDS = (
     + [["addons", "plan"], ["drift", "reconcile"], ["drift", "authorise"], ["migrations", "plan"]]
     + [["migrations", "decommission"], ["addons", "catalogue"], ["addons", "inventory"]]
     + [["drift", name] for name in ("show", "check", "baseline", "desired-state")]
+    + [["actions", "list"], ["actions", "run"]]
+    + [["authorisations", name] for name in ("list", "show", "grant")]
 )
 OPERATOR = token_of(bearer(["k8s-ops.operator"], ["eng-e2e"], sub="oncall@provider.example"))
 CUSTOMER_ADMIN = token_of(bearer(["k8s-ops.admin"], ["eng-e2e"], sub="admin@customer.example"))
@@ -126,6 +130,7 @@ async def test_an_emergency_upgrade_and_a_cost_review_from_the_cli(
         await review_costs_through_the_cli(cli, eventually)
         await day2_operations_through_the_cli(cli, intake.url, eventually, tmp_path)
         await cluster_state_through_the_cli(cli, sandbox, tmp_path)
+        await cluster_actions_through_the_cli(cli, sandbox)
 
 
 async def upgrade_through_the_cli(cli: Cli, intake_url: str, eventually: Eventually) -> None:

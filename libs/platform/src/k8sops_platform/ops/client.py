@@ -25,6 +25,7 @@ class Exit(IntEnum):
 
     OK = 0
     TAMPERED = 1  # audit verify: the chain does not hold
+    DRIFTED = 1  # drift show | check: drift found (as `kubectl diff`: 0 none, 1 found, more: an error)
     USAGE = 2  # bad arguments (Typer's own)
     NOT_LOGGED_IN = 3  # no token: run `k8sops login`
     DENIED = 4  # 401/403: the token is invalid, expired or lacks the role

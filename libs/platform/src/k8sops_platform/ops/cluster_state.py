@@ -2,7 +2,9 @@
 what a cluster runs and how far it is from its desired state, as upgrade-runner reads them.
 
 The reads go to the cluster at call time (an unreachable cluster is a 502: exit 7). Recording the
-desired state is an operator's command (a 403 is exit 4) and is audited by the runner.
+desired state is an operator's command (a 403 is exit 4) and is audited by the runner. `drift show`
+and `drift check` answer in their exit status as `kubectl diff` does: 0 no drift, 1 drift found,
+more than 1 an error (6: no desired state recorded, 7: the cluster could not be read).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from .base import JsonOption, ProfileOption, handled
-from .client import CliError
+from .client import CliError, Exit
 from .day2 import addons_app, drift_app
 from .output import emit
 from .upgrades import runner
@@ -78,7 +80,8 @@ def inventory(cluster: ClusterArgument, profile: ProfileOption = "default", as_j
 @handled
 def show(cluster: ClusterArgument, profile: ProfileOption = "default", as_json: JsonOption = False) -> None:
     """CLUSTER's drift now: every object missing, extra, or changed (field by field, server-written fields
-    ignored) against its desired state. A read: nothing is published (`drift check` does)."""
+    ignored) against its desired state. A read: nothing is published (`drift check` does). Exit 0: no
+    drift; 1: drift found; more: an error (6: no desired state yet; 7: the cluster could not be read)."""
     found = needing_desired_state(cluster, lambda: runner(profile).get(f"/v1/clusters/{cluster}/drift"))
     print_drift(found, as_json, f"drift of {cluster}")
 
@@ -86,7 +89,8 @@ def show(cluster: ClusterArgument, profile: ProfileOption = "default", as_json: 
 @drift_app.command("check")
 @handled
 def check(cluster: ClusterArgument, profile: ProfileOption = "default", as_json: JsonOption = False) -> None:
-    """Measure CLUSTER's drift now and publish it (`drift.measured`) for the quarterly health review."""
+    """Measure CLUSTER's drift now and publish it (`drift.measured`) for the quarterly health review.
+    Exit codes as `drift show`: 0 no drift, 1 drift found (published either way), more: an error."""
     path = f"/v1/clusters/{cluster}/drift-checks"
     found = needing_desired_state(cluster, lambda: runner(profile).post(path, {}))
     print_drift(found, as_json, f"drift of {cluster}, measured {found['measured_at']} and published")
@@ -132,9 +136,17 @@ def needing_desired_state(cluster: str, read: Callable[[], T]) -> T:
 
 
 def print_drift(found: dict[str, Any], as_json: bool, title: str) -> None:
+    """The drift as a table or JSON; drift found ends the command with exit 1, as `kubectl diff` does."""
+    findings = found["findings"]
     if as_json:
         emit(found, True)
-        return
+    else:
+        print_findings(found, title)
+    if findings:
+        raise typer.Exit(int(Exit.DRIFTED))
+
+
+def print_findings(found: dict[str, Any], title: str) -> None:
     findings = found["findings"]
     summary = {
         "desired state": found["baseline_reason"],

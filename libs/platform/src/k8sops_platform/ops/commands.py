@@ -1,5 +1,5 @@
-"""`k8sops login | requests | sla | audit | upgrades | addons | drift | migrations | cost`: what operators
-do every day, from a terminal.
+"""`k8sops login | requests | sla | audit | upgrades | addons | drift | migrations | actions |
+authorisations | cost`: what operators do every day, from a terminal.
 
 Every command takes `--profile` (default `default`) and `--json`; exit codes are in `client.Exit`.
 """
@@ -14,6 +14,7 @@ import typer
 from . import cluster_state  # noqa: F401  (adds the read commands to `addons` and `drift`)
 from .base import JsonOption, ProfileOption, api, handled
 from .client import DEFAULT_URLS, CliError, Exit, Profile, save_profile
+from .cluster_actions import actions_app, authorisations_app
 from .costs import cost_app
 from .day2 import addons_app, drift_app, migrations_app
 from .output import duration, emit
@@ -21,7 +22,8 @@ from .upgrades import upgrades_app
 
 app = typer.Typer(
     name="k8sops",
-    help="Operate K8s Ops: requests, SLAs, credits, audit, upgrades, add-ons, drift, migrations, cost."
+    help="Operate K8s Ops: requests, SLAs, credits, audit, upgrades, add-ons, drift, migrations, actions in"
+    " clusters and their authorisations, cost."
     " `k8sops run` starts the platform.",
     no_args_is_help=True,
     add_completion=False,
@@ -37,6 +39,8 @@ app.add_typer(upgrades_app, name="upgrades")
 app.add_typer(addons_app, name="addons")
 app.add_typer(drift_app, name="drift")
 app.add_typer(migrations_app, name="migrations")
+app.add_typer(actions_app, name="actions")
+app.add_typer(authorisations_app, name="authorisations")
 app.add_typer(cost_app, name="cost")
 
 PeriodOption = Annotated[str | None, typer.Option(help="only this billing month, YYYY-MM")]

@@ -7,7 +7,7 @@ operation a second one (409, exit 6); the problem's detail names the operation i
 cluster runs and how it drifted are read with `addons catalogue | inventory` and `drift show`
 (cluster_state.py). Their destructive parts (deleting drift extras, decommissioning the old cluster) need an
 engagement admin's single-use authorisation: `drift authorise`, `upgrades authorise --action
-decommission-cluster`.
+decommission-cluster` (or `authorisations grant`, which names any action and target: cluster_actions.py).
 """
 
 from __future__ import annotations

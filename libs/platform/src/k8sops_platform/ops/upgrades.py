@@ -138,13 +138,22 @@ ReasonOption = Annotated[str, typer.Option(help="why (kept with the authorisatio
 TtlOption = Annotated[int, typer.Option(min=1, max=1440, help="expiry in minutes")]
 
 
-def grant(client: Api, engagement: str, cluster: str, action: str, reason: str, ttl: int, as_json: bool) -> None:
-    """An engagement admin's single-use authorisation of `action` on the whole cluster."""
+def grant(
+    client: Api,
+    engagement: str,
+    cluster: str,
+    action: str,
+    reason: str,
+    ttl: int,
+    as_json: bool,
+    target: dict[str, str] | None = None,
+) -> None:
+    """An engagement admin's single-use authorisation of `action` on `target` (default: the whole cluster)."""
     body = {
         "engagement_id": engagement,
         "cluster_id": cluster,
         "action": action,
-        "target": {"kind": "Cluster", "name": cluster},
+        "target": target or {"kind": "Cluster", "name": cluster},
         "reason": reason,
         "ttl_minutes": ttl,
     }
