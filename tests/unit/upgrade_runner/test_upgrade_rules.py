@@ -81,7 +81,9 @@ def test_authorisation_exact_single_use_expiring() -> None:
         "auth-1", "eng", ClusterAction.DELETE_NAMESPACE, target, "admin", now + timedelta(hours=1), None
     )
     assert authorisation_problem(granted, ClusterAction.DELETE_NAMESPACE, target, now) is None
-    assert "none was given" in (authorisation_problem(None, ClusterAction.DELETE_NAMESPACE, target, now) or "")
+    missing = authorisation_problem(None, ClusterAction.DELETE_NAMESPACE, target, now) or ""
+    # The hint names the request field a client has to fill in, spelled as the API spells it.
+    assert "none was given (authorisation_id)" in missing
     other = Target("prod-1", "Namespace", "shop")
     assert "not delete-namespace on Namespace shop" in (
         authorisation_problem(granted, ClusterAction.DELETE_NAMESPACE, other, now) or ""

@@ -77,7 +77,7 @@ def authorisation_problem(
     """Why `authorisation` does not cover `action` on `target` now (None: it does)."""
     wanted = f"an engagement admin's authorisation for {action.value} on {target.describe()}"
     if authorisation is None:
-        return f"This action needs {wanted}; none was given (authorization_id)."
+        return f"This action needs {wanted}; none was given (authorisation_id)."
     if authorisation.used_at is not None:
         used = authorisation.used_at.isoformat()
         return (
