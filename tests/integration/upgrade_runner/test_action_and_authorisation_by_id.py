@@ -35,14 +35,9 @@ async def test_one_authorisation_and_one_action_by_id(healthy: Harness) -> None:
     api = healthy.api
     assert api is not None
     await healthy.deliver(acme_with_staging(sandbox, window_open=True))
-    grant = {
-        "engagement_id": ENGAGEMENT,
-        "cluster_id": "acme-prod",
-        "action": "delete-namespace",
-        "target": {"kind": "Namespace", "name": "legacy-reports"},
-        "reason": "decommissioned",
-    }
-    granted = await api.post("/v1/authorisations", json=grant, headers=ADMIN)
+    grant = {"engagement_id": ENGAGEMENT, "cluster_id": "acme-prod", "action": "delete-namespace", "reason": "gone"}
+    target = {"kind": "Namespace", "name": "legacy-reports"}
+    granted = await api.post("/v1/authorisations", json=grant | {"target": target}, headers=ADMIN)
     assert granted.status_code == 201, granted.text
     authorisation_id = granted.json()["authorisation_id"]
     async with httpx.AsyncClient(base_url=sandbox.kube_urls["acme-prod"]) as kube:
