@@ -8,6 +8,8 @@ from typing import Any
 
 import httpx
 
+from k8sops_upgrade_runner import service
+
 from .conftest import ADMIN, ENGAGEMENT, OPERATOR, VIEWER, Harness, acme_with_staging, bearer, fast_runner
 
 OUTSIDER = bearer(["k8s-ops.admin"], ["eng-other"])  # a customer of another engagement
@@ -34,7 +36,9 @@ async def test_one_authorisation_and_one_action_by_id(healthy: Harness) -> None:
     app = await healthy.start_runner(fast_runner(sandbox))
     api = healthy.api
     assert api is not None
-    await healthy.deliver(acme_with_staging(sandbox, window_open=True))
+    # Applied as its consumer would, not sent through the broker: the reads are under test, not the inbox.
+    async with app.state.context.database.unit_of_work() as session:
+        await service.apply_engagement_change(session, acme_with_staging(sandbox, window_open=True))
     grant = {"engagement_id": ENGAGEMENT, "cluster_id": "acme-prod", "action": "delete-namespace", "reason": "gone"}
     target = {"kind": "Namespace", "name": "legacy-reports"}
     granted = await api.post("/v1/authorisations", json=grant | {"target": target}, headers=ADMIN)
