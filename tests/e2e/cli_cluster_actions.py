@@ -1,7 +1,8 @@
 """Part of `test_operator_cli_operations.py` (its services and sandbox, after the drift reads): an
 operator's actions in acme-staging through the CLI, and the customer authorisation a destructive one
 needs: refused without it (exit 4, the runner's reason and how to get one), granted by the engagement
-admin (not the operator), done once with it, refused on a second use, and both listed afterwards."""
+admin (not the operator), done once with it, refused on a second use, then both listed and each read
+by its id."""
 
 from __future__ import annotations
 
@@ -46,16 +47,21 @@ async def cluster_actions_through_the_cli(cli: Cli, sandbox: Sandbox) -> None:
         assert code == 0 and authorisation in output and "Namespace/legacy-reports" in output, output
 
         code, output, _ = await cli(*DELETE, "--authorisation", authorisation, "--json")
-        assert code == 0 and json.loads(output)["authorisation_id"] == authorisation, output
+        deleted = json.loads(output)
+        assert code == 0 and deleted["authorisation_id"] == authorisation, output
         assert (await kube.get("/api/v1/namespaces/legacy-reports")).status_code == 404
     code, _, errors = await cli(*DELETE, "--authorisation", authorisation)
     assert code == 4 and "single-use" in errors, errors
 
-    code, output, _ = await cli("authorisations", "show", authorisation, "--engagement", "eng-e2e", "--json")
+    code, output, _ = await cli("authorisations", "show", authorisation, "--json")  # read by its id alone
     assert code == 0 and json.loads(output)["used_by"] == "oncall@provider.example", output
-    code, output, _ = await cli("authorisations", "show", authorisation, "--engagement", "eng-e2e")
+    code, output, _ = await cli("authorisations", "show", authorisation, "-p", "customer")
     assert code == 0 and "used by oncall@provider.example" in output and "finance moved out" in output, output
-    assert (await cli("authorisations", "show", "auth-nope", "--engagement", "eng-e2e"))[0] == 5
+    assert (await cli("authorisations", "show", authorisation, "--engagement", "eng-e2e"))[0] == 0  # still taken
+    code, _, errors = await cli("authorisations", "show", authorisation, "--engagement", "eng-other")
+    assert code == 5 and "belongs to engagement 'eng-e2e', not 'eng-other'" in errors, errors
+    code, _, errors = await cli("authorisations", "show", "auth-nope")
+    assert code == 5 and "No authorisation 'auth-nope'" in errors and "authorisations list" in errors, errors
     code, output, _ = await cli("authorisations", "list", "eng-e2e", "--cluster", "acme-staging", "--usable", "--json")
     assert code == 0 and json.loads(output) == [], output
 
@@ -64,3 +70,11 @@ async def cluster_actions_through_the_cli(cli: Cli, sandbox: Sandbox) -> None:
     assert code == 0 and done == [("delete-namespace", authorisation), ("uncordon", None), ("cordon", None)], done
     code, output, _ = await cli("actions", "list", "acme-staging")
     assert code == 0 and "Namespace/legacy-reports" in output and f"Node/{node}" in output, output
+
+    code, output, _ = await cli("actions", "show", "acme-staging", deleted["action_id"], "--json")
+    assert code == 0 and json.loads(output) == deleted, output
+    code, output, _ = await cli("actions", "show", "acme-staging", deleted["action_id"], "-p", "customer")
+    assert code == 0 and "Namespace/legacy-reports" in output and authorisation in output, output
+    code, _, errors = await cli("actions", "show", "acme-staging", "act-nope")
+    assert code == 5 and "No action 'act-nope'" in errors and "k8sops actions list acme-staging" in errors, errors
+    assert (await cli("actions", "show", "acme-staging", "not an id"))[0] == 6  # the runner's 422

@@ -47,7 +47,7 @@ COMMANDS = (
     + [["addons", "plan"], ["drift", "reconcile"], ["drift", "authorise"], ["migrations", "plan"]]
     + [["migrations", "decommission"], ["addons", "catalogue"], ["addons", "inventory"]]
     + [["drift", name] for name in ("show", "check", "baseline", "desired-state")]
-    + [["actions", "list"], ["actions", "run"]]
+    + [["actions", name] for name in ("list", "show", "run")]
     + [["authorisations", name] for name in ("list", "show", "grant")]
 )
 OPERATOR = token_of(bearer(["k8s-ops.operator"], ["eng-e2e"], sub="oncall@provider.example"))

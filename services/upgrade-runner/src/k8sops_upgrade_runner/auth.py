@@ -6,7 +6,8 @@ engagement must be in the token (404, so other engagements' records do not revea
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 from fastapi import Depends
 
@@ -25,6 +26,14 @@ Canceller = Annotated[Principal, Depends(require_any_role(Role.ADMIN, Role.OPERA
 def ensure_visible(principal: Principal, engagement_id: str | None, kind: str, identifier: str) -> None:
     if not principal.can_see_engagement(engagement_id):
         raise not_found(kind, identifier)
+
+
+def visible(principal: Principal, record: Mapping[Any, Any] | None, kind: str, identifier: str) -> dict[str, Any]:
+    """The record read by id if its engagement is the caller's to see; else the 404 an unknown id gets."""
+    if record is None:
+        raise not_found(kind, identifier)
+    ensure_visible(principal, record["engagement_id"], kind, identifier)
+    return dict(record)
 
 
 def ensure_member(principal: Principal, engagement_id: str, kind: str, identifier: str) -> None:

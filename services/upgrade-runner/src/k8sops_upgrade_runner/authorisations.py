@@ -19,8 +19,9 @@ from k8sops_common.events.catalog import AuditTargetV1
 from k8sops_common.service import ServiceContext
 
 from . import repository, service
+from .auth import visible
 from .domain.authorisation import Authorisation, ClusterAction, Target, authorisation_problem
-from .schemas import AuthorisationCreate
+from .schemas import AuthorisationCreate, AuthorisationOut
 
 
 def audit_target(target: Target) -> AuditTargetV1:
@@ -37,6 +38,11 @@ def of_row(row: RowMapping) -> Authorisation:
         row["expires_at"],
         row["used_at"],
     )
+
+
+async def read(session: AsyncSession, principal: Principal, authorisation_id: str) -> AuthorisationOut:
+    row = await repository.get_authorisation(session, authorisation_id)
+    return AuthorisationOut.model_validate(visible(principal, row, "authorisation", authorisation_id))
 
 
 async def grant(session: AsyncSession, outbox: Outbox, principal: Principal, body: AuthorisationCreate) -> RowMapping:

@@ -269,6 +269,13 @@ async def insert_action(session: AsyncSession, values: dict[str, Any]) -> RowMap
     return (await session.execute(insert(cluster_actions).values(**values).returning(cluster_actions))).mappings().one()
 
 
+async def get_action(session: AsyncSession, cluster_id: str, action_id: str) -> RowMapping | None:
+    query = select(cluster_actions).where(
+        cluster_actions.c.cluster_id == cluster_id, cluster_actions.c.action_id == action_id
+    )
+    return (await session.execute(query)).mappings().first()
+
+
 async def list_actions(session: AsyncSession, cluster_id: str, limit: int) -> Sequence[RowMapping]:
     query = (
         select(cluster_actions)

@@ -1,12 +1,12 @@
-"""`k8sops actions list | run` and `k8sops authorisations list | show | grant`: an operator's actions in
-a customer cluster (SPEC 3) and the customer authorisations the destructive ones need (upgrade-runner).
+"""`k8sops actions list | show | run` and `k8sops authorisations list | show | grant`: an operator's actions
+in a customer cluster (SPEC 3) and the customer authorisations the destructive ones need (upgrade-runner).
 
 Who may do what is the runner's rule, the CLI only passes it on: operators of the engagement run
 actions, an engagement admin grants authorisations (`k8s-ops.admin`; anyone else gets 403, exit 4),
 everyone in the engagement reads both. A destructive action (delete a namespace or PVC, scale to
 zero, drain outside the window) without a valid authorisation is a 403 (exit 4) whose detail says
-what is missing; the runner audits the refusal. The runner reads authorisations per engagement only,
-so `authorisations show` takes the engagement and picks the one from its list.
+what is missing; the runner audits the refusal. `show` reads one by its id; one the token may not
+see is not found (exit 5), as an unknown id is.
 """
 
 from __future__ import annotations
@@ -59,6 +59,20 @@ def list_actions(
         ACTION_COLUMNS,
         title=f"actions in {cluster}",
     )
+
+
+@actions_app.command("show")
+@handled
+def show_action(
+    cluster: ClusterArgument,
+    action_id: Annotated[str, typer.Argument(help="the action id (`actions list`, or what `actions run` answered)")],
+    profile: ProfileOption = "default",
+    as_json: JsonOption = False,
+) -> None:
+    """One action run in CLUSTER: who did what on what, with which authorisation, the outcome and the
+    cluster's answer."""
+    found = read_one(profile, f"/v1/clusters/{cluster}/actions/{action_id}", f"k8sops actions list {cluster}")
+    emit(found if as_json else with_target(found), as_json, title=action_id)
 
 
 @actions_app.command("run")
@@ -128,17 +142,21 @@ def list_authorisations(
 @handled
 def show_authorisation(
     authorisation_id: Annotated[str, typer.Argument(help="the authorisation id (`authorisations list`)")],
-    engagement: EngagementOption,
+    engagement: Annotated[
+        str | None, typer.Option(help="not needed; if given, an authorisation of another engagement is not found")
+    ] = None,
     profile: ProfileOption = "default",
     as_json: JsonOption = False,
 ) -> None:
     """One authorisation: what it allows, who granted it and why, until when, and whether it was used."""
-    found = runner(profile).get(f"/v1/engagements/{engagement}/authorisations")
-    match = [item for item in found if item["authorisation_id"] == authorisation_id]
-    if not match:
-        listing = f"`k8sops authorisations list {engagement}` lists them"
-        raise CliError(f"no authorisation {authorisation_id!r} in engagement {engagement!r}; {listing}", Exit.NOT_FOUND)
-    item = match[0]
+    listing = f"k8sops authorisations list {engagement or 'ENGAGEMENT'}"
+    item = read_one(profile, f"/v1/authorisations/{authorisation_id}", listing)
+    if engagement is not None and item["engagement_id"] != engagement:
+        # The flag once chose the list to search: scripts that pass it keep that meaning.
+        owner = item["engagement_id"]
+        raise CliError(
+            f"authorisation {authorisation_id!r} belongs to engagement {owner!r}, not {engagement!r}", Exit.NOT_FOUND
+        )
     emit(
         item if as_json else with_target(item) | {"state": state_of(item, datetime.now(UTC))},
         as_json,
@@ -163,6 +181,17 @@ def grant_authorisation(
     AUTH_ID`."""
     exact = target_of(target) if target else None
     grant(runner(profile), engagement, cluster, action, reason, ttl_minutes, as_json, exact)
+
+
+def read_one(profile: str, path: str, listing: str) -> dict[str, Any]:
+    """One record by id; not found (unknown, or not in the token's engagements: exit 5) names the listing."""
+    try:
+        found: dict[str, Any] = runner(profile).get(path)
+    except CliError as error:
+        if error.code is not Exit.NOT_FOUND:
+            raise
+        raise CliError(f"{error}; `{listing}` lists them", error.code, error.problem_type) from None
+    return found
 
 
 def target_of(text: str) -> dict[str, str]:

@@ -6,21 +6,30 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, status
 
-from k8sops_common.errors import ProblemError
+from k8sops_common.errors import ProblemError, not_found
 from k8sops_common.service import Context
 
 from .. import authorisations, repository
 from ..auth import CustomerAdmin, Operator, Reader, ensure_member, ensure_visible
 from ..schemas import ID_PATTERN, ActionIn, ActionOut, AuthorisationCreate, AuthorisationOut
-from .cluster_actions import perform
+from .cluster_actions import perform, read_action
+from .drift import visible_cluster
 
 router = APIRouter(prefix="/v1", tags=["cluster actions"])
 ClusterId = Annotated[str, Path(pattern=ID_PATTERN)]
+AuthorisationId = Annotated[str, Path(pattern=ID_PATTERN, description="as `POST /v1/authorisations` answered")]
+ActionId = Annotated[str, Path(pattern=ID_PATTERN, description="as `POST .../actions` answered")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     403: {"description": "Wrong role, or a destructive action without a valid authorisation (problem+json says which)"},
     404: {"description": "Not in the caller's engagements, or unknown"},
     422: {"description": "Invalid body"},
+}
+# Reading one by id: another engagement's record answers as an unknown id does, so it does not leak.
+READ_ONE_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "The token has no reading role (viewer, operator or auditor)"},
+    404: {"description": "No such id in the caller's engagements (unknown, or another engagement's); says which"},
+    422: {"description": "A malformed id: the problem names the path parameter"},
 }
 
 
@@ -28,9 +37,7 @@ async def _cluster(context: Context, cluster_id: str) -> dict[str, Any]:
     async with context.database.sessions() as session:
         cluster = await repository.get_cluster(session, cluster_id)
     if cluster is None:
-        raise ProblemError(
-            404, "Not found", f"No cluster {cluster_id!r} in your engagements.", problem_type="not-found"
-        )
+        raise not_found("cluster", cluster_id)
     return dict(cluster)
 
 
@@ -64,6 +71,17 @@ async def list_authorisations(
         return [dict(row) for row in await repository.list_authorisations(session, engagement_id)]
 
 
+@router.get(
+    "/authorisations/{authorisation_id}",
+    response_model=AuthorisationOut,
+    responses=READ_ONE_ERRORS,
+    summary="One authorisation: what it allows, who granted it and why, until when, whether it was used",
+)
+async def get_authorisation(principal: Reader, context: Context, authorisation_id: AuthorisationId) -> AuthorisationOut:
+    async with context.database.sessions() as session:
+        return await authorisations.read(session, principal, authorisation_id)
+
+
 @router.post(
     "/clusters/{cluster_id}/actions",
     status_code=status.HTTP_201_CREATED,
@@ -84,7 +102,17 @@ async def list_actions(
     cluster_id: ClusterId,
     limit: Annotated[int, Query(gt=0, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    cluster = await _cluster(context, cluster_id)
-    ensure_visible(principal, cluster["engagement_id"], "cluster", cluster_id)
+    await visible_cluster(context, principal, cluster_id)
     async with context.database.sessions() as session:
         return [dict(row) for row in await repository.list_actions(session, cluster_id, limit)]
+
+
+@router.get(
+    "/clusters/{cluster_id}/actions/{action_id}",
+    response_model=ActionOut,
+    responses=READ_ONE_ERRORS,
+    summary="One action run in the cluster: who, what, on what, with which authorisation, the outcome",
+)
+async def get_action(principal: Reader, context: Context, cluster_id: ClusterId, action_id: ActionId) -> ActionOut:
+    async with context.database.sessions() as session:
+        return await read_action(session, principal, cluster_id, action_id)

@@ -1,4 +1,4 @@
-"""One operator action in a customer cluster: check, authorise if destructive, act, record.
+"""One operator action in a customer cluster: check, authorise if destructive, act, record; read it back.
 
 The cluster is called outside any database transaction; the action's record and its audit event
 (with the authorisation id) commit together afterwards, whatever the outcome.
@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 import httpx
 from kubernetes_asyncio.client.exceptions import ApiException
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from k8sops_common.audit import record_audit
 from k8sops_common.auth import Principal
@@ -19,11 +20,12 @@ from k8sops_common.errors import ProblemError
 from k8sops_common.service import ServiceContext
 
 from .. import authorisations, repository, service
+from ..auth import visible
 from ..domain.authorisation import ClusterAction, Target, is_destructive
 from ..runner.cluster import ClusterClient
 from ..runner.credentials import open_cluster
 from ..runner.nodes import NodeRoller
-from ..schemas import ActionIn
+from ..schemas import ActionIn, ActionOut
 from ..settings import RunnerSettings
 
 TARGET_KINDS: dict[ClusterAction, frozenset[str]] = {
@@ -150,3 +152,10 @@ async def perform(
     if outcome == "failure":
         raise ProblemError(502, "Cluster action failed", detail, problem_type="cluster-action-failed")
     return dict(row)
+
+
+async def read_action(session: AsyncSession, principal: Principal, cluster_id: str, action_id: str) -> ActionOut:
+    """The cluster is checked first, as the list route does, so the 404 names the cluster when it is unknown."""
+    visible(principal, await repository.get_cluster(session, cluster_id), "cluster", cluster_id)
+    row = await repository.get_action(session, cluster_id, action_id)
+    return ActionOut.model_validate(visible(principal, row, "action", action_id))

@@ -16,7 +16,7 @@ from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context, ServiceContext
 
 from .. import authorisations, repository, service
-from ..auth import Operator, Reader, ensure_member, ensure_visible, not_found
+from ..auth import Operator, Reader, ensure_member, visible
 from ..domain.authorisation import ClusterAction, Target
 from ..domain.operation import OperationKind
 from ..runner.baseline import GIT_REASON, Measurement, current_drift, record_baseline, store_baseline
@@ -39,10 +39,7 @@ READ_ERRORS: dict[int | str, dict[str, Any]] = {
 async def visible_cluster(context: ServiceContext, principal: Principal, cluster_id: str) -> dict[str, Any]:
     async with context.database.sessions() as session:
         cluster = await repository.get_cluster(session, cluster_id)
-    if cluster is None:
-        raise not_found("cluster", cluster_id)
-    ensure_visible(principal, cluster["engagement_id"], "cluster", cluster_id)
-    return dict(cluster)
+    return visible(principal, cluster, "cluster", cluster_id)
 
 
 @asynccontextmanager

@@ -15,7 +15,7 @@ from k8sops_common.errors import ProblemError
 from k8sops_common.service import Context, ServiceContext
 
 from .. import plans, repository, service
-from ..auth import Canceller, CustomerAdmin, Operator, Reader, ensure_member, ensure_senior_for_force, ensure_visible
+from ..auth import Canceller, CustomerAdmin, Operator, Reader, ensure_member, ensure_senior_for_force, visible
 from ..domain.operation import OperationKind, Trigger
 from ..schemas import ID_PATTERN, NodeOut, OperationOut, OperationPage, PlanCreate, SignOffIn, StartIn, StepOut
 from .commands import sign_off, start_now
@@ -40,15 +40,10 @@ PLAN_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-async def _visible(context: Context, principal: Any, operation_id: str) -> dict[str, Any]:
+async def _visible(context: Context, principal: Principal, operation_id: str) -> dict[str, Any]:
     async with context.database.sessions() as session:
         operation = await repository.get_operation(session, operation_id)
-    if operation is None:
-        raise ProblemError(
-            404, "Not found", f"No operation {operation_id!r} in your engagements.", problem_type="not-found"
-        )
-    ensure_visible(principal, operation["engagement_id"], "operation", operation_id)
-    return dict(operation)
+    return visible(principal, operation, "operation", operation_id)
 
 
 async def known_cluster(session: AsyncSession, engagement_id: str, cluster_id: str) -> None:
