@@ -137,7 +137,11 @@ async def sign_and_witness(
 
     The file is written before the transaction commits: a checkpoint there but not in the
     database still names a head that existed, the reverse would leave a head unwitnessed.
+    One process signs at a time (the signing lock, held to the commit), after reading what the
+    others wrote to the file: the file's heads only grow, and no head is signed twice.
     """
+    await repository.lock_signing(session)
+    guard.follow_file()
     signed = await sign_head(session, private_key, signed_before=guard.signed.sequence)
     if signed is None:
         return None
