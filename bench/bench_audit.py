@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import psutil
 from bench_bus import measure_raw_consume, produce
 from bench_intake import postmaster_pid
 from intake_floors import TreeCpu
@@ -90,13 +91,14 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
     await asyncio.to_thread(migrate, "k8sops_audit.migrations", settings.database_url, settings.schema_name)
 
     progress(f"ingesting with {args.replicas} consumer process(es)")
-    replicas, postgres_cpu = await ingest_in_replicas(settings, args)
+    replicas, postgres_cpu, broker_cpu = await ingest_in_replicas(settings, args)
     started = min(replica["started"]["at"] for replica in replicas)
     ingest_s = max(replica["last_handled"]["at"] for replica in replicas) - started
     ingest_rate = per_second(args.events, ingest_s)
     # CPU of each process between the start and the last event it handled.
     cpu = [replica["last_handled"]["cpu"] - replica["started"]["cpu"] for replica in replicas]
     system = [replica["last_handled"]["system"] - replica["started"]["system"] for replica in replicas]
+    all_cpu = sum(cpu) + postgres_cpu + (broker_cpu or 0.0)
 
     database = Database(engine_from_settings(settings))
     clock = Stopwatch()
@@ -134,6 +136,9 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
             for replica, spent in zip(replicas, cpu, strict=True)
         ],
         "ingest_postgres_cpu_us_per_event": round(postgres_cpu / args.events * 1e6, 1),
+        "ingest_broker_cpu_us_per_event": None if broker_cpu is None else round(broker_cpu / args.events * 1e6, 1),
+        # The most the cores could ingest if every one were busy with nothing but this work.
+        "ingest_cpu_ceiling_events_per_s": per_second(usable_cores() * args.events, all_cpu),
         "ingest_vs_raw_consume": round(ingest_rate / raw["raw_consume_events_per_s"], 4),
         "verify_entries_per_s": per_second(args.events, verify_s),
         "ingest_meets_10k_per_s": ingest_rate >= 10_000,
@@ -141,9 +146,12 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
     }
 
 
-async def ingest_in_replicas(settings: ServiceSettings, args: argparse.Namespace) -> tuple[list[dict[str, Any]], float]:
+async def ingest_in_replicas(
+    settings: ServiceSettings, args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], float, float | None]:
     """Runs `args.replicas` consumer processes (`audit_replica.py`) in audit's consumer group until the
-    chain holds every event; their reports, and PostgreSQL's CPU seconds from the start."""
+    chain holds every event; their reports, and PostgreSQL's and the embedded broker's CPU seconds
+    from the start (None for a broker not started here)."""
     url = settings.database_url.replace("postgresql+asyncpg://", "postgresql://")
     command = [sys.executable, str(REPLICA), "--database-url", settings.database_url, "--schema", settings.schema_name]
     command += ["--bootstrap", settings.kafka_bootstrap_servers, "--topic-prefix", settings.topic_prefix]
@@ -160,6 +168,7 @@ async def ingest_in_replicas(settings: ServiceSettings, args: argparse.Namespace
             send_line(process, "go")
         await asyncio.gather(*(expect_line(process, "assigned") for process in processes))
         postgres = TreeCpu(postmaster)
+        broker = [TreeCpu(child.pid) for child in psutil.Process().children() if "tansu" in child.name()]
         for process in processes:
             send_line(process, "start")
 
@@ -169,12 +178,13 @@ async def ingest_in_replicas(settings: ServiceSettings, args: argparse.Namespace
 
         await wait_until(chain_complete, interval_s=0.01)
         postgres_cpu = postgres.spent()
+        broker_cpu = broker[0].spent() if broker else None
         reports = []
         for process in processes:
             send_line(process, "stop")
             assert process.stdout is not None
             reports.append(json.loads(await process.stdout.readline()))
-        return reports, postgres_cpu
+        return reports, postgres_cpu, broker_cpu
     finally:
         await connection.close()
         for process in processes:
