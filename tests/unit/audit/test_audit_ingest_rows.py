@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from k8sops_audit.domain.chain import GENESIS, ChainHead, chain_entries
 from k8sops_audit.domain.entry import InvalidAuditEntryError
-from k8sops_audit.domain.rows import chain_rows, entry_record
+from k8sops_audit.domain.rows import chain_rows, entry_record, finish_rows, prepare_rows
 from k8sops_audit.service import _event_fields, entries_from_events, stored_rows
 from k8sops_common.bus import Outbox, ReceivedEvent
 from k8sops_common.bus.parsing import RecordParser
@@ -53,9 +53,11 @@ def event(number: int, **overrides: Any) -> AuditEventV1:
     return AuditEventV1(**(fields | overrides))
 
 
-def general_rows(events: list[ReceivedEvent], head: ChainHead) -> list[tuple[Any, ...]]:
+def general_rows(
+    events: list[ReceivedEvent], head: ChainHead, recorded_at: datetime = RECORDED_AT
+) -> list[tuple[Any, ...]]:
     """What ingest stored before the fast path."""
-    chained = chain_entries(head, entries_from_events(events, head.sequence + 1, RECORDED_AT))
+    chained = chain_entries(head, entries_from_events(events, head.sequence + 1, recorded_at))
     return [entry_record(item) for item in chained]
 
 
@@ -207,3 +209,22 @@ def test_any_receivable_event_gets_the_general_path_rows_or_its_error(
             stored_rows(events, HEAD, RECORDED_AT)
         return
     assert stored_rows(events, HEAD, RECORDED_AT) == expected
+
+
+def test_a_batch_prepared_before_the_lock_is_finished_onto_any_head_at_any_moment_as_the_general_path() -> None:
+    """What is prepared before the append lock depends on neither the head nor the recording time:
+    the same prepared batch finished after another appender moved the head gives that head's rows."""
+    events = [received(event(number)) for number in range(8, 20)] + [received(data) for data in UNUSUAL]
+    prepared = prepare_rows(_event_fields(events))
+    assert prepared is not None
+    later = datetime(2026, 11, 28, 9, 15, 0, 1, tzinfo=timezone(timedelta(hours=-5)))
+    for head in (GENESIS, HEAD, ChainHead(2**40, hashlib.sha256(b"another appender").hexdigest())):
+        for recorded_at in (RECORDED_AT, later):
+            assert finish_rows(prepared, head, recorded_at) == general_rows(events, head, recorded_at)
+
+
+def test_a_bad_event_is_not_prepared_and_a_naive_recording_time_is_not_finished() -> None:
+    assert prepare_rows(_event_fields([received(event(1)), received(event(2, action=" "))])) is None
+    prepared = prepare_rows(_event_fields([received(event(1))]))
+    assert prepared is not None
+    assert finish_rows(prepared, HEAD, datetime(2026, 11, 28, 3, 0)) is None

@@ -71,8 +71,6 @@ class ServiceDefinition:
     background_loops: Sequence[BackgroundLoop] = ()
     readiness_checks: Sequence[ReadinessCheck] = ()
     default_port: int = 8000
-    # At most this many HTTP worker processes (None: K8SOPS_HTTP_WORKERS decides).
-    max_http_workers: int | None = None
     # Extra `python -m k8sops_<service> <command> [args]` commands besides migrate and serve.
     commands: Mapping[str, Callable[[ServiceSettings, list[str]], int]] = field(default_factory=dict)
 
@@ -196,9 +194,8 @@ def service_main(definition: ServiceDefinition, argv: list[str] | None = None) -
         migrate(definition.migrations_package, settings.database_url, settings.schema_name)
         return
     port = settings.http_port or definition.default_port
-    workers = min(settings.http_workers, definition.max_http_workers or settings.http_workers)
-    if workers > 1:
-        _serve_in_workers(definition, settings, port, workers)
+    if settings.http_workers > 1:
+        _serve_in_workers(definition, settings, port, settings.http_workers)
         return
     try:
         app = create_app(definition, settings)

@@ -57,7 +57,7 @@ environment variables read by `run`:
                                 put into the printed tokens when set (the services check them)
   K8SOPS_WEBHOOK_ALLOW_PRIVATE_TARGETS
                                 let outbound webhooks reach this machine's network (true)
-  K8SOPS_HTTP_WORKERS           API processes per service (the cores; audit always runs one)
+  K8SOPS_HTTP_WORKERS           API processes per service (the cores)
 The services inherit the environment, so the service variables of the README's Configuration
 table apply too (e.g. K8SOPS_LOG_LEVEL, OTEL_EXPORTER_OTLP_ENDPOINT)."""
 

@@ -21,8 +21,6 @@ DEFINITION = ServiceDefinition(
     background_loops=[checkpoint_loop],
     readiness_checks=[chain_intact],
     default_port=8005,
-    # One process writes the witness file (and signs checkpoints); ingest is bound by the chain lock.
-    max_http_workers=1,
     commands={"verify": verify_command},
 )
 

@@ -21,12 +21,19 @@ from .models import audit_checkpoints, audit_entries, signing_keys
 
 # Serialises appenders across replicas so the chain has exactly one next entry at a time.
 APPEND_LOCK_ID = 0x4155444954  # "AUDIT"
+# Serialises signers across processes: one checkpoint (and one line of the file) at a time.
+SIGN_LOCK_ID = 0x41554449545349  # "AUDITSI"
 
 
 async def lock_chain_head(session: AsyncSession) -> ChainHead:
     """Takes the append lock for this transaction and returns the current head of the chain."""
     await session.execute(select(func.pg_advisory_xact_lock(APPEND_LOCK_ID)))
     return await read_head(session)
+
+
+async def lock_signing(session: AsyncSession) -> None:
+    """Takes the signing lock for this transaction (waiting for another process's checkpoint)."""
+    await session.execute(select(func.pg_advisory_xact_lock(SIGN_LOCK_ID)))
 
 
 async def read_head(session: AsyncSession) -> ChainHead:

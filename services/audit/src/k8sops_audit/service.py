@@ -26,7 +26,7 @@ from .domain.checkpoint import (
     trusted_head,
 )
 from .domain.entry import Actor, AuditEntry, Outcome, Target
-from .domain.rows import Row, chain_rows, entry_record, head_of
+from .domain.rows import PreparedEvent, Row, entry_record, finish_rows, head_of, prepare_rows
 from .witness import TailGuard, WitnessedCheckpoint, checkpoint_record
 
 
@@ -73,11 +73,14 @@ async def append_events(
 
     With a guard, a head below the last signed checkpoint is reported and skipped over.
     """
+    # What does not depend on the head is done before the lock: other appenders (processes or
+    # replicas) wait only for the numbering, the hashes, the COPY and the commit.
+    prepared = prepare_rows(_event_fields(events))
     head = await repository.lock_chain_head(session)
     if guard is not None:
         head = await guard.head_to_follow(session, head)
-    # One batch, one transaction, one moment of recording.
-    rows = stored_rows(events, head, utc_now())
+    # One batch, one transaction, one moment of recording (under the lock: times follow the chain).
+    rows = rows_after(events, prepared, head, utc_now())
     await repository.append_rows(session, rows)
     return head_of(rows, head)
 
@@ -85,7 +88,14 @@ async def append_events(
 def stored_rows(events: Sequence[ReceivedEvent], head: ChainHead, recorded_at: datetime) -> list[Row]:
     """The rows of a batch chained after `head`: by the fast path, or, for a batch it does not
     take, by building and validating each entry, which refuses a bad event with its error."""
-    rows = chain_rows(head, _event_fields(events), recorded_at)
+    return rows_after(events, prepare_rows(_event_fields(events)), head, recorded_at)
+
+
+def rows_after(
+    events: Sequence[ReceivedEvent], prepared: list[PreparedEvent] | None, head: ChainHead, recorded_at: datetime
+) -> list[Row]:
+    """`stored_rows` with the fast path's share prepared already (None: the fast path does not take them)."""
+    rows = None if prepared is None else finish_rows(prepared, head, recorded_at)
     if rows is None:
         chained = chain_entries(head, entries_from_events(events, head.sequence + 1, recorded_at))
         rows = [entry_record(item) for item in chained]
@@ -127,7 +137,11 @@ async def sign_and_witness(
 
     The file is written before the transaction commits: a checkpoint there but not in the
     database still names a head that existed, the reverse would leave a head unwitnessed.
+    One process signs at a time (the signing lock, held to the commit), after reading what the
+    others wrote to the file: the file's heads only grow, and no head is signed twice.
     """
+    await repository.lock_signing(session)
+    guard.follow_file()
     signed = await sign_head(session, private_key, signed_before=guard.signed.sequence)
     if signed is None:
         return None

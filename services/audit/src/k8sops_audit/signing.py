@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -49,9 +50,17 @@ def load_signing_key(path: Path | None) -> Ed25519PrivateKey:
         return load_private_key_pem(path.read_bytes())
     path.parent.mkdir(parents=True, exist_ok=True)
     key = generate_signing_key()
-    # Readable by this user only, written before anything is signed with it.
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as key_file:
-        key_file.write(private_key_to_pem(key))
+    # Readable by this user only, written whole before it appears under its name: several audit
+    # processes starting together each make one, the first to link it wins and the others load it.
+    descriptor, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    draft = Path(name)
+    try:
+        with os.fdopen(descriptor, "wb") as key_file:
+            key_file.write(private_key_to_pem(key))
+        os.link(draft, path)
+    except FileExistsError:
+        return load_private_key_pem(path.read_bytes())
+    finally:
+        draft.unlink(missing_ok=True)
     log.info("created the audit signing key at %s", path)
     return key

@@ -37,7 +37,7 @@ async def chain_intact(context: ServiceContext) -> str | None:
     """Readiness: a chain shorter than (or different from) what this service signed is not ready."""
     guard = tail_guard(context)
     async with context.database.sessions() as session:
-        await guard.start(session)  # a no-op after the first time
+        await guard.check(session)
     return None if guard.problem is None else f"audit chain: {guard.problem}"
 
 

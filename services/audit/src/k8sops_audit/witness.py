@@ -106,7 +106,12 @@ def append_checkpoint_file(path: Path, record: dict[str, Any]) -> None:
 
 @dataclass
 class TailGuard:
-    """What this service signed, and whether the stored chain still holds it."""
+    """What this service signed, and whether the stored chain still holds it.
+
+    Every audit process (`K8SOPS_HTTP_WORKERS` workers, replicas sharing the file) keeps a guard of
+    its own; they agree through the checkpoint file, which each reads again for the lines the
+    others appended before it appends, signs or answers `/readyz` (`follow_file`).
+    """
 
     checkpoint_file: Path | None
     checkpoint_every_entries: int
@@ -116,15 +121,17 @@ class TailGuard:
     appended_up_to: int = 0
     sign_soon: asyncio.Event = field(default_factory=asyncio.Event)
     _started: bool = False
+    # How far the file was read, and which file that was (a file moved aside is read anew).
+    _read_up_to: int = 0
+    _file_identity: tuple[int, int] | None = None
 
     async def start(self, session: AsyncSession) -> None:
         """On the first use: every checkpoint in the file must still be in the chain."""
         if self._started:
             return
-        witnessed = read_checkpoint_file(self.checkpoint_file) if self.checkpoint_file else []
-        heads = [item.signed.checkpoint.head for item in witnessed]
+        heads = [item.signed.checkpoint.head for item in self._new_checkpoints()]
         if heads:
-            self.signed = max(heads, key=lambda head: head.sequence)
+            self._take_signed(heads)
             stored = await repository.link_hashes_at(session, [head.sequence for head in heads])
             broken = sorted(head.sequence for head in heads if stored.get(head.sequence) != head.link_hash)
             if broken:
@@ -136,25 +143,43 @@ class TailGuard:
                 )
         self._started = True
 
+    def follow_file(self) -> None:
+        """Takes in the checkpoints other processes appended to the file since the last look (one
+        `stat` when there are none): the last signed head never goes back."""
+        heads = [item.signed.checkpoint.head for item in self._new_checkpoints()]
+        if heads:
+            self._take_signed(heads)
+
     async def head_to_follow(self, session: AsyncSession, head: ChainHead) -> ChainHead:
         """The head new entries chain onto: never below the last signed one, so no number is reused.
 
         Called under the append lock with the stored head.
         """
         await self.start(session)
+        self.follow_file()
         if self.signed.sequence == 0:
             return head
         if head.sequence < self.signed.sequence:
-            self._report(
-                f"the chain ends at {head.sequence} but checkpoint {self.signed.sequence} was signed: entries "
-                f"{head.sequence + 1}..{self.signed.sequence} are missing; new entries follow "
-                f"{self.signed.sequence}",
-                self.signed.sequence - head.sequence,
-            )
+            self._report_cut(head)
             return self.signed
         if await repository.link_hash_at(session, self.signed.sequence) != self.signed.link_hash:
-            self._report(f"entry {self.signed.sequence} is missing or not the one its signed checkpoint names", 0)
+            self._report_rewritten()
         return head
+
+    async def check(self, session: AsyncSession) -> None:
+        """For `/readyz`: the chain still holds the last signed head, whichever process appended or
+        signed last (an answer from one worker must not miss what another found)."""
+        await self.start(session)
+        self.follow_file()
+        if self.problem is not None or self.signed.sequence == 0:
+            return
+        if await repository.link_hash_at(session, self.signed.sequence) == self.signed.link_hash:
+            return
+        head = await repository.read_head(session)
+        if head.sequence < self.signed.sequence:
+            self._report_cut(head)
+        else:
+            self._report_rewritten()
 
     def appended(self, head: ChainHead) -> None:
         """Called inside the append transaction, before it commits."""
@@ -170,6 +195,43 @@ class TailGuard:
         if self.checkpoint_file is not None:
             append_checkpoint_file(self.checkpoint_file, checkpoint_record(signed, public_key_pem))
         self.signed = signed.checkpoint.head
+
+    def _new_checkpoints(self) -> list[WitnessedCheckpoint]:
+        """The whole lines added to the file since it was last read (a line still being written is
+        read next time); all of it when the file was replaced or shortened."""
+        if self.checkpoint_file is None:
+            return []
+        try:
+            with self.checkpoint_file.open("rb") as file:
+                status = os.fstat(file.fileno())
+                identity = (status.st_dev, status.st_ino)
+                if identity != self._file_identity or status.st_size < self._read_up_to:
+                    self._file_identity, self._read_up_to = identity, 0
+                if status.st_size == self._read_up_to:
+                    return []
+                file.seek(self._read_up_to)
+                added = file.read()
+        except FileNotFoundError:
+            return []
+        complete = added[: added.rfind(b"\n") + 1]
+        self._read_up_to += len(complete)
+        return parse_checkpoints(complete.decode(), str(self.checkpoint_file))
+
+    def _take_signed(self, heads: list[ChainHead]) -> None:
+        newest = max(heads, key=lambda head: head.sequence)
+        if newest.sequence > self.signed.sequence:
+            self.signed = newest
+
+    def _report_cut(self, head: ChainHead) -> None:
+        self._report(
+            f"the chain ends at {head.sequence} but checkpoint {self.signed.sequence} was signed: entries "
+            f"{head.sequence + 1}..{self.signed.sequence} are missing; new entries follow "
+            f"{self.signed.sequence}",
+            self.signed.sequence - head.sequence,
+        )
+
+    def _report_rewritten(self) -> None:
+        self._report(f"entry {self.signed.sequence} is missing or not the one its signed checkpoint names", 0)
 
     def _report(self, problem: str, missing: int) -> None:
         if problem != self.problem:

@@ -118,7 +118,26 @@ def entry_json(
     trace_id: str,
 ) -> str:
     """The entry's canonical JSON from its values, each already in its canonical JSON form (the
-    roles joined by commas, the timestamps as bare text); the ingest fast path shares it."""
+    roles joined by commas, the timestamps as bare text); the ingest fast path shares its parts."""
+    return (
+        entry_json_head(action, roles, sub, authorization_ref, details, engagement_id, event_id, occurred_at, outcome)
+        + entry_json_middle(recorded_at, sequence)
+        + entry_json_tail(source_service, cluster, kind, name, namespace, trace_id)
+    )
+
+
+def entry_json_head(
+    action: str,
+    roles: str,
+    sub: str,
+    authorization_ref: str,
+    details: str,
+    engagement_id: str,
+    event_id: str,
+    occurred_at: str,
+    outcome: str,
+) -> str:
+    """The canonical JSON up to the recorded time's text: what an event alone decides."""
     return (
         f'{{"action":{action},'
         f'"actor":{{"roles":[{roles}],"sub":{sub}}},'
@@ -128,9 +147,19 @@ def entry_json(
         f'"event_id":{event_id},'
         f'"occurred_at":"{occurred_at}",'
         f'"outcome":{outcome},'
-        f'"recorded_at":"{recorded_at}",'
-        f'"sequence":{canonical_integer(sequence)},'
-        f'"source_service":{source_service},'
+        f'"recorded_at":"'
+    )
+
+
+def entry_json_middle(recorded_at: str, sequence: int) -> str:
+    """What the chain decides when the entry is appended: its recorded time and its number."""
+    return f'{recorded_at}","sequence":{canonical_integer(sequence)}'
+
+
+def entry_json_tail(source_service: str, cluster: str, kind: str, name: str, namespace: str, trace_id: str) -> str:
+    """The canonical JSON after the sequence number: what an event alone decides."""
+    return (
+        f',"source_service":{source_service},'
         f'"target":{{"cluster":{cluster},"kind":{kind},'
         f'"name":{name},"namespace":{namespace}}},'
         f'"trace_id":{trace_id},'

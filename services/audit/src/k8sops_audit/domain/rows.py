@@ -2,12 +2,14 @@
 
 The general path builds an `AuditEntry` per event (validated on construction), a `ChainedEntry`
 with the hashes of the entry's canonical bytes, then the row (`entry_record`). `chain_rows` goes
-from an event's fields to the same row in one pass: the same template (`entry_json`), the same
-encoders, the same hashes, with no object per event. It checks only that every event is an
-ordinary one (every text a non-blank `str` with no U+0000 and no lone surrogate, an aware
-timestamp, a known outcome, a W3C trace id, flat JSON details) and answers None for a batch
-holding anything else: the caller then takes the general path, which stores the batch or refuses
-it with the error it always gave. The unit tests hold the two paths to the same rows.
+from an event's fields to the same row with the same template (`entry_json`'s parts), the same
+encoders, the same hashes, and no object per event, in two steps: `prepare_rows` does all that
+does not depend on the chain's head or the moment of recording (before the append lock is taken,
+so other appenders wait only for the rest), `finish_rows` numbers and hashes (under it). It
+checks only that every event is an ordinary one (every text a non-blank `str` with no U+0000
+and no lone surrogate, an aware timestamp, a known outcome, a W3C trace id, flat JSON details)
+and answers None for a batch holding anything else: the caller then takes the general path,
+which stores the batch or refuses it with the error it always gave. The unit tests hold the two paths to the same rows.
 """
 
 import hashlib
@@ -19,7 +21,7 @@ from typing import Any, Protocol
 from k8sops_audit.domain.canonical_json import NotCanonicalisableError, canonical_json, json_text
 from k8sops_audit.domain.chain import ChainedEntry, ChainHead
 from k8sops_audit.domain.entry import MAX_EVENT_ID_LENGTH, TRACE_ID_PATTERN, Outcome
-from k8sops_audit.domain.entry_bytes import entry_json, timestamp_text
+from k8sops_audit.domain.entry_bytes import entry_json_head, entry_json_middle, entry_json_tail, timestamp_text
 
 # The columns of a stored entry, in the order of `entry_record`'s and `chain_rows`' values.
 ENTRY_COLUMNS = (
@@ -153,18 +155,26 @@ def _actor_parts(actor: ActorFields) -> tuple[str, str, str] | None:
     return ",".join([_quote(role) for role in normalised]), _quote(actor.sub), json_text(normalised)
 
 
+# One event's share of its row and canonical bytes, prepared before the chain is locked: the UTF-8
+# of the canonical JSON before the recorded time and after the sequence number, the event id, the
+# time it happened, and the row's columns from `source_service` to `details` (`ENTRY_COLUMNS`).
+PreparedEvent = tuple[bytes, bytes, str, datetime, tuple[Any, ...]]
+
+
 def chain_rows(
     previous: ChainHead, events: Iterable[tuple[str, EventFields, str | None]], recorded_at: datetime
 ) -> list[Row] | None:
     """The rows of `events` (event id, data, trace id) hashed onto the chain after `previous`, all
     recorded at `recorded_at`; None when an event is not an ordinary one (take the general path)."""
-    if recorded_at.utcoffset() is None:
-        return None
-    recorded_text = timestamp_text(recorded_at)
-    sequence, link = previous.sequence, bytes.fromhex(previous.link_hash)
-    sha256 = hashlib.sha256
+    prepared = prepare_rows(events)
+    return None if prepared is None else finish_rows(prepared, previous, recorded_at)
+
+
+def prepare_rows(events: Iterable[tuple[str, EventFields, str | None]]) -> list[PreparedEvent] | None:
+    """Everything of the rows of `events` that does not depend on the chain's head or the moment of
+    recording, done before the append lock is taken; None when an event is not an ordinary one."""
     actors: dict[tuple[str, tuple[str, ...]], tuple[str, str, str] | None] = {}
-    rows: list[Row] = []
+    prepared: list[PreparedEvent] = []
     for event_id, data, trace_id in events:
         actor, target, details, occurred_at = data.actor, data.target, data.details, data.occurred_at
         actor_key = (actor.sub, tuple(actor.roles))
@@ -195,8 +205,7 @@ def chain_rows(
             details_text = canonical_json(details)
         except (NotCanonicalisableError, OverflowError):
             return None
-        sequence += 1
-        text = entry_json(
+        head = entry_json_head(
             _quote(data.action),
             actor_parts[0],
             actor_parts[1],
@@ -206,8 +215,8 @@ def chain_rows(
             _quote(event_id),
             moment.isoformat(timespec="microseconds")[:-6] + "Z",
             _quote(data.outcome),
-            recorded_text,
-            sequence,
+        )
+        tail = entry_json_tail(
             _quote(data.source_service),
             _quoted(target.cluster),
             _quote(target.kind),
@@ -215,35 +224,44 @@ def chain_rows(
             _quoted(target.namespace),
             _quoted(trace_id),
         )
-        if _NUL in text:
+        # The part the chain fills in is digits and a timestamp: no escape can span the parts.
+        if _NUL in head or _NUL in tail:
             return None
         try:
-            canonical = text.encode("utf-8")
+            head_bytes, tail_bytes = head.encode("utf-8"), tail.encode("utf-8")
         except UnicodeEncodeError:
             return None
-        content = sha256(canonical).digest()
-        link = sha256(link + content).digest()
-        rows.append(
-            (
-                sequence,
-                event_id,
-                occurred_at,
-                recorded_at,
-                data.source_service,
-                actor.sub,
-                actor_parts[2],
-                data.action,
-                target.kind,
-                target.name,
-                target.namespace,
-                target.cluster,
-                data.engagement_id,
-                data.outcome,
-                data.authorization_ref,
-                trace_id,
-                json_text(details),
-                content.hex(),
-                link.hex(),
-            )
+        columns = (
+            data.source_service,
+            actor.sub,
+            actor_parts[2],
+            data.action,
+            target.kind,
+            target.name,
+            target.namespace,
+            target.cluster,
+            data.engagement_id,
+            data.outcome,
+            data.authorization_ref,
+            trace_id,
+            json_text(details),
         )
+        prepared.append((head_bytes, tail_bytes, event_id, occurred_at, columns))
+    return prepared
+
+
+def finish_rows(prepared: Sequence[PreparedEvent], previous: ChainHead, recorded_at: datetime) -> list[Row] | None:
+    """The rows of prepared events numbered and hashed onto the chain after `previous`, all recorded
+    at `recorded_at`: the part of ingest done under the append lock. None for a naive `recorded_at`."""
+    if recorded_at.utcoffset() is None:
+        return None
+    recorded_text = timestamp_text(recorded_at)
+    sequence, link = previous.sequence, bytes.fromhex(previous.link_hash)
+    sha256 = hashlib.sha256
+    rows: list[Row] = []
+    for head, tail, event_id, occurred_at, columns in prepared:
+        sequence += 1
+        content = sha256(head + entry_json_middle(recorded_text, sequence).encode() + tail).digest()
+        link = sha256(link + content).digest()
+        rows.append((sequence, event_id, occurred_at, recorded_at, *columns, content.hex(), link.hex()))
     return rows
