@@ -26,6 +26,7 @@ from k8sops_common.bus import EventConsumer, Outbox, OutboxRelay, ReceivedEvent,
 from k8sops_common.bus.admin import all_topic_names, ensure_topics
 from k8sops_common.bus.consumer import EventHandler
 from k8sops_common.bus.ledger import prune
+from k8sops_common.bus.outbox import new_producer
 from k8sops_common.bus.republish import republish_command, republish_since
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import RequestOpenedV1
@@ -306,3 +307,39 @@ async def test_republish_marks_one_topics_rows_since_a_time_unsent_and_prune_kee
         )
         assert await prune(session, outbox_retention_s=3600, inbox_retention_s=7200) == (1, 1)
         assert await prune(session, outbox_retention_s=3600, inbox_retention_s=7200) == (0, 0)
+
+
+async def test_a_live_member_reads_every_partition_of_a_topic_a_restarted_broker_recreated_with_four(
+    service: tuple[ServiceSettings, Database], own_broker: TansuBroker, eventually: Eventually
+) -> None:
+    settings, database = service
+    topic = settings.topic("request.opened")
+    consumer = EventConsumer(settings, database, Subscriptions().on(RequestOpenedV1, record_handled))
+    task = asyncio.create_task(consumer.run())
+    try:
+        await publish(settings, database, [f"old-{number}" for number in range(12)])
+        await eventually(lambda: handled_rows(database), lambda rows: len(rows) == 12, timeout_s=60)
+
+        own_broker.kill()
+        own_broker.start()
+        # Any client's metadata request re-creates the topic, with Tansu's default of 4 partitions.
+        producer = new_producer(settings)
+        await producer.start()
+        try:
+            assert await producer.partitions_for(topic) == {0, 1, 2, 3}
+        finally:
+            await producer.stop()
+        new_ids = await write_events(database, Outbox(settings), [f"new-{number}" for number in range(16)])
+        relay = OutboxRelay(settings, database)
+        try:
+            while await relay.publish_batch():
+                pass
+        finally:
+            await relay.stop()
+        assert {partition.partition for partition in relay.ledger.latest} == {0, 1, 2, 3}
+
+        rows = await eventually(lambda: handled_rows(database), lambda rows: len(rows) >= 12 + 16, timeout_s=60)
+    finally:
+        consumer.stop()
+        await asyncio.wait_for(task, 30)
+    assert sorted(event_id for event_id, request_id in rows if request_id.startswith("new-")) == sorted(new_ids)  # type: ignore[attr-defined]
