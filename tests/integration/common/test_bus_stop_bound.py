@@ -22,10 +22,11 @@ from tests.conftest import Isolation
 Eventually = Callable[..., Awaitable[object]]
 
 
-def aiokafka_tasks() -> list[str]:
-    """The pending tasks running aiokafka's code: a client's coordination, fetches, reads, metadata."""
+def aiokafka_tasks(started_before: set[asyncio.Task[object]]) -> list[str]:
+    """The pending tasks running aiokafka's code (a client's coordination, fetches, reads, metadata)
+    started since: the event loop may still run what earlier tests' clients left."""
     names = []
-    for task in asyncio.all_tasks():
+    for task in asyncio.all_tasks() - started_before:
         code = getattr(task.get_coro(), "cr_code", None)
         if not task.done() and code is not None and "/aiokafka/" in code.co_filename:
             names.append(code.co_qualname)
@@ -49,6 +50,7 @@ async def test_a_consumer_whose_stop_overran_the_bound_leaves_no_task_or_connect
     isolation: Isolation, own_broker: TansuBroker, eventually: Eventually, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level("INFO", logger="aiokafka")
+    earlier_tasks = asyncio.all_tasks()
     topic = f"{isolation.topic_prefix}request.opened"
     consumer = AIOKafkaConsumer(
         topic,
@@ -73,6 +75,6 @@ async def test_a_consumer_whose_stop_overran_the_bound_leaves_no_task_or_connect
         assert "did not stop within" in caplog.text
 
         async def left_behind() -> tuple[list[str], int]:
-            return aiokafka_tasks(), connections_to(own_broker.port)
+            return aiokafka_tasks(earlier_tasks), connections_to(own_broker.port)
 
         await eventually(left_behind, lambda found: found == ([], 0), timeout_s=10)
