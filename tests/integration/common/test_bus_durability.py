@@ -91,13 +91,18 @@ async def test_the_relay_publishes_again_what_a_restarted_broker_lost(service, o
 
         assert await relay.verify() == {topic}
         assert await relay.backlog() == 30
-        while await relay.publish_batch():
-            pass
-        assert await relay.verify() == set()
+        assert await drain_and_verify(relay) == set()
     finally:
         await relay.stop()
     published = await read_topic(settings.kafka_bootstrap_servers, topic, 150)
     assert sorted(set(published) & set(lost_ids)) == sorted(lost_ids)
+
+
+async def drain_and_verify(relay: OutboxRelay) -> set[str]:
+    """Publishes every unsent row, then checks the broker still holds what it acknowledged."""
+    while await relay.publish_batch():
+        pass
+    return await relay.verify()
 
 
 async def ensure_all_topics(settings: ServiceSettings) -> None:
@@ -155,6 +160,13 @@ def gated(release: asyncio.Event, blocked: asyncio.Event) -> EventHandler:
 
 
 async def publish(settings: ServiceSettings, database: Database, request_ids: list[str]) -> list[str]:
+    return (await publish_into_partitions(settings, database, request_ids))[0]
+
+
+async def publish_into_partitions(
+    settings: ServiceSettings, database: Database, request_ids: list[str]
+) -> tuple[list[str], set[int]]:
+    """The events' ids, and the partitions the relay sent them to."""
     event_ids = await write_events(database, Outbox(settings), request_ids)
     relay = OutboxRelay(settings, database)
     try:
@@ -162,7 +174,7 @@ async def publish(settings: ServiceSettings, database: Database, request_ids: li
             pass
     finally:
         await relay.stop()
-    return event_ids
+    return event_ids, {partition.partition for partition in relay.ledger.latest}
 
 
 async def log_ends(settings: ServiceSettings, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
@@ -329,14 +341,8 @@ async def test_a_live_member_reads_every_partition_of_a_topic_a_restarted_broker
             assert await producer.partitions_for(topic) == {0, 1, 2, 3}
         finally:
             await producer.stop()
-        new_ids = await write_events(database, Outbox(settings), [f"new-{number}" for number in range(16)])
-        relay = OutboxRelay(settings, database)
-        try:
-            while await relay.publish_batch():
-                pass
-        finally:
-            await relay.stop()
-        assert {partition.partition for partition in relay.ledger.latest} == {0, 1, 2, 3}
+        new_ids, partitions = await publish_into_partitions(settings, database, [f"new-{n}" for n in range(16)])
+        assert partitions == {0, 1, 2, 3}
 
         rows = await eventually(lambda: handled_rows(database), lambda rows: len(rows) >= 12 + 16, timeout_s=60)
     finally:
@@ -361,9 +367,7 @@ async def test_a_relay_that_knows_its_topic_publishes_again_what_it_sent_into_a_
         after = await write_events(database, Outbox(settings), [f"after-{number}" for number in range(6)])
         assert await relay.publish_batch() == 6
         assert await relay.verify() == {topic}
-        while await relay.publish_batch():
-            pass
-        assert await relay.verify() == set()
+        assert await drain_and_verify(relay) == set()
     finally:
         await relay.stop()
     published = await read_topic(settings.kafka_bootstrap_servers, topic, 7)
