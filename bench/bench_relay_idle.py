@@ -5,9 +5,11 @@ Two states: before the relay ever sent anything (only the backlog timer and the 
 and after one send (its broker read-back, `outbox_verify_interval_s`, runs every second from then on).
 The server's figure assumes the embedded PostgreSQL, which serves nothing else during the run.
 Then a trickle: one row per transaction at `--rate` a second, and the process's CPU per row (the
-writer's included) and how many batches the relay published them in.
+writer's included) and how many batches the relay published them in. Last, the relay's own CPU per
+batch of one row: a relay that is not running publishes `--batches` single rows by `publish_batch`,
+timed around that call alone (the row's insert is outside it; the first, which starts the producer, untimed).
 
-    .venv/bin/python bench/bench_relay_idle.py [--seconds 10] [--rows 500] [--rate 100]
+    .venv/bin/python bench/bench_relay_idle.py [--seconds 10] [--rows 500] [--rate 100] [--batches 300]
 """
 
 from __future__ import annotations
@@ -88,6 +90,10 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
     finally:
         await relay.stop()
         await asyncio.wait_for(task, 10)
+    try:
+        progress(f"{args.batches} batches of one row")
+        per_batch = await batches_of_one(settings, database, args.batches)
+    finally:
         await database.dispose()
     return {
         "benchmark": "relay_idle",
@@ -98,6 +104,7 @@ async def measure(infra: Infrastructure, args: argparse.Namespace) -> dict[str, 
         **{f"never_sent_{name}": value for name, value in never_sent.items()},
         **{f"after_send_{name}": value for name, value in after_send.items()},
         **trickled,
+        **per_batch,
     }
 
 
@@ -135,6 +142,23 @@ async def trickle(
     }
 
 
+async def batches_of_one(settings: ServiceSettings, database: Database, batches: int) -> dict[str, float]:
+    outbox, relay = Outbox(settings), OutboxRelay(settings, database)
+    cpu = 0.0
+    try:
+        for number in range(-1, batches):  # the first starts the producer: not timed
+            async with database.unit_of_work() as session:
+                await outbox.add(session, opened(f"single-{number}"))
+            started = time.process_time()
+            sent = await relay.publish_batch()
+            if number >= 0:
+                cpu += time.process_time() - started
+            assert sent == 1, sent
+    finally:
+        await relay.stop()
+    return {"batches_of_one": batches, "relay_cpu_us_per_batch_of_one": round(cpu / batches * 1e6, 1)}
+
+
 async def relay_idle(relay: OutboxRelay) -> bool:
     return await relay.backlog() == 0
 
@@ -144,6 +168,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each idle window (default 10)")
     parser.add_argument("--rows", type=int, default=500, help="rows of the trickle (default 500)")
     parser.add_argument("--rate", type=float, default=100.0, help="trickle rows per second (default 100)")
+    parser.add_argument("--batches", type=int, default=300, help="batches of one row, timed alone (default 300)")
     report_measurement(measure, parser.parse_args())
 
 

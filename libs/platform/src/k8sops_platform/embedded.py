@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import random
+import signal
 import socket
 import subprocess
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,3 +157,14 @@ class TansuBroker:
     @property
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
+
+    @contextmanager
+    def frozen(self) -> Iterator[None]:
+        """The broker stopped (SIGSTOP) for the block: connections stay open and nothing answers."""
+        process = self._process
+        assert process is not None, "the broker is not running"
+        process.send_signal(signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            process.send_signal(signal.SIGCONT)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.client import AIOKafkaClient
+from aiokafka.client import AIOKafkaClient, CloseReason
 from aiokafka.errors import TopicAlreadyExistsError
 
 from ..events.catalog import TOPICS, dlq_topic
@@ -87,7 +87,8 @@ async def stop_client(client: KafkaClient | None, timeout_s: float = CLIENT_STOP
     A stop is also bounded by `timeout_s`: a consumer's stop waits for its group coordination to
     finish, which on a restarted Tansu could hang for good while rejoining (the consumer that had
     found its log replaced never reconnected: `test_broker_outage_…` stuck beside a CPU hog). Past
-    the bound the client is left behind (its stop cancelled) and the caller goes on with a new one.
+    the bound the stop is cancelled, the client torn down without waiting (`abandon`), and the
+    caller goes on with a new one.
     """
     if client is None:
         return
@@ -100,7 +101,8 @@ async def stop_client(client: KafkaClient | None, timeout_s: float = CLIENT_STOP
         raise
     if not done:
         stopping.cancel()
-        log.warning("a kafka client did not stop within %.0fs; leaving it behind", timeout_s)
+        abandon(client)
+        log.warning("a kafka client did not stop within %.0fs; closed its connections without waiting", timeout_s)
         return
     try:
         stopping.result()
@@ -112,7 +114,28 @@ async def stop_client(client: KafkaClient | None, timeout_s: float = CLIENT_STOP
         log.debug("stopping a kafka client failed", exc_info=True)
 
 
-def _retrieve_outcome(stopping: asyncio.Future[None]) -> None:
-    """Marks a stop's exception as seen, so one left behind does not log 'never retrieved'."""
-    if not stopping.cancelled():
-        stopping.exception()
+def abandon(client: object) -> None:
+    """Cancels the background tasks of an aiokafka client whose stop overran, and closes its sockets.
+
+    A cancelled stop leaves whatever it had not reached yet running: the consumer's fetcher and
+    heartbeat, the client's metadata refresh, a reader task and a socket per connection. Nothing
+    here waits, so it cannot hang; what it cannot find (another client type) it leaves alone.
+    """
+    network = getattr(client, "_client", None) or getattr(client, "client", None)
+    parts = [client, network, *(getattr(client, name, None) for name in ("_coordinator", "_fetcher", "_sender"))]
+    for part in parts:
+        for value in list(getattr(part, "__dict__", {}).values()):
+            tasks = value if isinstance(value, set | list) else [value]
+            for task in tasks:
+                if isinstance(task, asyncio.Task) and not task.done():
+                    task.add_done_callback(_retrieve_outcome)
+                    task.cancel()
+    if isinstance(network, AIOKafkaClient):
+        for connection in list(network._conns.values()):
+            connection.close(reason=CloseReason.SHUTDOWN)
+
+
+def _retrieve_outcome(future: asyncio.Future[Any]) -> None:
+    """Marks a stop's (or a task's) exception as seen, so one left behind does not log 'never retrieved'."""
+    if not future.cancelled():
+        future.exception()

@@ -30,6 +30,7 @@ from .admin import cancelled_from_outside, ensure_topics_exist, stop_client
 from .continuity import Continuity
 from .outbox import new_producer
 from .parsing import ReceivedEvent, RecordParser, UnprocessableMessage
+from .reconnect import ReconnectBackoff
 from .spans import batch_span, end_span, event_span_would_record, start_event_span
 from .tables import inbox_table
 
@@ -183,6 +184,7 @@ class EventConsumer:
         self._stopping = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._dlq_producer: Any = None
+        self._backoff = ReconnectBackoff()
         self._continuity = Continuity(
             settings.kafka_bootstrap_servers,
             f"{settings.service_name}-consumer-verifier",
@@ -210,21 +212,19 @@ class EventConsumer:
         )
 
     async def run(self) -> None:
-        backoff = 0.2
         while not self._stopping.is_set():
             try:
                 await self._consume()
-                backoff = 0.2
             except (asyncio.CancelledError, Exception) as error:
                 if isinstance(error, asyncio.CancelledError) and cancelled_from_outside():
                     raise
                 # Broker or database away: uncommitted messages are redelivered after reconnecting.
                 # A CancelledError leaked from inside aiokafka (`stop_client`) must not end the task.
                 failure = f"{type(error).__name__}: {error}"
-                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, failure, backoff)
+                delay = self._backoff.failed(asyncio.get_running_loop().time())
+                log.warning("consumer %s: %s; reconnecting in %.1fs", self.topics, failure, delay)
                 await self._close()
-                await self._sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await self._sleep(delay)
         await self._close()
 
     async def _consume(self) -> None:
@@ -239,6 +239,7 @@ class EventConsumer:
             self._continuity.reconnected()
         consumer = self._consumer
         loop = asyncio.get_running_loop()
+        self._backoff.connected(loop.time())
         while not self._stopping.is_set():
             batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
             assignment = consumer.assignment()
@@ -257,6 +258,7 @@ class EventConsumer:
             offsets = {partition: records[-1].offset + 1 for partition, records in batches.items()}
             await consumer.commit(offsets)
             self._continuity.committed(offsets)
+            self._backoff.handled()
             self._record_lag(consumer, offsets)
 
     async def _notice_replaced_logs(self, consumer: AIOKafkaConsumer, assignment: set[TopicPartition]) -> None:

@@ -137,7 +137,10 @@ async def read_back(
                     held[partition] = None
                 del pending[partition]
     finally:
-        verifier.assign([])
+        # Paused, not unassigned: aiokafka asks for every topic's metadata when a consumer's topic
+        # list becomes empty, then for these topics again at the next `assign` (half a read-back's
+        # CPU, bench/README.md "Bus leftovers (stop 12)"). The next `assign` starts unpaused.
+        verifier.pause(*verifier.assignment())
     return held
 
 
