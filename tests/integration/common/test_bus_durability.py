@@ -352,26 +352,3 @@ async def test_a_live_member_reads_every_partition_of_a_topic_a_restarted_broker
         consumer.stop()
         await asyncio.wait_for(task, 30)
     assert sorted(event_id for event_id, request_id in rows if request_id.startswith("new-")) == sorted(new_ids)  # type: ignore[attr-defined]
-
-
-async def test_a_relay_that_knows_its_topic_publishes_again_what_it_sent_into_a_restarted_broker(
-    service: tuple[ServiceSettings, Database], own_broker: TansuBroker
-) -> None:
-    settings, database = service
-    topic = settings.topic("request.opened")
-    relay = OutboxRelay(settings, database)
-    try:
-        before = await write_events(database, Outbox(settings), ["before"])
-        assert await relay.publish_batch() == 1  # from now on the relay knows the topic exists
-        assert await relay.verify() == set()
-        own_broker.kill()
-        own_broker.start()
-        # Sent without asking whether the topic exists: into the new broker, which has forgotten it.
-        after = await write_events(database, Outbox(settings), [f"after-{number}" for number in range(6)])
-        assert await relay.publish_batch() == 6
-        assert await relay.verify() == {topic}
-        assert await drain_and_verify(relay) == set()
-    finally:
-        await relay.stop()
-    published = await read_topic(settings.kafka_bootstrap_servers, topic, 7)
-    assert set(before + after) <= set(published)

@@ -136,8 +136,6 @@ class OutboxRelay:
         self._producer: AIOKafkaProducer | None = None
         self._verifier: AIOKafkaConsumer | None = None
         self.ledger = SendLedger()
-        # Topics seen to exist since the producer started; see `_ensure_topics`.
-        self._known_topics: set[str] = set()
         self._stopping = asyncio.Event()
         self._wakeup = OutboxWakeup(settings)
         # Same lock id for every replica of one service, distinct between services and test schemas.
@@ -162,7 +160,6 @@ class OutboxRelay:
         return self._verifier
 
     async def _drop_producer(self) -> None:
-        self._known_topics.clear()
         producer, self._producer = self._producer, None
         verifier, self._verifier = self._verifier, None
         await stop_client(producer)
@@ -182,7 +179,6 @@ class OutboxRelay:
             OUTBOX_REPUBLISHED.labels(self.settings.service_name).inc(count)
             log.warning("broker lost acknowledged records of %s; publishing %d rows again", sorted(lost), count)
         self.ledger.checked(lost)
-        self._known_topics -= lost
         return lost
 
     async def prune(self) -> None:
@@ -218,7 +214,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._ensure_topics(producer, {row.topic for row in rows})
+            await ensure_topics_exist(producer, {row.topic for row in rows}, self.settings.kafka_bootstrap_servers)
             spans = [
                 start_producer_span(row.topic, row.key, row.event_id, row.traceparent, row.tracestate) for row in rows
             ]
@@ -245,17 +241,6 @@ class OutboxRelay:
             await session.execute(update(OUTBOX).where(OUTBOX.c.id == any_(sent_ids)).values(sent_at=func.now()))
         OUTBOX_PUBLISHED.labels(self.settings.service_name).inc(len(rows))
         return len(rows)
-
-    async def _ensure_topics(self, producer: AIOKafkaProducer, topics: set[str]) -> None:
-        """Creates the batch's topics that a restarted broker lost, asking only about topics not
-        known to exist yet: a metadata round trip for every topic per batch was ~12 ms/s of an idle
-        relay's CPU. A topic stays known until the read-back (`verify`) finds a record of it lost,
-        or a failure drops the producer. What a broker lost in between, having acknowledged sends
-        into the forgotten topic, that read-back publishes again within a second."""
-        unknown = topics - self._known_topics
-        if unknown:
-            await ensure_topics_exist(producer, unknown, self.settings.kafka_bootstrap_servers)
-            self._known_topics |= unknown
 
     async def backlog(self) -> int:
         async with self.database.sessions() as session:
