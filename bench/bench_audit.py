@@ -41,7 +41,7 @@ from support import (
 
 from k8sops_audit.service import verify
 from k8sops_common.bus import Outbox
-from k8sops_common.bus.admin import ensure_topics
+from k8sops_common.bus.admin import ensure_topics, partitions_of
 from k8sops_common.db import Database, engine_from_settings
 from k8sops_common.events.catalog import ActorV1, AuditEventV1, AuditTargetV1
 from k8sops_common.migrations import migrate
@@ -58,8 +58,8 @@ def audit_messages(events: int) -> list[tuple[bytes, bytes]]:
             actor=ActorV1(sub="oncall@provider.example", roles=["k8s-ops.operator"]),
             action="pod.evict",
             target=AuditTargetV1(kind="Pod", name=f"web-{number}", namespace="shop", cluster="prod-1"),
-            # As many engagements (the partition key) as a provider may serve: the three partitions
-            # get 31 %, 34 % and 36 % of the events (with 20, as up to stop 11, 50 %, 25 %, 25 %).
+            # As many engagements (the partition key) as a provider may serve: three partitions get
+            # 31 %, 34 % and 36 % of the events (with 20, as up to stop 11, 50 %, 25 %, 25 %).
             engagement_id=f"eng-{number % 1000}",
             outcome="success",
             trace_id=uuid.uuid4().hex,
@@ -208,7 +208,12 @@ def send_line(process: asyncio.subprocess.Process, line: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=50_000, help="audit events (default 50000)")
-    parser.add_argument("--partitions", type=int, default=3, help="partitions of the topic (default 3)")
+    parser.add_argument(
+        "--partitions",
+        type=int,
+        default=partitions_of("audit.event"),
+        help="partitions of the topic (default: as the platform creates audit.event)",
+    )
     parser.add_argument("--no-traceparent", action="store_true", help="events without the relay's traceparent")
     parser.add_argument(
         "--replicas", type=int, default=usable_cores(), help="consumer processes in the group (default: the cores)"

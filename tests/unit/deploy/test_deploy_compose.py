@@ -11,7 +11,7 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
-from k8sops_common.bus.admin import all_topic_names
+from k8sops_common.bus.admin import DEFAULT_PARTITIONS, all_topic_names, partitions_of
 from k8sops_platform.services import SERVICES_BY_NAME
 
 Compose = dict[str, Any]
@@ -177,7 +177,12 @@ def test_kafka_init_creates_every_topic_and_its_dlq(compose: Compose) -> None:
     assert sorted(created) == sorted(all_topic_names()), "kafka-init's TOPICS differs from all_topic_names()"
     script = " ".join(kafka_init["command"])
     assert "for topic in $$TOPICS" in script and "kafka-topics.sh" in script and "--create" in script
-    assert _environment(compose, "kafka-init")["PARTITIONS"] == "3"
+    environment = _environment(compose, "kafka-init")
+    assert environment["PARTITIONS"] == str(DEFAULT_PARTITIONS)
+    # The one topic with more partitions gets them in compose as `k8sops run` gives them.
+    assert environment["AUDIT_EVENT_PARTITIONS"] == str(partitions_of("audit.event"))
+    assert '[ "$$topic" = audit.event ]; then partitions=$$AUDIT_EVENT_PARTITIONS' in script
+    assert '--partitions "$$partitions"' in script
     assert _depends_on(compose, "kafka-init") == {"kafka": "service_healthy"}
 
 

@@ -21,7 +21,21 @@ def all_topic_names(prefix: str = "") -> list[str]:
     return names + [dlq_topic(name) for name in names]
 
 
-async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int = 3) -> None:
+# Partitions bound how many members of a consumer group work at once. Three for every topic, but
+# `audit.event`, which every service writes into and audit's processes share: six split evenly
+# between one, two, three or six of them (with three, two processes got 2/3 and 1/3 of the events,
+# and the busier one set audit's pace: bench/README.md "Audit ingest (stop 12)").
+DEFAULT_PARTITIONS = 3
+TOPIC_PARTITIONS = {"audit.event": 6}
+
+
+def partitions_of(name: str) -> int:
+    """The partitions a topic is created with, whatever its prefix (a DLQ has the default)."""
+    return next((count for topic, count in TOPIC_PARTITIONS.items() if name.endswith(topic)), DEFAULT_PARTITIONS)
+
+
+async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions: int | None = None) -> None:
+    """Creates the topics that do not exist yet, each with `partitions` (None: `partitions_of`)."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=10_000)
     await admin.start()
     try:
@@ -30,7 +44,10 @@ async def ensure_topics(bootstrap_servers: str, names: list[str], *, partitions:
         if missing:
             try:
                 await admin.create_topics(
-                    [NewTopic(name=name, num_partitions=partitions, replication_factor=1) for name in missing]
+                    [
+                        NewTopic(name=name, num_partitions=partitions or partitions_of(name), replication_factor=1)
+                        for name in missing
+                    ]
                 )
             except TopicAlreadyExistsError:
                 pass  # another process created it first
